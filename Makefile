@@ -1,0 +1,44 @@
+# Two commands: `make run` and `make test`. Everything they need is set up from here.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OKNO := $(VENV)/bin/okno
+CONSTRAINTS := requirements.lock
+
+.PHONY: run test install install-dev lint typecheck pytest lock clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: create .venv, install, migrate, load the catalogue, train the seed model, start Okno.
+run: install
+	$(OKNO) db upgrade
+	$(OKNO) catalog load training_data/catalog.yaml
+	$(OKNO) model ensure --data training_data/examples
+	$(OKNO) run
+
+## make test: system test peers (Dovecot, swaks, Chromium), ruff, mypy, pytest.
+test: install-dev
+	bash scripts/setup-system-deps.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest
+
+lock: install-dev
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > $(CONSTRAINTS)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

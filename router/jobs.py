@@ -1,0 +1,175 @@
+"""RQ jobs: module-level functions taking ids, re-raising so RQ's retries and registries see it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from rq import Callback, Retry
+from sqlalchemy.orm import Session
+
+from channels.base import ParseError, UnsupportedInput
+from models.db import InboundMessage, NotificationRow, Ticket, session_scope
+from models.types import IncomingMessage, MessageStatus, utcnow
+from router import notify, pipeline
+from router.runtime import NOTIFY_QUEUE, Runtime, current
+
+log = logging.getLogger(__name__)
+
+SEND_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+
+
+def send_job_id(notification_id: int) -> str:
+    return f"okno-notify-{notification_id}"
+
+
+def process_message(message_id: int) -> str | None:
+    """Thread or route one stored message; safe to run twice (the second run finds it done)."""
+    runtime = current()
+    with session_scope(runtime.sessions) as session:
+        row = session.get(InboundMessage, message_id, with_for_update=True)
+        if row is None:
+            raise LookupError(f"inbound message {message_id} does not exist")
+        if row.status != MessageStatus.queued:
+            return _ticket_number(row, session)
+        row.attempts += 1
+        outcome = _process(row, runtime, session=session)
+        row.status = outcome.status.value
+        row.error = outcome.error
+        row.ticket_id = outcome.ticket.id if outcome.ticket else None
+        row.processed_at = utcnow()
+        session.flush()
+        ids = [n.id for n in outcome.notifications]
+        number = outcome.ticket.number if outcome.ticket else None
+    enqueue_send(runtime, ids)
+    return number
+
+
+def _process(row: InboundMessage, runtime: Runtime, *, session: Session) -> pipeline.Outcome:
+    message = IncomingMessage.model_validate(row.payload)
+    try:
+        if row.raw is not None:
+            spec = runtime.channels.get(row.channel)
+            if spec.parse_raw is not None:
+                message = spec.parse_raw(row.raw, message)
+    except (ParseError, UnsupportedInput) as exc:
+        log.warning("message %s rejected: %s", row.id, exc)
+        return pipeline.Outcome(None, MessageStatus.rejected, f"{type(exc).__name__}: {exc}")
+    return pipeline.handle(
+        row, message, session=session, settings=runtime.settings, model=active_model(runtime)
+    )
+
+
+def active_model(runtime: Runtime) -> Any:
+    """The active classifier model, or None before the first model is trained."""
+    if not runtime.settings.registry_dir.exists():
+        return None
+    return runtime.model_registry().active()
+
+
+def _ticket_number(row: InboundMessage, session: Session) -> str | None:
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+    return ticket.number if ticket else None
+
+
+def on_process_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: Any) -> None:
+    """After the last retry: the message is marked failed, with the error, visible in the API."""
+    if job.retries_left:
+        return
+    with session_scope(current().sessions) as session:
+        row = session.get(InboundMessage, job.args[0])
+        if row is not None and row.status == MessageStatus.queued:
+            row.status = MessageStatus.failed.value
+            row.error = f"{exc_type.__name__}: {value}"
+
+
+def send_notification(notification_id: int) -> str:
+    """Deliver one outbox row through its channel; permanent failures fall back to e-mail."""
+    runtime = current()
+    with session_scope(runtime.sessions) as session:
+        row = session.get(NotificationRow, notification_id, with_for_update=True)
+        if row is None:
+            raise LookupError(f"notification {notification_id} does not exist")
+        if row.status != "pending":
+            return row.status
+        if notify.over_cap(row, runtime.settings.notify_cap_per_hour, session=session):
+            row.status, row.error = "suppressed", "per-recipient hourly cap reached (loop guard)"
+            return row.status
+        ticket = session.get(Ticket, row.ticket_id)
+        value = notify.to_value(row, ticket.number if ticket and ticket.number else "")
+        row.attempts += 1
+    result = runtime.channels.get(value.channel).send(value)
+    fallback_ids: list[int] = []
+    with session_scope(runtime.sessions) as session:
+        row = session.get(NotificationRow, notification_id)
+        assert row is not None
+        if result.ok:
+            row.status, row.sent_at, row.external_id = "sent", utcnow(), result.external_id
+        else:
+            row.status, row.error = "failed", result.error
+            fallback_ids = _fallback(row, session=session)
+        status = row.status
+    enqueue_send(runtime, fallback_ids)
+    return status
+
+
+def _fallback(row: NotificationRow, *, session: Session) -> list[int]:
+    """When a chat or phone is unreachable, try the requester's e-mail once."""
+    if row.channel == "email" or row.fallback_of_id is not None:
+        return []
+    ticket = session.get(Ticket, row.ticket_id)
+    email = ticket.requester.email if ticket and ticket.requester else None
+    if not email:
+        return []
+    copy = NotificationRow(
+        ticket_id=row.ticket_id,
+        kind=row.kind,
+        channel="email",
+        recipient=email,
+        language=row.language,
+        subject=row.subject,
+        text=row.text,
+        html=row.html,
+        threading=row.threading,
+        extra=row.extra,
+        fallback_of_id=row.id,
+    )
+    session.add(copy)
+    session.flush()
+    return [copy.id]
+
+
+def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: Any) -> None:
+    if job.retries_left:
+        return
+    with session_scope(current().sessions) as session:
+        row = session.get(NotificationRow, job.args[0])
+        if row is not None and row.status == "pending":
+            row.status, row.error = "failed", f"{exc_type.__name__}: {value}"
+
+
+def enqueue_send(runtime: Runtime, notification_ids: list[int]) -> None:
+    """Enqueue sends with deterministic ids; on a Redis outage the sweeper picks them up."""
+    if not notification_ids:
+        return
+    queue = runtime.queue(NOTIFY_QUEUE)
+    try:
+        queue.enqueue_many(
+            [
+                queue.prepare_data(
+                    send_notification,
+                    (nid,),
+                    job_id=send_job_id(nid),
+                    retry=SEND_RETRY,
+                    on_failure=Callback(on_send_failure),
+                    result_ttl=600,
+                    failure_ttl=7 * 24 * 3600,
+                )
+                for nid in notification_ids
+            ]
+        )
+    except RedisError as exc:
+        log.warning(
+            "notifications %s not enqueued (%s); the sweeper will retry", notification_ids, exc
+        )

@@ -1,0 +1,323 @@
+"""What the intake job does with one message: thread it, or route it into a new ticket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.db import (
+    Employee,
+    EmployeeAddress,
+    InboundMessage,
+    NotificationRow,
+    ProcessTemplate,
+    Service,
+    Team,
+    Ticket,
+    TicketLink,
+)
+from models.language import detect_language
+from models.settings import Settings
+from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
+from router import notify, sla, texts
+from router.routing import Decision, decide
+from router.threading import find_ticket
+from router.tickets import add_event, add_message, add_ticket, set_status
+
+
+@dataclass
+class Outcome:
+    ticket: Ticket | None
+    status: MessageStatus = MessageStatus.processed
+    error: str | None = None
+    notifications: list[NotificationRow] = field(default_factory=list)
+
+
+def handle(
+    row: InboundMessage,
+    message: IncomingMessage,
+    *,
+    session: Session,
+    settings: Settings,
+    model: Any = None,
+) -> Outcome:
+    employee = find_employee(message, session=session)
+    if message.meta.get("bounce"):
+        return _bounce(message, session=session)
+    existing = find_ticket(message, session=session, employee=employee)
+    if existing is not None:
+        return _continue(existing, row, message, session=session, settings=settings)
+    if message.meta.get("auto_submitted"):
+        return Outcome(None, MessageStatus.rejected, "auto-reply with no ticket to attach it to")
+    ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
+    return _created(ticket, session=session, settings=settings)
+
+
+def find_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
+    address = (message.sender_address or "").strip()
+    if not address:
+        return None
+    link = session.scalar(
+        select(EmployeeAddress).where(
+            EmployeeAddress.channel == message.channel.value, EmployeeAddress.address == address
+        )
+    )
+    if link is not None:
+        return link.employee
+    if "@" in address:
+        return session.scalar(select(Employee).where(func.lower(Employee.email) == address.lower()))
+    if message.channel.value == "phone":
+        return session.scalar(select(Employee).where(Employee.phone == address))
+    return None
+
+
+def _language(message: IncomingMessage, employee: Employee | None) -> str:
+    if message.language in ("ru", "en"):
+        return message.language
+    text = "\n".join(p for p in (message.subject, message.text) if p)
+    fallback = (employee.language if employee else None) or "ru"
+    return detect_language(text, default=fallback)
+
+
+def _new_ticket(
+    row: InboundMessage,
+    message: IncomingMessage,
+    employee: Employee | None,
+    *,
+    session: Session,
+    settings: Settings,
+    model: Any,
+) -> Ticket:
+    decision = decide(message, session=session, model=model, employee=employee)
+    now = utcnow()
+    ticket = _ticket_from(decision, message, employee, row, session=session)
+    sla.set_due_dates(ticket, _service_row(ticket.service_code, session), now, session=session)
+    add_ticket(ticket, session=session)
+    add_message(
+        ticket,
+        session=session,
+        direction="inbound",
+        body=message.text,
+        channel=message.channel.value,
+        author=message.sender_address,
+        attachments=[a.model_dump() for a in message.attachments],
+        inbound_message_id=row.id,
+    )
+    _fan_out(ticket, session=session, now=now)
+    return ticket
+
+
+def _service_row(code: str | None, session: Session) -> Service | None:
+    if code is None:
+        return None
+    return session.scalar(select(Service).where(Service.code == code))
+
+
+def _ticket_from(
+    decision: Decision,
+    message: IncomingMessage,
+    employee: Employee | None,
+    row: InboundMessage,
+    *,
+    session: Session,
+) -> Ticket:
+    service = _service_row(decision.service_code, session)
+    notes = list(decision.notes) + list(message.meta.get("notes", []))
+    if employee is None:
+        notes.append("unverified requester")
+    return Ticket(
+        subject=(message.subject or message.text[:120] or "").strip()[:998],
+        service_code=decision.service_code,
+        predicted_service_code=decision.predicted_service_code,
+        team_code=decision.team_code,
+        status="new",
+        priority=service.priority if service else "normal",
+        origin_channel=message.channel.value,
+        requester_id=employee.id if employee else None,
+        requester_address=message.sender_address,
+        requester_name=message.sender_name or (employee.name if employee else None),
+        requester_verified=employee is not None,
+        language=_language(message, employee),
+        routing=decision.routing,
+        classifier_version=decision.classifier_version,
+        confidence=decision.confidence,
+        candidates=decision.candidates,
+        reasons=decision.reasons,
+        notes=notes,
+        source_message_id=row.id,
+    )
+
+
+def _fan_out(ticket: Ticket, *, session: Session, now: Any) -> list[Ticket]:
+    """A service with a process template gets one sub-ticket per step, in the same transaction."""
+    service = _service_row(ticket.service_code, session)
+    if service is None or not service.process:
+        return []
+    template = session.scalar(
+        select(ProcessTemplate).where(ProcessTemplate.code == service.process)
+    )
+    if template is None:
+        return []
+    children = []
+    for index, step in enumerate(template.steps):
+        child_service = _service_row(step["service"], session)
+        if child_service is None:
+            continue
+        title = step.get(f"title_{texts.lang(ticket.language)}") or child_service.name_en
+        child = Ticket(
+            subject=f"{title}: {ticket.subject}"[:998],
+            service_code=child_service.code,
+            team_code=child_service.team_code,
+            status="new",
+            priority=ticket.priority,
+            origin_channel=ticket.origin_channel,
+            requester_id=ticket.requester_id,
+            requester_address=ticket.requester_address,
+            requester_name=ticket.requester_name,
+            requester_verified=ticket.requester_verified,
+            language=ticket.language,
+            routing="process",
+            parent_id=ticket.id,
+            process_step=f"{index}:{child_service.code}",
+        )
+        sla.set_due_dates(child, child_service, now, session=session)
+        add_ticket(child, session=session)
+        children.append(child)
+    return children
+
+
+def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome:
+    text = created_text(ticket, session=session, settings=settings)
+    row = notify.outbox(ticket, NotificationKind.created, text, session=session)
+    return Outcome(ticket, notifications=[row] if row else [])
+
+
+def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:
+    lang = texts.lang(ticket.language)
+    tz = (ticket.requester.timezone if ticket.requester else None) or settings.default_timezone
+    due = {
+        "response_due": texts.local_time(ticket.response_due_at, tz),
+        "resolution_due": texts.local_time(ticket.resolution_due_at, tz),
+        "tz": tz,
+    }
+    if ticket.service_code is None:
+        return texts.render("created_triage", lang, number=ticket.number, **due)
+    service = _service_row(ticket.service_code, session)
+    team = session.scalar(select(Team).where(Team.code == ticket.team_code))
+    children = session.scalars(select(Ticket).where(Ticket.parent_id == ticket.id)).all()
+    child_text = ""
+    if children:
+        items = ", ".join(f"{c.number} ({c.team_code})" for c in children)
+        child_text = texts.render("children", lang, items=items)
+    return texts.render(
+        "created",
+        lang,
+        number=ticket.number,
+        service=getattr(service, f"name_{lang}", ticket.service_code),
+        team=getattr(team, f"name_{lang}", ticket.team_code),
+        children=child_text,
+        **due,
+    )
+
+
+def _continue(
+    ticket: Ticket,
+    row: InboundMessage,
+    message: IncomingMessage,
+    *,
+    session: Session,
+    settings: Settings,
+) -> Outcome:
+    """A reply: add it to the ticket; reopen a recently closed one, or start a linked new one."""
+    now = utcnow()
+    auto = bool(message.meta.get("auto_submitted"))
+    if ticket.status in ("resolved", "closed") and not auto:
+        finished = ticket.closed_at or ticket.resolved_at or now
+        if now - finished > timedelta(days=settings.reopen_grace_days):
+            return _follow_up(ticket, row, message, session=session, settings=settings)
+    add_message(
+        ticket,
+        session=session,
+        direction="inbound",
+        body=message.text,
+        channel=message.channel.value,
+        author=message.sender_address,
+        attachments=[a.model_dump() for a in message.attachments],
+        inbound_message_id=row.id,
+    )
+    if auto:  # RFC 3834: keep it on the ticket, never answer it, never change state
+        add_event(ticket, "auto_reply", session=session, actor=message.sender_address or "?")
+        return Outcome(ticket)
+    if ticket.status in ("resolved", "closed"):
+        _reopen(ticket, session=session, now=now)
+        text = texts.render(
+            "status",
+            ticket.language,
+            number=ticket.number,
+            status=texts.status_name(ticket.status, ticket.language),
+        )
+        note = notify.outbox(ticket, NotificationKind.status, text, session=session)
+        return Outcome(ticket, notifications=[note] if note else [])
+    if ticket.status == "waiting_for_requester":
+        sla.resume(ticket, now)
+        set_status(ticket, "in_progress", session=session, actor="requester")
+    else:
+        add_event(ticket, "requester_message", session=session, actor="requester")
+        ticket.updated_at = now
+    return Outcome(ticket)
+
+
+def _reopen(ticket: Ticket, *, session: Session, now: Any) -> None:
+    old = ticket.status
+    ticket.status = "assigned" if ticket.assignee_id else "new"
+    ticket.resolved_at = ticket.closed_at = None
+    add_event(
+        ticket,
+        "reopened",
+        from_value=old,
+        to_value=ticket.status,
+        actor="requester",
+        session=session,
+    )
+
+
+def _follow_up(
+    old: Ticket,
+    row: InboundMessage,
+    message: IncomingMessage,
+    *,
+    session: Session,
+    settings: Settings,
+) -> Outcome:
+    message.service_hint = message.service_hint or old.service_code
+    ticket = _new_ticket(
+        row, message, old.requester, session=session, settings=settings, model=None
+    )
+    session.add(TicketLink(ticket_id=ticket.id, other_id=old.id, kind="follow_up"))
+    add_event(
+        ticket,
+        "linked",
+        to_value=old.number,
+        session=session,
+        data={"reason": "reply to a ticket closed past the reopen window"},
+    )
+    return _created(ticket, session=session, settings=settings)
+
+
+def _bounce(message: IncomingMessage, *, session: Session) -> Outcome:
+    """A delivery failure never makes a ticket: it marks the notification that bounced."""
+    ids = [i for i in message.meta.get("bounced_message_ids", []) if i]
+    ids += [i for i in [message.in_reply_to, *message.references] if i]
+    forms = {i.strip() for i in ids} | {"<" + i.strip().strip("<>") + ">" for i in ids}
+    marked = 0
+    if forms:
+        for note in session.scalars(
+            select(NotificationRow).where(NotificationRow.external_id.in_(forms))
+        ):
+            note.status, note.error = "failed", "bounced"
+            marked += 1
+    return Outcome(None, MessageStatus.processed, f"bounce: {marked} notification(s) marked failed")
