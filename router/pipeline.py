@@ -107,6 +107,11 @@ def _new_ticket(
         attachments=[a.model_dump() for a in message.attachments],
         inbound_message_id=row.id,
     )
+    for note in message.meta.get("internal_notes", []):
+        add_message(
+            ticket, session=session, direction="internal", body=str(note),
+            channel=message.channel.value, author="okno",
+        )
     _fan_out(ticket, session=session, now=now)
     return ticket
 

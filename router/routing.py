@@ -39,13 +39,15 @@ def decide(
     chosen = _service(message.service_hint, session=session)
     if chosen is not None:
         return Decision(chosen.code, chosen.team_code, "requester", confidence=1.0)
-    decision = _classify(message, model, employee) if model is not None else None
+    has_text = bool((message.text or "").strip() or (message.subject or "").strip())
+    decision = _classify(message, model, employee) if model is not None and has_text else None
     hint = message.meta.get("routing_hint") or {}
     if hint:
         return _with_hint(decision, hint, session=session)
     if decision is not None:
         return decision
-    return Decision(None, TRIAGE_TEAM, "triage", notes=["no classifier model is active"])
+    why = "no classifier model is active" if has_text else "no text to route by"
+    return Decision(None, TRIAGE_TEAM, "triage", notes=[why])
 
 
 def _service(code: str | None, *, session: Session) -> Service | None:

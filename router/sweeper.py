@@ -97,7 +97,7 @@ def _stranded(runtime: Runtime, job_id: str, abandoned_after: timedelta) -> bool
         if datetime.now(UTC) - started < abandoned_after:
             return False
         # The worker died mid-job (its transaction rolled back): run it again.
-        job.started_job_registry.remove(job)
+        job.started_job_registry.remove_executions(job)
     return True
 
 
