@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
+from scripts.bench_pipeline import bench_pipeline
+
 
 @click.group()
 def bench() -> None:
     """Benchmarks (results printed and written under bench/)."""
+
+
+bench.add_command(bench_pipeline)
