@@ -22,11 +22,10 @@ $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(PY)
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make run: create .venv, install, migrate, load the catalogue, train the seed model, start Okno.
+## make run: create .venv, install, migrate, load the catalogue, start Okno (it trains the seed model on first start).
 run: install
 	$(OKNO) db upgrade
 	$(OKNO) catalog load training_data/catalog.yaml
-	$(OKNO) model ensure --data training_data/examples
 	$(OKNO) run
 
 ## make test: system test peers (Dovecot, swaks, Chromium), ruff, mypy, pytest.

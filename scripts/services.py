@@ -17,6 +17,7 @@ from rq import SimpleWorker
 from api.app import create_app
 from models.db import session_scope
 from models.migrate import upgrade
+from models.settings import Settings
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sweeper import sweep_forever
@@ -30,7 +31,7 @@ log = logging.getLogger("okno")
 @click.option("--port", default=8000, show_default=True, type=int)
 def api(host: str, port: int) -> None:
     """Serve the HTTP API and the portal alone (production: behind a load balancer)."""
-    runtime = cli_runtime()
+    runtime = cli_runtime(with_public_url(cli_settings(), host, port))
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
 
 
@@ -62,6 +63,13 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
         stop.set()
 
 
+def with_public_url(settings: Settings, host: str, port: int) -> Settings:
+    """Links we send point at where we listen, unless OKNO_PUBLIC_URL says otherwise."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+
+
 def prepare(runtime: Runtime) -> list[str]:
     """Migrate, load the catalogue on first start; returns what was done, for the banner."""
     done = []
@@ -80,7 +88,7 @@ def prepare(runtime: Runtime) -> list[str]:
 @click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
 def run(host: str, port: int, workers: int) -> None:
     """Everything in one command with the embedded defaults: API, workers, channels."""
-    settings = cli_settings()
+    settings = with_public_url(cli_settings(), host, port)
     runtime = cli_runtime(settings)
     lines = prepare(runtime)
     env = {**os.environ, "OKNO_REDIS_URL": runtime.redis_url}

@@ -1,0 +1,84 @@
+"""The `okno` CLI's foundation commands: settings errors, migrations, the catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from models.db import ProcessTemplate, Service, Team
+from models.settings import SettingsError, load_settings
+from router.catalog import CatalogError, read_catalog
+from scripts.cli import main
+from tests.conftest import CATALOG
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Path:
+    monkeypatch.setenv("OKNO_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("OKNO_REDIS_URL", redis_url)
+    monkeypatch.delenv("OKNO_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_db_upgrade_and_catalog_load(env: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["catalog", "load", str(CATALOG)])
+    assert result.exit_code == 0, result.output
+    assert "9 teams, 36 services, 2 processes" in result.output
+    # Loading again is an upsert, not a duplicate.
+    assert runner.invoke(main, ["catalog", "load", str(CATALOG)]).exit_code == 0
+    engine = create_engine(f"sqlite:///{env / 'var' / 'okno.db'}")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(Service.id))) == 36
+        assert session.scalar(select(func.count(Team.id))) == 9
+        assert session.scalar(select(func.count(ProcessTemplate.id))) == 2
+
+
+def test_bad_catalogue_is_one_line_error(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"])
+    bad = env / "bad.yaml"
+    bad.write_text(
+        "teams: [{code: triage, name_ru: a, name_en: b}]\nservices:\n"
+        "  - {code: x, team: nope, name_ru: a, name_en: b, response_hours: 1,"
+        " resolution_hours: 2}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["catalog", "load", str(bad)])
+    assert result.exit_code == 1
+    assert "service x: unknown team 'nope'" in result.output
+    missing = runner.invoke(main, ["catalog", "load", str(env / "missing.yaml")])
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_bad_setting_names_the_variable(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OKNO_DATABASE_URL", "oracle://nope")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "OKNO_DATABASE_URL" in result.output
+    monkeypatch.delenv("OKNO_DATABASE_URL")
+    with pytest.raises(SettingsError, match="OKNO_DEFAULT_TIMEZONE"):
+        load_settings(default_timezone="Mars/Olympus")
+    with pytest.raises(SettingsError, match="OKNO_REDIS_URL"):
+        load_settings(redis_url="http://x")
+
+
+def test_catalogue_validation(tmp_path: Path) -> None:
+    data = read_catalog(CATALOG)
+    assert len(data["services"]) >= 30 and len(data["teams"]) >= 9
+    for svc in data["services"]:
+        assert svc["name_ru"] and svc["name_en"] and svc["resolution_hours"] > 0
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("teams: [unclosed", encoding="utf-8")
+    with pytest.raises(CatalogError, match="not valid YAML"):
+        read_catalog(broken)
+    no_triage = tmp_path / "no_triage.yaml"
+    no_triage.write_text("teams: [{code: hr}]\nservices: [{code: a}]\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="triage"):
+        read_catalog(no_triage)
