@@ -1,0 +1,66 @@
+"""The portal in a real browser (Debian's Chromium driven by Playwright) against a live server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from router.runtime import Runtime
+from tests.conftest import drain
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not installed (scripts/setup-system-deps.sh installs it)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(locale="ru-RU")
+        yield context.new_page()
+        browser.close()
+
+
+def test_portal_submits_request_and_shows_ticket(
+    page: Any, live_server: str, runtime: Runtime
+) -> None:
+    page.goto(live_server + "/")
+    page.wait_for_selector("#service option[data-code='it_hardware']", state="attached")
+    page.fill("#name", "Мария Ковалёва")
+    page.fill("#email", "m.kovaleva@corp.example.com")
+    page.select_option("#service", "it_hardware")
+    page.fill("#subject", "Не включается ноутбук")
+    page.fill("#text", "После обновления ноутбук не включается, индикатор мигает оранжевым.")
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#result').textContent.includes('принято')")
+    drain(runtime)
+    page.wait_for_function("document.querySelector('#result').textContent.includes('OKNO-')")
+    result = page.text_content("#result")
+    assert "Номер обращения: OKNO-" in result
+    assert "ИТ сервис-деск" in result
+
+
+def test_portal_switches_language_and_shows_errors(page: Any, live_server: str) -> None:
+    page.goto(live_server + "/")
+    page.click("text=EN")
+    assert page.text_content("h1") == "Shared service centre — single window"
+    page.fill("#name", "John")
+    page.fill("#email", "john@corp.example.com")
+    page.fill("#text", "x" * 70_000)
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#result').className === 'error'")
+    assert "Could not process" in page.text_content("#result")
