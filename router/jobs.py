@@ -98,12 +98,17 @@ def send_notification(notification_id: int) -> str:
             return row.status
         ticket = session.get(Ticket, row.ticket_id)
         value = notify.to_value(row, ticket.number if ticket and ticket.number else "")
-        row.attempts += 1
-    result = runtime.channels.get(value.channel).send(value)
+    try:
+        result = runtime.channels.get(value.channel).send(value)
+    except Exception as exc:
+        _record_attempt(runtime, notification_id, f"{type(exc).__name__}: {exc}")
+        raise
     fallback_ids: list[int] = []
+    # One commit per delivered notification: attempt, outcome and any fallback together.
     with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, notification_id)
         assert row is not None
+        row.attempts += 1
         if result.ok:
             row.status, row.sent_at, row.external_id = "sent", utcnow(), result.external_id
         else:
@@ -112,6 +117,15 @@ def send_notification(notification_id: int) -> str:
         status = row.status
     enqueue_send(runtime, fallback_ids)
     return status
+
+
+def _record_attempt(runtime: Runtime, notification_id: int, error: str) -> None:
+    """A failed try stays visible on the row while RQ schedules the next one."""
+    with session_scope(runtime.sessions) as session:
+        row = session.get(NotificationRow, notification_id)
+        if row is not None:
+            row.attempts += 1
+            row.error = error
 
 
 def _fallback(row: NotificationRow, *, session: Session) -> list[int]:
