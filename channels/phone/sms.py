@@ -1,0 +1,98 @@
+"""Outbound SMS through the company's gateway: signed JSON POST; 5xx and timeouts raise for RQ."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+
+from channels.base import ChannelError
+from channels.phone.numbers import InvalidPhoneNumber, normalize_phone
+from channels.phone.settings import PhoneSettings
+from channels.phone.signing import SIGNATURE_HEADER, sign
+from channels.phone.smstext import sms_text
+from models.types import Notification, SendResult
+
+log = logging.getLogger(__name__)
+
+# Answers that mean "later": the job raises and RQ retries it with back-off.
+TRANSIENT = frozenset({408, 425, 429})
+
+
+class SmsGatewayUnavailable(ChannelError):
+    """The gateway timed out, refused the connection or answered 5xx/429: worth retrying."""
+
+
+class SmsSender:
+    """The phone channel's `send`: one notification → one signed POST {to, text}."""
+
+    def __init__(self, settings: PhoneSettings, *, public_url: str) -> None:
+        self.settings = settings
+        self.public_url = public_url.rstrip("/")
+
+    def __call__(self, notification: Notification) -> SendResult:
+        url, secret = self.settings.sms_gateway_url, self.settings.gateway_secret
+        if not url or not secret:
+            return _permanent("SMS gateway not configured (OKNO_SMS_GATEWAY_URL/_SECRET)")
+        try:
+            to = normalize_phone(notification.recipient).e164
+        except InvalidPhoneNumber as exc:
+            return _permanent(str(exc))
+        body = json.dumps({"to": to, "text": self.text(notification)}, ensure_ascii=False)
+        response = self._post(url, secret, body.encode("utf-8"), notification.id)
+        return _result(response, notification.id)
+
+    def text(self, notification: Notification) -> str:
+        return sms_text(
+            notification.text,
+            number=notification.ticket_number,
+            link=self.status_link(notification),
+            language=notification.language,
+        )
+
+    def status_link(self, notification: Notification) -> str | None:
+        link = notification.extra.get("status_url")
+        if link:
+            return str(link)
+        if not notification.ticket_number:
+            return None
+        return f"{self.public_url}/?ticket={notification.ticket_number}"
+
+    def _post(self, url: str, secret: str, body: bytes, notification_id: int) -> httpx.Response:
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            SIGNATURE_HEADER: sign(secret, body),
+            # Lets the gateway drop our retry of an SMS it did send before timing out.
+            "Idempotency-Key": f"okno-notify-{notification_id}",
+        }
+        try:
+            return httpx.post(
+                url, content=body, headers=headers, timeout=self.settings.sms_timeout_s
+            )
+        except httpx.TransportError as exc:
+            raise SmsGatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _result(response: httpx.Response, notification_id: int) -> SendResult:
+    code = response.status_code
+    if code >= 500 or code in TRANSIENT:
+        raise SmsGatewayUnavailable(f"SMS gateway answered {code}")
+    if not 200 <= code < 300:
+        log.warning("SMS gateway refused notification %s: %s", notification_id, code)
+        return _permanent(f"SMS gateway refused: {code} {response.text[:200]}")
+    return SendResult(ok=True, external_id=_gateway_id(response) or f"sms:{notification_id}")
+
+
+def _gateway_id(response: httpx.Response) -> str | None:
+    try:
+        data: Any = response.json()
+    except ValueError:
+        return None
+    value = (data.get("id") or data.get("message_id")) if isinstance(data, dict) else None
+    return str(value)[:255] if value else None
+
+
+def _permanent(error: str) -> SendResult:
+    return SendResult(ok=False, error=error, permanent=True)
