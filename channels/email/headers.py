@@ -1,0 +1,103 @@
+"""Reading header fields of real mail: raw values, decoded text, addresses, Message-IDs."""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses
+
+from channels.email.charsets import decode_header_value
+
+_ANGLE_ID = re.compile(r"<([^<>]+)>")
+# "Name <addr>" taken literally: real clients leave ':' or ',' unquoted in display names
+# ("1C:Enterprise <robot@x>", "Petrov, Ivan <p@x>"), which RFC 5322 parsing splits apart.
+_SINGLE_MAILBOX = re.compile(r'^\s*"?([^<>"]*?)"?\s*<([^<>@\s]+@[^<>\s]+)>\s*$')
+
+
+def parse_message(raw: bytes) -> Message:
+    """The whole MIME tree; compat32 keeps raw header values so we decode them ourselves."""
+    return BytesParser(policy=policy.compat32).parsebytes(raw)
+
+
+def parse_header_block(raw: bytes) -> Message:
+    """Only the header block: cheap enough for the SMTP handler's accept-fast path."""
+    return BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+
+
+def raw_header(msg: Message, name: str) -> str | None:
+    """The first value of a header as received (8-bit bytes surrogate-escaped), or None."""
+    name = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def raw_headers(msg: Message, name: str) -> list[str]:
+    name = name.lower()
+    return [str(value) for key, value in msg.raw_items() if key.lower() == name]
+
+
+def header_text(msg: Message, name: str) -> str:
+    """A header decoded to text ('' when missing)."""
+    return decode_header_value(raw_header(msg, name))
+
+
+def has_header(msg: Message, name: str) -> bool:
+    return raw_header(msg, name) is not None
+
+
+def address_of(value: str | None) -> tuple[str | None, str | None]:
+    """(address lowercased, display name decoded) of the first mailbox in an address header."""
+    if not value:
+        return None, None
+    # Split the raw value first: a decoded display name may contain commas or angle brackets.
+    unfolded = " ".join(value.split())
+    single = _SINGLE_MAILBOX.match(unfolded)
+    pairs = [single.groups()] if single else getaddresses([unfolded])
+    for name, address in pairs:
+        address = decode_header_value(address).strip()
+        if "@" in address:
+            return address.lower(), decode_header_value(name).strip().strip("\"'") or None
+    return None, None
+
+
+def sender_of(msg: Message) -> tuple[str | None, str | None]:
+    """Who wrote the mail: From, then Sender, then the envelope's Return-Path."""
+    for name in ("From", "Sender", "Return-Path"):
+        address, display = address_of(raw_header(msg, name))
+        if address:
+            return address, display
+    return None, None
+
+
+def normalize_message_id(value: str | None) -> str | None:
+    """A Message-ID without <>, whitespace or case, as the idempotency key uses it."""
+    if not value:
+        return None
+    text = decode_header_value(value)
+    match = _ANGLE_ID.search(text)
+    ident = match.group(1) if match else text
+    ident = "".join(ident.split()).strip("<>").lower()
+    return ident or None
+
+
+def message_id_list(value: str | None) -> list[str]:
+    """All Message-IDs in a References/In-Reply-To value, as '<id>' lowercased."""
+    if not value:
+        return []
+    text = decode_header_value(value)
+    found = ["".join(m.split()).lower() for m in _ANGLE_ID.findall(text)]
+    if not found and text.strip() and " " not in text.strip():
+        found = [text.strip().strip("<>").lower()]
+    return [f"<{ident}>" for ident in dict.fromkeys(found) if ident]
+
+
+def bracketed(ident: str | None) -> str | None:
+    """'<id>' for a bare or bracketed Message-ID."""
+    if not ident:
+        return None
+    ident = ident.strip().strip("<>")
+    return f"<{ident}>" if ident else None

@@ -1,0 +1,131 @@
+"""The inbound SMTP server: check the recipient, store the raw bytes through `accept`, answer.
+
+Parsing happens later in the worker; this handler only decides whether the mail is ours and
+whether it was stored, so the sending MTA either gets 250 for a stored mail or retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, AnyStr
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from channels.base import Accept
+from channels.email.keys import minimal_message
+from channels.email.settings import EmailSettings
+
+log = logging.getLogger(__name__)
+
+REJECT_RCPT = "550 5.1.1 <{address}>: no such mailbox here"
+STORED = "250 2.0.0 OK: queued as {ids}"
+TEMPFAIL = "451 4.3.0 Could not store the message now, please try again later"
+
+
+class IntakeHandler:
+    """aiosmtpd handler: only configured recipients; every accepted mail is stored or 451."""
+
+    def __init__(self, accept: Accept, settings: EmailSettings, workers: int = 4) -> None:
+        self.accept = accept
+        self.settings = settings
+        # accept() is blocking (DB + Redis): keep it off the event loop, bounded.
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-accept")
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if not self.settings.accepts(address):
+            log.info("rejected recipient %s from %s", address, session.peer)
+            return REJECT_RCPT.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        mailboxes = list(dict.fromkeys(address.strip().lower() for address in envelope.rcpt_tos))
+        loop = asyncio.get_running_loop()
+        ids: list[str] = []
+        try:
+            # One stored message per helpdesk mailbox: the key includes the mailbox address.
+            for mailbox in mailboxes:
+                message = minimal_message(
+                    raw, mailbox=mailbox, source="smtp", envelope_from=envelope.mail_from
+                )
+                result = await loop.run_in_executor(
+                    self.executor, partial(self.accept, message, raw=raw)
+                )
+                ids.append(str(result.message_id))
+        except Exception:  # anything at all: the mail is not stored, so the MTA must retry
+            log.exception("could not store mail from %s for %s", envelope.mail_from, mailboxes)
+            return TEMPFAIL
+        log.info("stored mail from %s for %s as %s", envelope.mail_from, mailboxes, ids)
+        return STORED.format(ids=",".join(ids))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class _SizeClearSMTP(SMTP):
+    """aiosmtpd's own 552 says "Too much mail data"; senders deserve the limit in the reply."""
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and status.startswith("552 Error"):
+            status = f"552 5.3.4 Message too big: the limit is {self.data_size_limit} bytes"  # type: ignore[assignment]
+        await super().push(status)
+
+
+class IntakeController(Controller):
+    def factory(self) -> SMTP:
+        return _SizeClearSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def make_controller(
+    accept: Accept, settings: EmailSettings, *, host: str | None = None, port: int | None = None
+) -> IntakeController:
+    """A threaded aiosmtpd server bound to host:port (settings' by default); call .start()."""
+    return IntakeController(
+        IntakeHandler(accept, settings),
+        hostname=host or settings.smtp_host,
+        port=settings.smtp_port if port is None else port,
+        data_size_limit=settings.smtp_max_bytes,
+        server_hostname="okno",
+        ident="Okno intake",
+    )
+
+
+def serve(
+    accept: Accept,
+    settings: EmailSettings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run the SMTP server until SIGINT/SIGTERM (or `stop` is set)."""
+    stop = stop or threading.Event()
+    controller = make_controller(accept, settings, host=host, port=port)
+    _on_signals(stop)
+    controller.start()
+    log.info("SMTP intake listening on %s:%s", controller.hostname, controller.port)
+    try:
+        stop.wait()
+    finally:
+        controller.stop()
+        controller.handler.close()
+
+
+def _on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)

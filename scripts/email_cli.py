@@ -1,0 +1,119 @@
+"""`okno email parse`, `okno smtp`, `okno imap`: the e-mail channel's commands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from channels.base import ParseError
+from channels.email import EmailSettings, external_id, load_email_settings, parse_email
+from channels.email.imap_poller import ImapPoller, run_pollers
+from channels.email.smtp_server import serve
+from models.settings import SettingsError
+from scripts.runtime import Intake, Runtime, cli_runtime
+
+__all__ = ["email", "imap", "smtp"]
+
+
+def cli_email_settings() -> EmailSettings:
+    try:
+        return load_email_settings()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group()
+def email() -> None:
+    """E-mail channel tools."""
+
+
+@email.command("parse")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mailbox", default=None, help="Helpdesk address the mail was sent to.")
+@click.option(
+    "--attachments-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Store attachments here (by content hash); not stored when omitted.",
+)
+def parse(file: Path, mailbox: str | None, attachments_dir: Path | None) -> None:
+    """Print the normalised message of an .eml FILE as one JSON object."""
+    settings = cli_email_settings()
+    raw = file.read_bytes()
+    try:
+        parsed = parse_email(
+            raw,
+            mailbox=mailbox,
+            attachments_dir=attachments_dir,
+            max_attachment_bytes=settings.email_max_attachment_bytes,
+            max_total_attachment_bytes=settings.email_max_total_attachment_bytes,
+        )
+    except ParseError as exc:
+        click.echo(json.dumps({"error": f"ParseError: {exc}"}, ensure_ascii=False))
+        raise SystemExit(1) from exc
+    data: dict[str, Any] = {"external_id": external_id(raw, mailbox), **parsed.as_dict()}
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address [default: OKNO_SMTP_HOST, 127.0.0.1]")
+@click.option("--port", default=None, type=int, help="Listen port [default: OKNO_SMTP_PORT, 8025]")
+def smtp(host: str | None, port: int | None) -> None:
+    """Receive mail for the configured addresses and domains over SMTP, store it and enqueue."""
+    settings = cli_email_settings()
+    runtime = cli_runtime()
+    try:
+        serve(Intake(runtime), settings, host=host, port=port)
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One fetch round per mailbox, then exit.")
+def imap(once: bool) -> None:
+    """Poll the IMAP mailboxes of OKNO_IMAP_MAILBOXES (IDLE where offered), store and enqueue."""
+    settings = cli_email_settings()
+    if not settings.imap_mailboxes:
+        raise click.UsageError("OKNO_IMAP_MAILBOXES is not set: the IMAP poller is off")
+    runtime = cli_runtime()
+    accept = Intake(runtime)
+    try:
+        if once:
+            _poll_once(settings, accept, runtime)
+            return
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        run_pollers(
+            settings, accept=accept, sessions=runtime.sessions, redis=runtime.redis, stop=stop
+        )
+    finally:
+        runtime.close()
+
+
+def _poll_once(settings: EmailSettings, accept: Intake, runtime: Runtime) -> None:
+    for box in settings.imap_mailboxes:
+        poller = ImapPoller(
+            box,
+            accept=accept,
+            sessions=runtime.sessions,
+            redis=runtime.redis,
+            max_bytes=settings.smtp_max_bytes,
+        )
+        try:
+            count = poller.poll_once()
+        finally:
+            poller.disconnect()
+        click.echo(f"{box.mailbox_address} ({box.folder}): {count} new")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def _handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)

@@ -1,0 +1,94 @@
+"""The idempotency key: one key per (Message-ID, helpdesk mailbox), whichever path the mail took."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from email_support import HELPDESK, fixture_bytes
+
+from channels.email import external_id, minimal_message
+from channels.email.headers import normalize_message_id
+
+MAIL = b"From: Ivan <ivan@branch.example.ru>\r\nSubject: VPN\r\n%b\r\nVPN does not connect.\r\n"
+
+
+def mail(message_id_header: bytes = b"") -> bytes:
+    return MAIL % message_id_header
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<ABC.123@Mail.Example.COM>", "abc.123@mail.example.com"),
+        ("  <abc@x>  ", "abc@x"),
+        ("<abc\r\n @x>", "abc@x"),
+        ("abc@x", "abc@x"),
+        ("<abc@x> (added by postmaster@x)", "abc@x"),
+        ("", None),
+        (None, None),
+        ("<>", None),
+    ],
+)
+def test_message_id_normalisation(value: str | None, expected: str | None) -> None:
+    assert normalize_message_id(value) == expected
+
+
+def test_key_is_mailbox_and_normalised_message_id() -> None:
+    raw = mail(b"Message-ID: <CAKx8f=Q9Z@Mail.Gmail.com>\r\n")
+    assert external_id(raw, "HelpDesk@SSC.example.com") == f"{HELPDESK}|cakx8f=q9z@mail.gmail.com"
+    assert external_id(raw) == "cakx8f=q9z@mail.gmail.com"
+
+
+def test_same_mail_to_two_mailboxes_gets_two_keys() -> None:
+    raw = mail(b"Message-ID: <a@b>\r\n")
+    assert external_id(raw, HELPDESK) != external_id(raw, "hr@ssc.example.com")
+
+
+def test_no_message_id_hashes_the_raw_bytes() -> None:
+    raw = fixture_bytes("no_message_id.eml")
+    key = external_id(raw, HELPDESK)
+    assert key.startswith("sha256:") and len(key) == len("sha256:") + 64
+    assert key == external_id(raw, HELPDESK)
+    assert key != external_id(raw.replace(b"2025", b"2026"), HELPDESK)
+
+
+def test_hash_ignores_what_the_delivering_server_adds() -> None:
+    """The IMAP copy carries trace fields and LF line ends the SMTP copy did not have."""
+    raw = mail()
+    delivered = (
+        b"Return-Path: <ivan@branch.example.ru>\r\nDelivered-To: helpdesk@ssc.example.com\r\n"
+        b"Received: from mx.example.com\r\n\tby imap.example.com; Mon, 3 Mar 2025 10:00 +0300\r\n"
+        b"X-Spam-Status: No, score=-1.0\r\n" + raw
+    ).replace(b"\r\n", b"\n")
+    assert external_id(delivered, HELPDESK) == external_id(raw, HELPDESK)
+    assert external_id(raw).startswith("sha256:")
+
+
+def test_overlong_key_still_fits() -> None:
+    raw = mail(b"Message-ID: <" + b"x" * 400 + b"@example.com>\r\n")
+    key = external_id(raw, HELPDESK)
+    expected = hashlib.sha256(f"{HELPDESK}|{'x' * 400}@example.com".encode()).hexdigest()
+    assert key == f"sha256:{expected}"
+
+
+def test_minimal_message_for_intake() -> None:
+    raw = fixture_bytes("plain_cp1251.eml")
+    message = minimal_message(raw, mailbox=HELPDESK, source="smtp", envelope_from="bounce@x.ru")
+    assert message.channel == "email" and message.text == ""
+    assert message.external_id == external_id(raw, HELPDESK)
+    assert message.sender_address == "a.smirnova@branch.example.ru"
+    assert message.subject == "Справка 2-НДФЛ для банка"
+    assert message.meta == {
+        "mailbox": HELPDESK,
+        "source": "smtp",
+        "message_id": "<1593212487.20250304110544@branch.example.ru>",
+    }
+
+
+def test_minimal_message_falls_back_to_the_envelope_sender() -> None:
+    raw = b"Subject: no from\r\nMessage-ID: <x@y>\r\n\r\nbody\r\n"
+    message = minimal_message(
+        raw, mailbox=HELPDESK, source="smtp", envelope_from="<Scan@Branch.ru>"
+    )
+    assert message.sender_address == "scan@branch.ru"

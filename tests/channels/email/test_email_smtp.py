@@ -1,0 +1,153 @@
+"""Our aiosmtpd server on a loopback port, driven by smtplib and by swaks."""
+
+from __future__ import annotations
+
+import shutil
+import smtplib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from email_support import FIXTURES, HELPDESK, RecordingAccept, fixture_bytes, free_port
+
+from channels.email import external_id
+from channels.email.settings import EmailSettings
+from channels.email.smtp_server import IntakeController, make_controller
+
+MAX_BYTES = 50_000
+
+
+@pytest.fixture
+def server(accept: RecordingAccept) -> Iterator[IntakeController]:
+    settings = EmailSettings(
+        email_addresses=f"{HELPDESK}, HR@ssc.example.com",
+        email_domains="it.ssc.example.com",
+        smtp_max_bytes=MAX_BYTES,
+    )
+    controller = make_controller(accept, settings, host="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+    controller.handler.close()
+
+
+def send(server: IntakeController, raw: bytes, to: list[str], sender: str = "ivan@x.ru") -> dict:
+    with smtplib.SMTP(server.hostname, server.port, timeout=10) as client:
+        return client.sendmail(sender, to, raw)
+
+
+def test_stores_raw_bytes_and_a_minimal_message(
+    server: IntakeController, accept: RecordingAccept
+) -> None:
+    raw = fixture_bytes("plain_cp1251.eml")
+    assert send(server, raw, [HELPDESK]) == {}
+    [(message, stored)] = accept.calls
+    assert stored is not None and stored.rstrip(b"\r\n") == raw.rstrip(b"\r\n")
+    assert message.external_id == external_id(raw, HELPDESK)
+    assert message.sender_address == "a.smirnova@branch.example.ru"
+    assert message.subject == "Справка 2-НДФЛ для банка" and message.text == ""
+    assert message.meta == {
+        "mailbox": HELPDESK,
+        "source": "smtp",
+        "message_id": "<1593212487.20250304110544@branch.example.ru>",
+    }
+
+
+def test_rejects_other_recipients_at_rcpt(
+    server: IntakeController, accept: RecordingAccept
+) -> None:
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send(server, fixture_bytes("plain_koi8r.eml"), ["someone@elsewhere.example.com"])
+    code, _ = refused.value.recipients["someone@elsewhere.example.com"]
+    assert code == 550 and accept.calls == []
+
+
+def test_mixed_recipients_store_one_message_per_helpdesk_mailbox(
+    server: IntakeController, accept: RecordingAccept
+) -> None:
+    raw = fixture_bytes("plain_koi8r.eml")
+    refused = send(
+        server, raw, ["hr@ssc.example.com", "stranger@example.org", "Ops@IT.ssc.example.com"]
+    )
+    assert set(refused) == {"stranger@example.org"}
+    assert sorted(m.meta["mailbox"] for m, _ in accept.calls) == [
+        "hr@ssc.example.com",
+        "ops@it.ssc.example.com",
+    ]
+
+
+def test_oversize_is_552_with_the_limit(server: IntakeController, accept: RecordingAccept) -> None:
+    raw = fixture_bytes("plain_koi8r.eml") + (b"x" * 70 + b"\r\n") * (MAX_BYTES // 70)
+    # smtplib announces SIZE, so the server refuses at MAIL FROM already.
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        send(server, raw, [HELPDESK])
+    assert refused.value.smtp_code == 552
+    # Without SIZE the data is read and refused after the final dot, naming the limit.
+    with smtplib.SMTP(server.hostname, server.port, timeout=10) as client:
+        client.ehlo()
+        client.mail("ivan@x.ru")
+        client.rcpt(HELPDESK)
+        code, text = client.data(raw)
+    assert code == 552 and str(MAX_BYTES).encode() in text
+    assert accept.calls == []
+
+
+def test_451_when_accept_fails_then_stored_on_retry(
+    server: IntakeController, accept: RecordingAccept
+) -> None:
+    raw = fixture_bytes("gmail_reply_en.eml")
+    accept.fail = ConnectionError("database is down")
+    with pytest.raises(smtplib.SMTPDataError) as failed:
+        send(server, raw, [HELPDESK])
+    assert failed.value.smtp_code == 451 and accept.calls == []
+    accept.fail = None
+    assert send(server, raw, [HELPDESK]) == {}
+    assert len(accept.calls) == 1
+
+
+def test_same_mail_twice_has_the_same_key(
+    server: IntakeController, accept: RecordingAccept
+) -> None:
+    raw = fixture_bytes("no_message_id.eml")
+    send(server, raw, [HELPDESK])
+    send(server, raw, [HELPDESK], sender="other-envelope@x.ru")
+    first, second = accept.keys
+    assert first == second == external_id(raw, HELPDESK)
+    assert accept.stored == {first}
+
+
+SWAKS = shutil.which("swaks")
+needs_swaks = pytest.mark.skipif(
+    SWAKS is None, reason="swaks is not installed (run scripts/setup-system-deps.sh)"
+)
+
+
+def swaks(server: IntakeController, *args: str) -> subprocess.CompletedProcess[str]:
+    assert SWAKS is not None
+    command = [SWAKS, "--server", server.hostname, "--port", str(server.port), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+
+@needs_swaks
+def test_swaks_delivers_a_fixture(server: IntakeController, accept: RecordingAccept) -> None:
+    path: Path = FIXTURES / "outlook_reply_cp1251.eml"
+    done = swaks(
+        server, "--to", HELPDESK, "--from", "ivan.petrov@branch.example.ru", "--data", f"@{path}"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [(message, _)] = accept.calls
+    assert message.external_id == external_id(path.read_bytes(), HELPDESK)
+    assert message.subject == "RE: [OKNO-000123] Ваше обращение зарегистрировано"
+
+
+@needs_swaks
+def test_swaks_rejected_recipient_and_oversize(
+    server: IntakeController, accept: RecordingAccept
+) -> None:
+    done = swaks(server, "--to", "nobody@example.org", "--from", "a@b.ru")
+    assert done.returncode != 0 and "550" in done.stdout
+    big = ("x" * 70 + "\\n") * (MAX_BYTES // 70 + 10)  # swaks: backslash-n is a line break
+    done = swaks(server, "--to", HELPDESK, "--from", "a@b.ru", "--body", big)
+    assert done.returncode != 0 and "552" in done.stdout
+    assert accept.calls == []
