@@ -155,12 +155,17 @@ def _fallback(row: NotificationRow, *, session: Session) -> list[int]:
 
 
 def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: Any) -> None:
+    """After the last retry: mark it failed and try the requester's e-mail instead."""
     if job.retries_left:
         return
-    with session_scope(current().sessions) as session:
+    runtime = current()
+    fallback_ids: list[int] = []
+    with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, job.args[0])
         if row is not None and row.status == "pending":
             row.status, row.error = "failed", f"{exc_type.__name__}: {value}"
+            fallback_ids = _fallback(row, session=session)
+    enqueue_send(runtime, fallback_ids)
 
 
 def enqueue_send(runtime: Runtime, notification_ids: list[int]) -> None:
