@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -25,8 +25,12 @@ class ApiError(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
-def error_response(status: int, code: str, detail: Any = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": code, "detail": detail})
+def error_response(
+    status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": code, "detail": detail}, headers=headers
+    )
 
 
 _CODES = {
@@ -51,7 +55,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
+        code = _CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,6 +65,11 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return error_response(422, "invalid", fields)
+
+    @app.exception_handler(DataError)
+    async def _bad_data(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value our validation let through (a NUL byte, an overflow).
+        return error_response(422, "invalid", "a value is not acceptable to the database")
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 from sqlalchemy import select
 
 from api.deps import RuntimeDep, SessionDep
@@ -20,6 +20,7 @@ from router.runtime import Runtime
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON."},
     413: {"model": ErrorBody},
     422: {"model": ErrorBody},
     503: {"model": ErrorBody},
@@ -75,10 +76,12 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
 @router.get(
     "/messages/{message_id}",
     response_model=MessageStatusOut,
-    responses={404: {"model": ErrorBody}},
+    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
     summary="Status of a submitted message",
 )
-def message_status(message_id: int, session: SessionDep) -> MessageStatusOut:
+def message_status(
+    message_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep
+) -> MessageStatusOut:
     row = session.get(InboundMessage, message_id)
     if row is None:
         raise ApiError(404, "not_found", f"no message {message_id}")

@@ -67,6 +67,7 @@ class ServiceOut(BaseModel):
     response_hours: float
     resolution_hours: float
     process: str | None
+    active: bool = True
 
 
 class MessageOut(BaseModel):
@@ -104,7 +105,20 @@ class TicketSummary(BaseModel):
     resolution_due_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    version: int
+    version: int = Field(description="Send it back as If-Match to change the ticket.")
+    overdue: bool = Field(default=False, description="Past its resolution due time, clock running.")
+    sla_paused: bool = Field(default=False, description="The SLA clock waits for the requester.")
+
+
+class LinkOut(BaseModel):
+    number: str
+    kind: str
+
+
+class FeedbackOut(BaseModel):
+    rating: int
+    comment: str | None
+    channel: str | None
 
 
 class TicketDetail(TicketSummary):
@@ -118,3 +132,14 @@ class TicketDetail(TicketSummary):
     resolution: str | None
     messages: list[MessageOut]
     events: list[EventOut]
+    assignee: str | None = None
+    merged_into: str | None = None
+    links: list[LinkOut] = Field(default_factory=list)
+    feedback: FeedbackOut | None = None
+    first_response_at: datetime | None = None
+    sla_paused_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    allowed_actions: list[str] = Field(
+        default_factory=list, description="Actions the ticket's status allows (POST .../<action>)."
+    )

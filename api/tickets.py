@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
+from api.auth import CurrentUser, scope, visible_ticket
 from api.deps import SessionDep
-from api.errors import ApiError, ErrorBody
 from api.schemas import EventOut, MessageOut, ServiceOut, TicketDetail, TicketSummary
+from api.views import ETAG_HEADER, TicketNumber, error_responses, etag, extras, sla_flags
 from models.db import Service, Ticket
-from router.tickets import by_number
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -31,6 +31,7 @@ def summary(ticket: Ticket) -> dict[str, object]:
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         version=ticket.version,
+        **sla_flags(ticket),
     )
 
 
@@ -54,18 +55,25 @@ def detail(ticket: Ticket, *, session: SessionDep) -> TicketDetail:
         resolution=ticket.resolution,
         messages=[MessageOut.model_validate(m, from_attributes=True) for m in ticket.messages],
         events=[EventOut.model_validate(e, from_attributes=True) for e in ticket.events],
+        **extras(ticket, session=session),
     )
 
 
-@router.get("/tickets", response_model=list[TicketSummary], summary="List tickets")
+@router.get(
+    "/tickets",
+    response_model=list[TicketSummary],
+    responses=error_responses(401, 422),
+    summary="List tickets (your teams'; analysts and admins: all)",
+)
 def list_tickets(
     session: SessionDep,
+    user: CurrentUser,
     team: str | None = None,
     status: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=1_000_000),
 ) -> list[TicketSummary]:
-    query = select(Ticket).order_by(Ticket.resolution_due_at, Ticket.id)
+    query = scope(select(Ticket).order_by(Ticket.resolution_due_at, Ticket.id), user)
     if team:
         query = query.where(Ticket.team_code == team)
     if status:
@@ -77,13 +85,15 @@ def list_tickets(
 @router.get(
     "/tickets/{number}",
     response_model=TicketDetail,
-    responses={404: {"model": ErrorBody}},
-    summary="One ticket with messages and events",
+    responses={200: {"headers": ETAG_HEADER}, **error_responses(401, 404, 422)},
+    summary="One ticket with messages, events and the classifier's candidates",
+    description="The ETag header carries the ticket's version: send it as If-Match to act on it.",
 )
-def get_ticket(number: str, session: SessionDep) -> TicketDetail:
-    ticket = by_number(number, session=session)
-    if ticket is None:
-        raise ApiError(404, "not_found", f"no ticket {number}")
+def get_ticket(
+    number: TicketNumber, session: SessionDep, user: CurrentUser, response: Response
+) -> TicketDetail:
+    ticket = visible_ticket(number, user, session=session)
+    response.headers["ETag"] = etag(ticket)
     return detail(ticket, session=session)
 
 
@@ -92,6 +102,7 @@ def get_ticket(number: str, session: SessionDep) -> TicketDetail:
     response_model=list[ServiceOut],
     tags=["catalogue"],
     summary="The service catalogue",
+    description="Public: the portal's web form offers these services to every requester.",
 )
 def list_services(session: SessionDep) -> list[ServiceOut]:
     rows = session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.code))

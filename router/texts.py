@@ -44,7 +44,84 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Обращение {number} решено:\n{text}\n\nОцените, пожалуйста, нашу работу от 1 до 5.",
         "en": "Request {number} is resolved:\n{text}\n\nPlease rate our work from 1 to 5.",
     },
+    # Requester actions (router/actions.py, router/actions_linking.py): Telegram buttons, linking.
+    "clarify": {
+        "ru": "Чтобы сразу передать обращение {number} нужной команде, уточните: о чём оно?",
+        "en": "To pass request {number} straight to the right team: which of these is it about?",
+    },
+    "clarify_other": {"ru": "Другое", "en": "Something else"},
+    "clarified": {"ru": "Спасибо, так и передам.", "en": "Thank you, that is where it goes."},
+    "clarified_other": {
+        "ru": "Понял. Обращение {number} разберёт диспетчер и передаст нужной команде.",
+        "en": "Got it. A dispatcher will look at request {number} and pass it to the right team.",
+    },
+    "clarify_late": {
+        "ru": "Обращение {number} уже передано: {service}.",
+        "en": "Request {number} has already been passed on: {service}.",
+    },
+    "feedback_thanks": {
+        "ru": "Спасибо за оценку {rating} из 5! Если хотите что-то добавить, ответьте на это сообщение.",
+        "en": "Thank you for rating us {rating} out of 5! To add a comment, reply to this message.",
+    },
+    "feedback_comment_thanks": {
+        "ru": "Спасибо, ваш отзыв по обращению {number} записан.",
+        "en": "Thank you, your feedback on request {number} is recorded.",
+    },
+    "linked": {
+        "ru": "Готово, {name}! Теперь я знаю, кто вы. Напишите, что нужно, — передам нужной команде.",
+        "en": "Done, {name}! Now I know who you are. Tell me what you need and I will pass it on.",
+    },
+    "link_phone_unknown": {
+        "ru": "Этого номера нет в справочнике сотрудников. Пришлите рабочий e-mail — отправлю на него код.",
+        "en": "This number is not in the staff directory. Send me your work e-mail and I will send a code there.",
+    },
+    "link_email_unknown": {
+        "ru": "Адреса {email} нет в справочнике сотрудников. Проверьте его или поделитесь номером телефона.",
+        "en": "{email} is not in the staff directory. Check it, or share your phone number instead.",
+    },
+    "link_too_many": {
+        "ru": "Слишком много кодов за час. Попробуйте позже.",
+        "en": "Too many codes within an hour. Please try again later.",
+    },
+    "link_code_sent": {
+        "ru": "Отправил код на {email}. Пришлите его сюда — он действует {minutes} минут.",
+        "en": "I sent a code to {email}. Send it here; it is valid for {minutes} minutes.",
+    },
+    "link_code_wrong": {
+        "ru": "Код не подошёл. Осталось попыток: {left}.",
+        "en": "That code does not match. Attempts left: {left}.",
+    },
+    "link_code_expired": {
+        "ru": "Код устарел или попытки закончились. Пришлите e-mail ещё раз — отправлю новый.",
+        "en": "The code has expired or no attempts are left. Send your e-mail again for a new one.",
+    },
+    "link_code_failed": {
+        "ru": "Не получилось отправить код на почту. Попробуйте позже или поделитесь номером телефона.",
+        "en": "I could not e-mail the code. Try again later, or share your phone number instead.",
+    },
+    "link_code_subject": {
+        "ru": "Код подтверждения для Telegram-бота «Окно»",
+        "en": "Your Okno Telegram bot confirmation code",
+    },
+    "link_code_email": {
+        "ru": (
+            "Здравствуйте, {name}!\n\nВаш код для подключения Telegram-бота службы поддержки: {code}\n"
+            "Он действует {minutes} минут. Если вы не запрашивали код, просто удалите это письмо."
+        ),
+        "en": (
+            "Hello {name},\n\nYour code for linking the service desk Telegram bot: {code}\n"
+            "It is valid for {minutes} minutes. If you did not ask for it, just delete this e-mail."
+        ),
+    },
     "subject": {"ru": "[{number}] {subject}", "en": "[{number}] {subject}"},
+    "ask": {
+        "ru": "По обращению {number} нужен ваш ответ:\n{text}\n\nПросто ответьте на это сообщение.",
+        "en": "We need your answer on request {number}:\n{text}\n\nJust reply to this message.",
+    },
+    "merged": {
+        "ru": "Обращение {number} объединено с {other}: продолжим работу там.",
+        "en": "Request {number} was merged into {other}; we carry on there.",
+    },
 }
 
 STATUS_NAMES = {

@@ -9,12 +9,19 @@ from sqlalchemy import func, select
 from api.app import create_app
 from models.db import InboundMessage, NotificationRow, Ticket
 from router.runtime import Runtime
+from router.workflow_users import create_user
 from tests.conftest import drain
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> TestClient:
-    return TestClient(create_app(runtime))
+    """An admin's client: the ticket reads need a token; the public endpoints ignore it."""
+    with runtime.sessions() as session:
+        _, token = create_user(
+            session=session, name="Admin", email="admin@ssc.example.com", role="admin", teams=[]
+        )
+        session.commit()
+    return TestClient(create_app(runtime), headers={"Authorization": f"Bearer {token}"})
 
 
 FORM = {
