@@ -8,7 +8,19 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from api import errors, health, intake, tickets
+from api import (
+    analytics,
+    catalog,
+    errors,
+    health,
+    intake,
+    phone,
+    queue,
+    telegram,
+    tickets,
+    users,
+    workflow,
+)
 from router.runtime import Runtime
 
 PORTAL = Path(__file__).parent / "static" / "portal.html"
@@ -37,7 +49,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
-    for module in (health, intake, tickets):
+    for module in (
+        health,
+        intake,
+        phone,
+        telegram,
+        tickets,
+        queue,
+        workflow,
+        users,
+        catalog,
+        analytics,
+    ):
         app.include_router(module.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

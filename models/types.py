@@ -127,3 +127,5 @@ class SendResult(BaseModel):
     external_id: str | None = None
     error: str | None = None
     permanent: bool = False
+    # The address itself is dead (the user blocked the bot): stop using it until it comes back.
+    unreachable: bool = False

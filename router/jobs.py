@@ -7,12 +7,15 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Callback, Retry
+from rq.job import Dependency
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import ParseError, UnsupportedInput
-from models.db import InboundMessage, NotificationRow, Ticket, session_scope
+from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket, session_scope
 from models.types import IncomingMessage, MessageStatus, utcnow
-from router import notify, pipeline
+from router import actions, notify, pipeline
+from router.outcome import Outcome
 from router.runtime import NOTIFY_QUEUE, Runtime, current
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ def process_message(message_id: int) -> str | None:
     return number
 
 
-def _process(row: InboundMessage, runtime: Runtime, *, session: Session) -> pipeline.Outcome:
+def _process(row: InboundMessage, runtime: Runtime, *, session: Session) -> Outcome:
     message = IncomingMessage.model_validate(row.payload)
     try:
         if row.raw is not None:
@@ -55,10 +58,16 @@ def _process(row: InboundMessage, runtime: Runtime, *, session: Session) -> pipe
                 message = spec.parse_raw(row.raw, message)
     except (ParseError, UnsupportedInput) as exc:
         log.warning("message %s rejected: %s", row.id, exc)
-        return pipeline.Outcome(None, MessageStatus.rejected, f"{type(exc).__name__}: {exc}")
-    return pipeline.handle(
+        return Outcome(None, MessageStatus.rejected, f"{type(exc).__name__}: {exc}")
+    if message.meta.get("action"):
+        return actions.handle_action(row, message, session=session, settings=runtime.settings)
+    outcome = pipeline.handle(
         row, message, session=session, settings=runtime.settings, model=active_model(runtime)
     )
+    if outcome.created and outcome.ticket is not None:
+        ask = actions.clarify_notification(outcome.ticket, session=session)
+        outcome.notifications += [ask] if ask else []
+    return outcome
 
 
 def active_model(runtime: Runtime) -> Any:
@@ -113,10 +122,21 @@ def send_notification(notification_id: int) -> str:
             row.status, row.sent_at, row.external_id = "sent", utcnow(), result.external_id
         else:
             row.status, row.error = "failed", result.error
+            if result.unreachable:
+                _mark_unreachable(row, session=session)
             fallback_ids = _fallback(row, session=session)
         status = row.status
     enqueue_send(runtime, fallback_ids)
     return status
+
+
+def _mark_unreachable(row: NotificationRow, *, session: Session) -> None:
+    for address in session.scalars(
+        select(EmployeeAddress).where(
+            EmployeeAddress.channel == row.channel, EmployeeAddress.address == row.recipient
+        )
+    ):
+        address.unreachable = True
 
 
 def _record_attempt(runtime: Runtime, notification_id: int, error: str) -> None:
@@ -173,6 +193,9 @@ def enqueue_send(runtime: Runtime, notification_ids: list[int]) -> None:
     if not notification_ids:
         return
     queue = runtime.queue(NOTIFY_QUEUE)
+    # Each send waits for the one before it, so the requester reads them in the order written
+    # (the "created" message before the question that follows it), whichever worker runs them.
+    after: list[str | None] = [None, *(send_job_id(n) for n in notification_ids[:-1])]
     try:
         queue.enqueue_many(
             [
@@ -184,8 +207,9 @@ def enqueue_send(runtime: Runtime, notification_ids: list[int]) -> None:
                     on_failure=Callback(on_send_failure),
                     result_ttl=600,
                     failure_ttl=7 * 24 * 3600,
+                    depends_on=Dependency(jobs=[prev], allow_failure=True) if prev else None,
                 )
-                for nid in notification_ids
+                for nid, prev in zip(notification_ids, after, strict=True)
             ]
         )
     except RedisError as exc:

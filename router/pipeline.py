@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ from models.db import (
     EmployeeAddress,
     InboundMessage,
     NotificationRow,
-    ProcessTemplate,
     Service,
     Team,
     Ticket,
@@ -24,17 +22,11 @@ from models.language import detect_language
 from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
+from router.outcome import Outcome
+from router.processes import fan_out
 from router.routing import Decision, decide
 from router.threading import find_ticket
 from router.tickets import add_event, add_message, add_ticket, set_status
-
-
-@dataclass
-class Outcome:
-    ticket: Ticket | None
-    status: MessageStatus = MessageStatus.processed
-    error: str | None = None
-    notifications: list[NotificationRow] = field(default_factory=list)
 
 
 def handle(
@@ -109,10 +101,14 @@ def _new_ticket(
     )
     for note in message.meta.get("internal_notes", []):
         add_message(
-            ticket, session=session, direction="internal", body=str(note),
-            channel=message.channel.value, author="okno",
+            ticket,
+            session=session,
+            direction="internal",
+            body=str(note),
+            channel=message.channel.value,
+            author="okno",
         )
-    _fan_out(ticket, session=session, now=now)
+    fan_out(ticket, session=session, now=now)
     return ticket
 
 
@@ -157,48 +153,10 @@ def _ticket_from(
     )
 
 
-def _fan_out(ticket: Ticket, *, session: Session, now: Any) -> list[Ticket]:
-    """A service with a process template gets one sub-ticket per step, in the same transaction."""
-    service = _service_row(ticket.service_code, session)
-    if service is None or not service.process:
-        return []
-    template = session.scalar(
-        select(ProcessTemplate).where(ProcessTemplate.code == service.process)
-    )
-    if template is None:
-        return []
-    children = []
-    for index, step in enumerate(template.steps):
-        child_service = _service_row(step["service"], session)
-        if child_service is None:
-            continue
-        title = step.get(f"title_{texts.lang(ticket.language)}") or child_service.name_en
-        child = Ticket(
-            subject=f"{title}: {ticket.subject}"[:998],
-            service_code=child_service.code,
-            team_code=child_service.team_code,
-            status="new",
-            priority=ticket.priority,
-            origin_channel=ticket.origin_channel,
-            requester_id=ticket.requester_id,
-            requester_address=ticket.requester_address,
-            requester_name=ticket.requester_name,
-            requester_verified=ticket.requester_verified,
-            language=ticket.language,
-            routing="process",
-            parent_id=ticket.id,
-            process_step=f"{index}:{child_service.code}",
-        )
-        sla.set_due_dates(child, child_service, now, session=session)
-        add_ticket(child, session=session)
-        children.append(child)
-    return children
-
-
 def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome:
     text = created_text(ticket, session=session, settings=settings)
     row = notify.outbox(ticket, NotificationKind.created, text, session=session)
-    return Outcome(ticket, notifications=[row] if row else [])
+    return Outcome(ticket, notifications=[row] if row else [], created=True)
 
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:

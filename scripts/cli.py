@@ -10,8 +10,11 @@ from models.db import session_scope
 from models.migrate import upgrade
 from router.catalog import CatalogError, load_catalog
 from scripts.bench import bench
+from scripts.email_cli import email, imap, smtp
 from scripts.runtime import cli_runtime, cli_settings
 from scripts.services import api, run, worker
+from scripts.telegram_cli import telegram
+from scripts.user_cli import user
 
 
 @click.group()
@@ -52,8 +55,10 @@ def catalog_load(file: Path) -> None:
     click.echo(f"catalogue loaded: {report}")
 
 
-for command in (run, api, worker, bench):
+for command in (run, api, worker, bench, email, smtp, imap):
     main.add_command(command)
+main.add_command(user)
+main.add_command(telegram)
 
 
 if __name__ == "__main__":

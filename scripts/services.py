@@ -15,6 +15,8 @@ import uvicorn
 from rq import SimpleWorker
 
 from api.app import create_app
+from channels.email.settings import load_email_settings
+from channels.telegram.settings import load_telegram_settings
 from models.db import session_scope
 from models.migrate import upgrade
 from models.settings import Settings
@@ -115,8 +117,14 @@ def run(host: str, port: int, workers: int) -> None:
 
 
 def channel_processes(runtime: Runtime) -> list[tuple[str, list[str]]]:
-    """The channel servers `okno run` starts beside the API (configured ones only)."""
-    return []
+    """The channel servers `okno run` starts beside the API: SMTP always, the rest if configured."""
+    email = load_email_settings()
+    found = [(f"SMTP server on {email.smtp_host}:{email.smtp_port}", ["smtp"])]
+    if email.imap_mailboxes:
+        found.append((f"IMAP poller for {len(email.imap_mailboxes)} mailbox(es)", ["imap"]))
+    if load_telegram_settings().enabled:
+        found.append(("Telegram bot (long polling)", ["telegram"]))
+    return found
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:

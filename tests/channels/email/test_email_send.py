@@ -160,6 +160,7 @@ def test_no_relay_configured_is_permanent() -> None:
         "external_id": None,
         "error": "no relay configured",
         "permanent": True,
+        "unreachable": False,
     }
 
 

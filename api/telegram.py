@@ -1,0 +1,81 @@
+"""Telegram webhook: POST /api/v1/intake/telegram, checked by Telegram's secret-token header."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, Field
+
+from api.deps import RuntimeDep
+from api.errors import ApiError, ErrorBody
+from channels.telegram.settings import TelegramSettings
+from router.intake import Intake
+from router.runtime import Runtime
+
+if TYPE_CHECKING:
+    from channels.telegram.gateway import Gateway
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+    413: {"model": ErrorBody},
+    503: {"model": ErrorBody},
+}
+
+
+class TelegramAck(BaseModel):
+    ok: bool = True
+    rejected_message_id: int | None = Field(
+        default=None, description="Set when the update was malformed: stored, marked rejected."
+    )
+
+
+def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
+    """The app's gateway, built on first use; None while webhook mode is not configured."""
+    gateway: Gateway | None = getattr(request.app.state, "telegram_gateway", None)
+    if gateway is not None:
+        return gateway
+    settings: TelegramSettings = runtime.channels.get("telegram").extras["settings"]  # type: ignore[assignment]
+    if not settings.webhook_mode:
+        return None
+    # aiogram takes seconds to import: an API without Telegram webhooks never loads it.
+    from channels.telegram.gateway import Gateway
+
+    gateway = Gateway(
+        settings,
+        accept=Intake(runtime),
+        sessions=runtime.sessions,
+        data_dir=runtime.settings.data_dir,
+        timezone=runtime.settings.default_timezone,
+    )
+    request.app.state.telegram_gateway = gateway
+    return gateway
+
+
+@router.post(
+    "/intake/telegram",
+    response_model=TelegramAck,
+    responses=ERRORS,
+    summary="Telegram Bot API webhook",
+)
+async def telegram_webhook(
+    request: Request,
+    runtime: RuntimeDep,
+    secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
+) -> TelegramAck:
+    """One update from Telegram; the same update delivered twice never makes two tickets."""
+    gateway = gateway_for(request, runtime)
+    if gateway is None:
+        raise ApiError(
+            404, "not_configured", "Telegram webhook mode is off (OKNO_TELEGRAM_WEBHOOK_SECRET)"
+        )
+    expected = gateway.settings.webhook_secret or ""
+    if not secret or not hmac.compare_digest(secret.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", f"wrong or missing {SECRET_HEADER}")
+    rejected = await gateway.feed_webhook(await request.body())
+    return TelegramAck(rejected_message_id=rejected)

@@ -1,0 +1,26 @@
+"""The bot's conversation areas, one Router each, composed into a Dispatcher."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher
+
+from channels.base import Accept
+from channels.telegram.files import Downloader
+from channels.telegram.middleware import RequesterMiddleware
+from channels.telegram.routers import choices, groups, linking, requests, tickets
+from channels.telegram.store import Store
+
+
+def build_dispatcher(
+    *, accept: Accept, store: Store, downloader: Downloader, timezone: str
+) -> Dispatcher:
+    """Handlers get `accept`, `store`, `downloader`, `timezone` (and `requester`, `lang`) by name."""
+    # No FSM: the conversation's state lives in the database (link codes, sent notifications).
+    dispatcher = Dispatcher(
+        disable_fsm=True, accept=accept, store=store, downloader=downloader, timezone=timezone
+    )
+    dispatcher.update.outer_middleware(RequesterMiddleware(store))
+    # Order matters: groups first (never requests), then the specific, then free text last.
+    for area in (groups, linking, tickets, choices, requests):
+        dispatcher.include_router(area.build())
+    return dispatcher

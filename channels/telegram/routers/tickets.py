@@ -1,0 +1,92 @@
+"""Looking things up: /my (open tickets), /status OKNO-… (one of your own), /help."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from channels.telegram import texts
+from channels.telegram.routers.common import is_command
+from channels.telegram.store import Requester, Store, TicketView
+
+
+def _due(ticket: TicketView, requester: Requester, timezone: str) -> str:
+    return texts.local_time(ticket.due, requester.timezone or timezone)
+
+
+def _line(ticket: TicketView, requester: Requester, lang: str, timezone: str) -> str:
+    return texts.get(
+        "my_item",
+        lang,
+        number=ticket.number,
+        subject=ticket.subject or "—",
+        status=texts.status_name(ticket.status, lang),
+        due=_due(ticket, requester, timezone),
+    )
+
+
+def card(ticket: TicketView, requester: Requester, lang: str, timezone: str) -> str:
+    service = ticket.service[lang] if ticket.service else texts.get("not_routed", lang)
+    return texts.get(
+        "status_card",
+        lang,
+        number=ticket.number,
+        subject=ticket.subject or "—",
+        service=service,
+        team=ticket.team[lang],
+        status=texts.status_name(ticket.status, lang),
+        due=_due(ticket, requester, timezone),
+    )
+
+
+async def my_tickets(
+    message: Message, store: Store, requester: Requester, lang: str, timezone: str
+) -> None:
+    found = await asyncio.to_thread(store.open_tickets, requester)
+    if not found:
+        await message.answer(texts.get("my_none", lang))
+        return
+    lines = [texts.get("my_header", lang)]
+    lines += [_line(t, requester, lang, timezone) for t in found]
+    await message.answer("\n\n".join(lines))
+
+
+async def status(
+    message: Message,
+    command: CommandObject,
+    store: Store,
+    requester: Requester,
+    lang: str,
+    timezone: str,
+) -> None:
+    number = (command.args or "").strip().split(" ")[0].upper()
+    if not number:
+        await message.answer(texts.get("status_usage", lang))
+        return
+    found = await asyncio.to_thread(store.ticket, requester, number)
+    if found is None:
+        await message.answer(texts.get("status_not_found", lang, number=number))
+        return
+    await message.answer(card(found, requester, lang, timezone))
+
+
+async def help_(message: Message, lang: str) -> None:
+    await message.answer(texts.get("help", lang))
+
+
+async def unknown_command(message: Message, lang: str) -> None:
+    """A command we do not know is not a request: answer with what we do know."""
+    await message.answer(texts.get("help", lang))
+
+
+def build() -> Router:
+    router = Router(name="tickets")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(my_tickets, Command("my"))
+    router.message.register(status, Command("status"))
+    router.message.register(help_, Command("help"))
+    router.message.register(unknown_command, is_command)
+    return router
