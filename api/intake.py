@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 from sqlalchemy import select
 
 from api.deps import RuntimeDep, SessionDep
@@ -27,10 +29,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def status_key(runtime: Runtime, message_id: int) -> str:
+    """Who holds the status link may read the updates; a bare id shows only the status."""
+    digest = hmac.new(runtime.secret_key, f"message:{message_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
 def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
+    key = status_key(runtime, result.message_id)
     return Accepted(
         message_id=result.message_id,
-        status_url=f"{runtime.settings.public_url}/api/v1/messages/{result.message_id}",
+        status_url=f"{runtime.settings.public_url}/api/v1/messages/{result.message_id}?key={key}",
         duplicate=result.duplicate,
         ticket=result.ticket_number,
     )
@@ -80,14 +89,21 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
     summary="Status of a submitted message",
 )
 def message_status(
-    message_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep
+    message_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    key: Annotated[
+        str | None, Query(max_length=64, description="The key of the status_url.")
+    ] = None,
 ) -> MessageStatusOut:
+    """Status and ticket number for anyone; the updates sent to the requester need the key."""
     row = session.get(InboundMessage, message_id)
     if row is None:
         raise ApiError(404, "not_found", f"no message {message_id}")
     ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
     updates = []
-    if ticket is not None:
+    keyed = key is not None and hmac.compare_digest(key, status_key(runtime, message_id))
+    if ticket is not None and keyed:
         notes = session.scalars(
             select(NotificationRow)
             .where(NotificationRow.ticket_id == ticket.id, NotificationRow.status == "sent")

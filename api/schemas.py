@@ -52,7 +52,8 @@ class MessageStatusOut(BaseModel):
     channel: str
     received_at: datetime
     updates: list[dict[str, Any]] = Field(
-        default_factory=list, description="Notifications sent to the requester."
+        default_factory=list,
+        description="Notifications sent to the requester (only with the status_url's key).",
     )
 
 

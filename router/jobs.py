@@ -61,9 +61,12 @@ def _process(row: InboundMessage, runtime: Runtime, *, session: Session) -> Outc
         return Outcome(None, MessageStatus.rejected, f"{type(exc).__name__}: {exc}")
     if message.meta.get("action"):
         return actions.handle_action(row, message, session=session, settings=runtime.settings)
-    outcome = pipeline.handle(
-        row, message, session=session, settings=runtime.settings, model=active_model(runtime)
-    )
+    # Reads in the pipeline need not flush what it has added so far: tickets flush
+    # themselves for their number, everything else is written once at commit.
+    with session.no_autoflush:
+        outcome = pipeline.handle(
+            row, message, session=session, settings=runtime.settings, model=active_model(runtime)
+        )
     if outcome.created and outcome.ticket is not None:
         ask = actions.clarify_notification(outcome.ticket, session=session)
         outcome.notifications += [ask] if ask else []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,10 +56,27 @@ class Runtime:
             self._models = ModelRegistry(Path(self.settings.registry_dir))
         return self._models
 
+    @property
+    def secret_key(self) -> bytes:
+        """The key that signs status links: from settings, or made once and kept in data_dir."""
+        if self.settings.secret_key is not None:
+            return self.settings.secret_key.get_secret_value().encode()
+        return _local_secret(self.settings.data_dir)
+
     def close(self) -> None:
         self.engine.dispose()
         if self.embedded_redis is not None:
             self.embedded_redis.shutdown()
+
+
+def _local_secret(data_dir: Path) -> bytes:
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
 
 
 def connect_redis(settings: Settings) -> tuple[Redis, Any]:

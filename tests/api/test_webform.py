@@ -38,12 +38,12 @@ def test_webform_creates_ticket_and_notification(client: TestClient, runtime: Ru
     resp = client.post("/api/v1/intake/webform", json=FORM)
     assert resp.status_code == 202, resp.text
     body = resp.json()
-    assert body["status_url"].endswith(f"/api/v1/messages/{body['message_id']}")
+    assert f"/api/v1/messages/{body['message_id']}?key=" in body["status_url"]
     assert client.get(f"/api/v1/messages/{body['message_id']}").json()["status"] == "queued"
 
     drain(runtime)
 
-    status = client.get(f"/api/v1/messages/{body['message_id']}").json()
+    status = client.get(body["status_url"].replace("http://testserver", "")).json()
     assert status["status"] == "processed"
     number = status["ticket"]
     assert number.startswith("OKNO-")
@@ -60,6 +60,11 @@ def test_webform_creates_ticket_and_notification(client: TestClient, runtime: Ru
     assert note.kind == "created" and note.status == "sent"
     assert number in note.text and "Справка с места работы" in note.text
     assert status["updates"][0]["kind"] == "created"
+    # Without the key of the link, anyone sees the status and number, not what we wrote.
+    bare = client.get(f"/api/v1/messages/{body['message_id']}").json()
+    assert bare["ticket"] == number and bare["updates"] == []
+    forged = client.get(f"/api/v1/messages/{body['message_id']}?key=" + "0" * 32).json()
+    assert forged["updates"] == []
 
 
 def test_free_text_goes_to_triage_without_a_model(client: TestClient, runtime: Runtime) -> None:

@@ -37,18 +37,18 @@ def staff(runtime: Runtime) -> Staff:
     return make_staff(runtime)
 
 
-def webform_ticket(client: TestClient, runtime: Runtime) -> tuple[str, int]:
-    """A ticket made the real way: the web form, the intake job; returns (number, message id)."""
+def webform_ticket(client: TestClient, runtime: Runtime) -> tuple[str, str]:
+    """A ticket made the real way: the web form, the intake job; returns (number, status path)."""
     accepted = client.post("/api/v1/intake/webform", json=FORM).json()
     drain(runtime)
-    status = client.get(f"/api/v1/messages/{accepted['message_id']}").json()
-    return status["ticket"], accepted["message_id"]
+    status_path = accepted["status_url"].removeprefix("http://testserver")
+    return client.get(status_path).json()["ticket"], status_path
 
 
 def test_public_comment_reaches_the_requester_through_the_webform(
     client: TestClient, runtime: Runtime, staff: Staff
 ) -> None:
-    number, message_id = webform_ticket(client, runtime)
+    number, status_path = webform_ticket(client, runtime)
     url = f"/api/v1/tickets/{number}/comment"
     internal = client.post(url, json={"text": "проверить стаж"}, headers=staff.hr.headers)
     assert (
@@ -67,7 +67,7 @@ def test_public_comment_reaches_the_requester_through_the_webform(
         ("comment", "webform", "sent"),
     ]
     assert "Справка будет готова завтра" in notes[1].text and notes[1].external_id
-    updates = client.get(f"/api/v1/messages/{message_id}").json()["updates"]
+    updates = client.get(status_path).json()["updates"]
     assert [u["kind"] for u in updates] == ["created", "comment"]
     assert "проверить стаж" not in str(updates)
 
