@@ -11,6 +11,7 @@ from models.migrate import upgrade
 from router.catalog import CatalogError, load_catalog
 from scripts.bench import bench
 from scripts.email_cli import email, imap, smtp
+from scripts.report_cli import report
 from scripts.runtime import cli_runtime, cli_settings
 from scripts.services import api, run, worker
 from scripts.telegram_cli import telegram
@@ -55,7 +56,7 @@ def catalog_load(file: Path) -> None:
     click.echo(f"catalogue loaded: {report}")
 
 
-for command in (run, api, worker, bench, email, smtp, imap):
+for command in (run, api, worker, bench, email, smtp, imap, report):
     main.add_command(command)
 main.add_command(user)
 main.add_command(telegram)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,15 @@ def test_catalogue_validation(tmp_path: Path) -> None:
     no_triage.write_text("teams: [{code: hr}]\nservices: [{code: a}]\n", encoding="utf-8")
     with pytest.raises(CatalogError, match="triage"):
         read_catalog(no_triage)
+
+
+def test_report_prints_statistics(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"])
+    runner.invoke(main, ["catalog", "load", str(CATALOG)])
+    text = runner.invoke(main, ["report"])
+    assert text.exit_code == 0, text.output
+    assert "tickets: 0" in text.output and "SLA breached: —" in text.output
+    as_json = runner.invoke(main, ["report", "--json", "--since", "2026-01-01"])
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.output)["tickets"] == 0

@@ -1,0 +1,62 @@
+"""`okno report`: the analysts' service statistics from the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from sqlalchemy import ColumnElement
+
+from models.db import Ticket, session_scope
+from router import analytics
+from scripts.runtime import cli_runtime
+
+
+def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    where = []
+    if since is not None:
+        where.append(Ticket.created_at >= since.replace(tzinfo=since.tzinfo or UTC))
+    if until is not None:
+        where.append(Ticket.created_at < until.replace(tzinfo=until.tzinfo or UTC))
+    return where
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def render(stats: dict[str, Any]) -> str:
+    lines = [
+        f"tickets: {stats['tickets']}",
+        f"routed by the classifier alone: {_share(stats['auto_routed_share'])}",
+        f"reassigned (misrouted): {_share(stats['reassigned_share'])}",
+        f"SLA breached: {_share(stats['sla_breach_share'])}",
+        f"average rating: {stats['average_rating'] or '—'} ({stats['ratings']} ratings)",
+        "",
+        f"{'team':<14}{'tickets':>9}{'avg hours to resolve':>24}",
+    ]
+    hours = stats["resolution_hours_by_team"]
+    for team, count in sorted(stats["by_team"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"{team:<14}{count:>9}{hours.get(team, '—'):>24}")
+    for title, key in (
+        ("by channel", "by_channel"),
+        ("by status", "by_status"),
+        ("by routing", "by_routing"),
+    ):
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(stats[key].items()))
+        lines.append(f"{title}: {parts or '—'}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--since", type=click.DateTime(), help="Tickets created at or after (UTC).")
+@click.option("--until", type=click.DateTime(), help="Tickets created before (UTC).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def report(since: datetime | None, until: datetime | None, as_json: bool) -> None:
+    """Volumes, routing quality, SLA breaches and satisfaction, overall and per team."""
+    runtime = cli_runtime()
+    with session_scope(runtime.sessions) as session:
+        stats = analytics.summarize(session=session, where=_window(since, until))
+    click.echo(json.dumps(stats, ensure_ascii=False) if as_json else render(stats))
