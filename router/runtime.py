@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import ChannelConfig
 from channels.registry import Registry
+from classifier.registry import ModelRegistry
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings
 
@@ -51,8 +52,6 @@ class Runtime:
     def model_registry(self) -> Any:
         """The classifier's model registry (hot-reloading); None when no model is trained."""
         if self._models is None:
-            from classifier.registry import ModelRegistry
-
             self._models = ModelRegistry(Path(self.settings.registry_dir))
         return self._models
 

@@ -11,6 +11,7 @@ from models.migrate import upgrade
 from router.catalog import CatalogError, load_catalog
 from scripts.bench import bench
 from scripts.email_cli import email, imap, smtp
+from scripts.model_cli import bench_classifier, model
 from scripts.report_cli import report
 from scripts.runtime import cli_runtime, cli_settings
 from scripts.services import api, run, worker
@@ -56,7 +57,8 @@ def catalog_load(file: Path) -> None:
     click.echo(f"catalogue loaded: {report}")
 
 
-for command in (run, api, worker, bench, email, smtp, imap, report):
+bench.add_command(bench_classifier)
+for command in (run, api, worker, bench, email, smtp, imap, report, model):
     main.add_command(command)
 main.add_command(user)
 main.add_command(telegram)

@@ -17,6 +17,7 @@ from rq import SimpleWorker
 from api.app import create_app
 from channels.email.settings import load_email_settings
 from channels.telegram.settings import load_telegram_settings
+from classifier.registry import ModelRegistry
 from models.db import session_scope
 from models.migrate import upgrade
 from models.settings import Settings
@@ -81,7 +82,28 @@ def prepare(runtime: Runtime) -> list[str]:
         if catalog_is_empty(session=session):
             report = load_catalog(runtime.settings.catalog_file, session=session)
             done.append(f"catalogue loaded from {runtime.settings.catalog_file} ({report})")
+    done.append(ensure_model(runtime.settings))
     return done
+
+
+def ensure_model(settings: Settings) -> str:
+    """First start: train and promote a model on the seed examples, so routing works at once."""
+    registry = ModelRegistry(settings.registry_dir)
+    active = registry.active_version()
+    if active:
+        return f"classifier model {active} (registry {settings.registry_dir})"
+    seed = settings.catalog_file.parent / "examples"
+    if not seed.is_dir():
+        return f"no classifier model and no seed examples in {seed}: everything goes to triage"
+    settings.registry_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"training the first classifier model on {seed} …")
+    subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "model", "train", "--data", str(seed),
+         "--extra-col", "channel", "--catalog", str(settings.catalog_file),
+         "--registry", str(settings.registry_dir), "--promote"],
+        check=True,
+    )  # fmt: skip
+    return f"classifier model {registry.active_version()} trained on {seed} and promoted"
 
 
 @click.command()

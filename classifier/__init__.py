@@ -1,0 +1,1 @@
+"""The request classifier: text → service (and team), with calibrated confidence and reasons."""

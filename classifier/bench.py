@@ -1,0 +1,254 @@
+"""`okno bench classifier`: our pipeline beside the plain reference on the public sets.
+
+Run as `python -m classifier.bench` too. Measures accuracy, macro-F1, routing coverage at the
+precision target, training time, one-text latency, batch throughput and model size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.pipeline import Pipeline, make_union
+from sklearn.svm import LinearSVC
+
+from classifier.bench_data import DEFAULT_ROOT, LOADERS, BenchSet
+from classifier.bench_report import write_report
+from classifier.linear import Progress
+from classifier.metrics import evaluate
+from classifier.model import OknoModel
+from classifier.operations import library_versions
+from classifier.training import TrainConfig, Validation, fit_model
+
+TARGET_PRECISION = 0.95
+LATENCY_SAMPLES = 1000
+BATCH_SIZE = 2000
+# Assumed share of out-of-scope requests in live traffic for clinc150: its official test mix
+# (1,000 of 5,500). Only weighs the 200 out-of-scope training examples when thresholds are set.
+CLINC_OOS_SHARE = 1000 / 5500
+
+
+def oracle_coverage(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """Largest share of the test rows routable with precision >= target (threshold set on test)."""
+    order = np.argsort(-confidence, kind="stable")
+    precision = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    good = np.nonzero(precision >= target)[0]
+    return round(float((good[-1] + 1) / len(order)), 4) if len(good) else 0.0
+
+
+def latency_ms(predict_one: Callable[[str], Any], texts: Sequence[str]) -> dict[str, float]:
+    for text in texts[:20]:
+        predict_one(text)
+    times = []
+    for text in texts:
+        started = time.perf_counter()
+        predict_one(text)
+        times.append(time.perf_counter() - started)
+    ms = np.array(times) * 1000
+    return {
+        "p50": round(float(np.percentile(ms, 50)), 3),
+        "p99": round(float(np.percentile(ms, 99)), 3),
+    }
+
+
+def throughput(predict_batch: Callable[[list[str]], Any], texts: Sequence[str]) -> float:
+    batch = list(texts[:BATCH_SIZE])
+    started = time.perf_counter()
+    predict_batch(batch)
+    return round(len(batch) / (time.perf_counter() - started), 1)
+
+
+def file_mb(obj: Any, compress: int = 3) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.joblib"
+        joblib.dump(obj, path, compress=compress)
+        return round(path.stat().st_size / 1e6, 2)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, round(time.perf_counter() - started, 2)
+
+
+def _mixed_oracle(
+    conf_in: np.ndarray, correct: np.ndarray, conf_oos: np.ndarray
+) -> dict[str, float]:
+    """Best in-scope coverage at >= target precision when routed out-of-scope rows are errors."""
+    conf = np.r_[conf_in, conf_oos]
+    ok = np.r_[correct, np.zeros(len(conf_oos), dtype=bool)]
+    order = np.argsort(-conf, kind="stable")
+    precision = np.cumsum(ok[order]) / np.arange(1, len(order) + 1)
+    good = np.nonzero(precision >= TARGET_PRECISION)[0]
+    t = float(conf[order][good[-1]]) if len(good) else np.inf
+    return {
+        "oracle_mixed_coverage": round(float((conf_in >= t).mean()), 4),
+        "oracle_mixed_oos_to_triage": round(float((conf_oos < t).mean()), 4),
+    }
+
+
+def _oos(model: OknoModel, bench: BenchSet, test_proba: np.ndarray) -> dict[str, Any]:
+    """Where out-of-scope requests end up, and the precision of everything routed."""
+    oos_proba = model.proba(bench.oos_test)
+    decision, _top, _team = model.decide(oos_proba)
+    in_decision, top, _ = model.decide(test_proba)
+    correct = np.array([model.classes[i] for i in top]) == np.array(bench.test.labels)
+    routed = int((in_decision == 2).sum() + (decision == 2).sum())
+    return {
+        "oos_n": len(bench.oos_test),
+        "oos_not_routed_to_service": round(float((decision != 2).mean()), 4),
+        "oos_to_central_triage": round(float((decision == 0).mean()), 4),
+        "precision_on_routed_incl_oos": round(
+            float(correct[in_decision == 2].sum() / max(routed, 1)), 4
+        ),
+        **_mixed_oracle(test_proba.max(axis=1), correct, oos_proba.max(axis=1)),
+    }
+
+
+def _threshold_variant(
+    model: OknoModel, validation: Validation, bench: BenchSet, share: float | None
+) -> dict[str, Any]:
+    """Routing numbers had the thresholds been chosen with another out-of-scope weighting."""
+    original = model.thresholds
+    model.thresholds = validation.thresholds(
+        model.classes, bench.service_team, TARGET_PRECISION, share, TrainConfig().confidence_z
+    )
+    try:
+        proba = model.proba(bench.test.texts)
+        metrics = evaluate(model, bench.test.texts, bench.test.labels)
+        return {
+            "negative_share": share,
+            "thresholds": model.thresholds.as_dict(),
+            "coverage": metrics["coverage"],
+            "precision_on_covered": metrics["precision_on_covered"],
+            **_oos(model, bench, proba),
+        }
+    finally:
+        model.thresholds = original
+
+
+def bench_ours(bench: BenchSet, progress: Progress) -> dict[str, Any]:
+    config = TrainConfig(target_precision=TARGET_PRECISION, test_size=0.0,
+                         negative_share=bench.negative_share)  # fmt: skip
+    (model, info, validation), seconds = _timed(
+        lambda: fit_model(
+            bench.train, bench.service_team, config, negatives=bench.negatives, progress=progress
+        )  # fmt: skip
+    )
+    model.version = f"bench-{bench.name}"
+    model.warm()
+    texts, labels = bench.test.texts, bench.test.labels
+    progress(f"{bench.name}: evaluating our model on {len(texts)} test rows")
+    metrics = evaluate(model, texts, labels)
+    proba = model.proba(texts)
+    correct = np.array([model.classes[i] for i in proba.argmax(axis=1)]) == np.array(labels)
+    result: dict[str, Any] = {
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "coverage": metrics["coverage"],
+        "precision_on_covered": metrics["precision_on_covered"],
+        "team_triage_share": metrics["team_triage_share"],
+        "oracle_coverage_at_target": oracle_coverage(proba.max(axis=1), correct, TARGET_PRECISION),
+        "thresholds": model.thresholds.as_dict(),
+        "oof_accuracy": round(float((validation.oof.argmax(axis=1) == validation.y).mean()), 4),
+        "training_seconds": seconds,
+        "latency_ms": latency_ms(model.predict, texts[:LATENCY_SAMPLES]),
+        "batch_texts_per_s": throughput(model.predict_many, texts),
+        "model_file_mb": file_mb(model),
+        "n_features": info["n_features"],
+        "base_models": info["base_models"],
+        "blend_weights": info["blend_weights"],
+    }
+    if bench.oos_test:
+        result.update(_oos(model, bench, proba))
+        result["unweighted_negatives"] = _threshold_variant(model, validation, bench, None)
+    return result
+
+
+def reference_pipeline() -> Pipeline:
+    """The plain baseline: TF-IDF word 1-2 + char_wb 2-5, LinearSVC, library defaults."""
+    features = make_union(
+        TfidfVectorizer(ngram_range=(1, 2)), TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))
+    )
+    return Pipeline([("features", features), ("svc", LinearSVC())])
+
+
+def bench_reference(bench: BenchSet, progress: Progress) -> dict[str, Any]:
+    progress(f"{bench.name}: fitting the reference pipeline on {len(bench.train)} rows")
+    pipe = reference_pipeline()
+    _, seconds = _timed(lambda: pipe.fit(bench.train.texts, bench.train.labels))
+    texts, labels = bench.test.texts, bench.test.labels
+    scores = pipe.decision_function(texts)
+    predicted = pipe.classes_[scores.argmax(axis=1)]
+    correct = predicted == np.array(labels)
+    return {
+        "accuracy": round(float(accuracy_score(labels, predicted)), 4),
+        "macro_f1": round(float(f1_score(labels, predicted, average="macro")), 4),
+        # No probabilities: the raw SVM margin ranks the rows; the threshold is set on test.
+        "oracle_coverage_at_target": oracle_coverage(scores.max(axis=1), correct, TARGET_PRECISION),
+        "training_seconds": seconds,
+        "latency_ms": latency_ms(lambda t: pipe.predict([t]), texts[:LATENCY_SAMPLES]),
+        "batch_texts_per_s": throughput(pipe.predict, texts),
+        "model_file_mb": file_mb(pipe),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "libraries": library_versions(),
+    }
+
+
+def run_benchmarks(
+    root: Path,
+    *,
+    names: Sequence[str] = (),
+    out: Path = Path("docs/benchmarks.md"),
+    raw: Path | None = Path("bench/classifier.json"),
+    progress: Progress = print,
+) -> dict[str, Any]:
+    """Run every (or the named) set, write the markdown report and the raw JSON."""
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": machine(),
+    }
+    report["sets"] = {}
+    for name in names or list(LOADERS):
+        loader = LOADERS[name]
+        bench = loader(root, CLINC_OOS_SHARE) if name == "clinc150" else loader(root)  # type: ignore[call-arg]
+        progress(f"{name}: {len(bench.train)} train / {len(bench.test)} test rows")
+        report["sets"][name] = {
+            "note": bench.note,
+            "n_train": len(bench.train),
+            "n_test": len(bench.test),
+            "ours": bench_ours(bench, progress),
+            "reference": bench_reference(bench, progress),
+        }
+        progress(f"{name}: done")
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    if raw is not None:
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        raw.write_text(json.dumps(report, indent=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(write_report(report))
+    return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    run_benchmarks(DEFAULT_ROOT, names=sys.argv[1:])

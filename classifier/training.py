@@ -1,0 +1,162 @@
+"""Training: split, fit features and the cross-fitted scorer, choose thresholds, evaluate."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from classifier.dataset import Dataset
+from classifier.features import Features, FeatureSpec
+from classifier.linear import ModelSpec, Progress, crossfit
+from classifier.metrics import evaluate
+from classifier.model import OknoModel
+from classifier.text import normalise
+from classifier.thresholds import Thresholds, select_thresholds, team_matrix
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    target_precision: float = 0.95
+    test_size: float = 0.2
+    seed: int = 42
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    # Share of out-of-scope requests expected in live traffic; weighs the negatives (if any)
+    # when thresholds are chosen. None: count them as they come.
+    negative_share: float | None = None
+    # Thresholds must reach the target precision at this one-sided confidence (z of 1.645 is
+    # 95%), judged on the out-of-fold validation predictions; 0 uses the point estimate.
+    confidence_z: float = 1.645
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target_precision": self.target_precision,
+            "test_size": self.test_size,
+            "seed": self.seed,
+            "features": self.features.as_dict(),
+            "model": self.model.as_dict(),
+            "negative_share": self.negative_share,
+            "confidence_z": self.confidence_z,
+        }
+
+
+@dataclass
+class Validation:
+    """Out-of-fold probabilities of the training rows (and of out-of-scope negatives)."""
+
+    oof: np.ndarray
+    negatives: np.ndarray
+    y: np.ndarray
+
+    def thresholds(
+        self,
+        classes: list[str],
+        service_team: dict[str, str],
+        target: float,
+        negative_share: float | None = None,
+        z: float = 0.0,
+    ) -> Thresholds:
+        _teams, team_sum = team_matrix(classes, service_team)
+        proba = np.vstack([self.oof, self.negatives])
+        y_all = np.r_[self.y, np.full(len(self.negatives), -1)]
+        weights = _negative_weights(len(self.y), len(self.negatives), negative_share)
+        return select_thresholds(proba, y_all, team_sum.argmax(axis=1), team_sum, target, weights)
+
+
+@dataclass
+class TrainResult:
+    model: OknoModel
+    metrics: dict[str, Any]
+    info: dict[str, Any]
+    train: Dataset
+    holdout: Dataset
+
+
+def stratified_split(
+    labels: Sequence[str], test_size: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Per label, hold back round(n * test_size) rows (at least one, never all) for testing."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_label[label].append(i)
+    train: list[int] = []
+    test: list[int] = []
+    for label in sorted(by_label):
+        rows = list(rng.permutation(by_label[label]))
+        n_test = min(len(rows) - 1, max(1, round(len(rows) * test_size))) if test_size > 0 else 0
+        test.extend(int(i) for i in rows[:n_test])
+        train.extend(int(i) for i in rows[n_test:])
+    return sorted(train), sorted(test)
+
+
+def _negative_weights(n_pos: int, n_neg: int, share: float | None) -> np.ndarray:
+    w_neg = 1.0 if share is None or n_neg == 0 else share / (1 - share) * n_pos / n_neg
+    return np.r_[np.ones(n_pos), np.full(n_neg, w_neg)]
+
+
+def fit_model(
+    train: Dataset,
+    service_team: dict[str, str],
+    config: TrainConfig,
+    *,
+    negatives: Sequence[str] = (),
+    progress: Progress = lambda _msg: None,
+) -> tuple[OknoModel, dict[str, Any], Validation]:
+    """Fit on all of train; out-of-fold predictions choose the thresholds."""
+    started = time.perf_counter()
+    progress(f"normalising {len(train)} texts")
+    texts = [normalise(t) for t in train.texts]
+    extra_cols = list(train.extras[0]) if train.extras else []
+    progress("building word and character n-gram features")
+    features = Features(config.features, extra_cols)
+    X = features.fit_transform(texts, train.extras)
+    classes = sorted(set(train.labels))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[lb] for lb in train.labels])
+    neg_X = features.transform([normalise(t) for t in negatives], [{}] * len(negatives))
+    fitted = crossfit(X, y, len(classes), config.model, negatives=neg_X, progress=progress)
+    validation = Validation(fitted.oof_proba, fitted.negative_proba, y)
+    thresholds = validation.thresholds(
+        classes, service_team, config.target_precision, config.negative_share, config.confidence_z
+    )
+    model = OknoModel(
+        features=features,
+        scorer=fitted.scorer,
+        classes=classes,
+        service_team=service_team,
+        thresholds=thresholds,
+    )
+    info = {
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "n_train": len(train),
+        "n_negatives": len(negatives),
+        "n_classes": len(classes),
+        "n_features": int(X.shape[1]),
+        "feature_sizes": features.sizes,
+        "blend_weights": fitted.scales,
+        "base_models": fitted.chosen,
+    }
+    return model, info, validation
+
+
+def train_and_evaluate(
+    data: Dataset,
+    service_team: dict[str, str],
+    config: TrainConfig,
+    *,
+    progress: Progress = lambda _msg: None,
+) -> TrainResult:
+    """Hold back a stratified test split, fit on the rest, evaluate the fitted model on it."""
+    train_idx, test_idx = stratified_split(data.labels, config.test_size, config.seed)
+    train, holdout = data.subset(train_idx), data.subset(test_idx)
+    model, info, _validation = fit_model(train, service_team, config, progress=progress)
+    progress(f"evaluating on {len(holdout)} held-back rows")
+    metrics = evaluate(model, holdout.texts, holdout.labels, holdout.extras) if len(holdout) else {}
+    info["n_test"] = len(holdout)
+    return TrainResult(model=model, metrics=metrics, info=info, train=train, holdout=holdout)

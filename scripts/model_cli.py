@@ -1,0 +1,360 @@
+"""`okno model …` (train, evaluate, list, promote, rollback, export) and `okno bench classifier`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from classifier.bench import run_benchmarks
+from classifier.bench_data import DEFAULT_ROOT
+from classifier.catalog import CatalogInfo, load_catalog
+from classifier.dataset import (
+    MIN_EXAMPLES_PER_LABEL,
+    Dataset,
+    add_examples,
+    examples_from_db,
+    read_csv_data,
+)
+from classifier.errors import ClassifierError
+from classifier.export import write_examples
+from classifier.metrics import confusion_highlights, headline
+from classifier.operations import evaluate_loaded, promote_checked, train_version
+from classifier.registry import ModelRegistry
+from classifier.training import TrainConfig
+from models.db import make_engine, session_scope
+from models.settings import Settings, SettingsError, load_settings
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Our named failures become a one-line error and exit code 1."""
+    try:
+        yield
+    except (ClassifierError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _settings() -> Settings:
+    with _clear_errors():
+        return load_settings()
+
+
+def _registry(path: Path | None, *, create_default: bool = False) -> ModelRegistry:
+    """The --registry directory, or the configured one; an explicit one must already exist."""
+    default = path is None
+    registry = ModelRegistry(_settings().registry_dir if path is None else path)
+    if not registry.exists():
+        if not (default and create_default):
+            raise click.ClickException(f"model registry {registry.path} does not exist")
+        registry.path.mkdir(parents=True)
+    return registry
+
+
+def _catalog(path: Path | None) -> CatalogInfo:
+    with _clear_errors():
+        return load_catalog(path if path is not None else _settings().catalog_file)
+
+
+def _progress() -> Callable[[str], None]:
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        click.echo(f"[{time.perf_counter() - started:7.1f}s] {message}", err=True)
+
+    return say
+
+
+def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--data (repeatable file or directory) and the column flags."""
+    options = [
+        click.option(
+            "--data", "data", multiple=True, type=click.Path(path_type=Path),
+            help="CSV file or directory of *.csv (repeatable).",
+        ),
+        click.option("--text-col", default="text", show_default=True),
+        click.option("--label-col", default="service", show_default=True),
+        click.option("--extra-col", "extra_cols", multiple=True, help="Categorical column (repeatable)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+registry_option = click.option(
+    "--registry", type=click.Path(path_type=Path), help="Registry directory [settings]."
+)
+
+
+def _read(
+    data: tuple[Path, ...], text_col: str, label_col: str, extra_cols: tuple[str, ...], **kw: Any
+) -> Dataset:
+    with _clear_errors():
+        return read_csv_data(
+            list(data), text_col=text_col, label_col=label_col, extra_cols=extra_cols, **kw
+        )
+
+
+@click.group("model")
+def model() -> None:
+    """The classifier: train, evaluate, list, promote, roll back, export examples."""
+
+
+@model.command("train")
+@data_options
+@click.option("--from-db", is_flag=True, help="Add labels of resolved and reassigned tickets.")
+@registry_option
+@click.option("--catalog", type=click.Path(path_type=Path), help="Catalogue YAML [settings].")
+@click.option(
+    "--target-precision", default=0.95, show_default=True, type=click.FloatRange(0.5, 1.0)
+)
+@click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
+@click.option("--seed", default=42, show_default=True)
+@click.option("--promote", is_flag=True, help="Make the new version the active one.")
+def train(
+    data: tuple[Path, ...],
+    text_col: str,
+    label_col: str,
+    extra_cols: tuple[str, ...],
+    from_db: bool,
+    registry: Path | None,
+    catalog: Path | None,
+    target_precision: float,
+    test_size: float,
+    seed: int,
+    promote: bool,
+) -> None:
+    """Train on CSV data (and tickets), evaluate on a held-back split, register the version."""
+    if not data and not from_db:
+        raise click.UsageError("give --data CSV (repeatable) and/or --from-db")
+    reg = _registry(registry, create_default=True)
+    info = _catalog(catalog)
+    say = _progress()
+    dataset = _read(data, text_col, label_col, extra_cols) if data else Dataset()
+    if from_db:
+        dataset = _add_db_examples(dataset, info, extra_cols, say)
+    config = TrainConfig(target_precision=target_precision, test_size=test_size, seed=seed)
+    with _clear_errors():
+        trained = train_version(dataset, info, reg, config, promote=promote, progress=say)
+    _print_trained(trained.version, trained.promoted, trained.result.info, trained.result.metrics)
+
+
+def _add_db_examples(
+    dataset: Dataset, info: CatalogInfo, extra_cols: tuple[str, ...], say: Callable[[str], None]
+) -> Dataset:
+    say("reading labelled tickets from the database")
+    rows = _db_examples(None, info.excluded)
+    counts = Counter([*dataset.labels, *(r["service"] for r in rows)])
+    rare = sorted(
+        {str(r["service"]) for r in rows if counts[r["service"]] < MIN_EXAMPLES_PER_LABEL}
+    )
+    if rare:
+        # A service that one ticket used is no reason to stop retraining: leave it for later.
+        say(f"left out tickets of services with too few examples: {', '.join(rare)}")
+        rows = [r for r in rows if r["service"] not in rare]
+    return add_examples(dataset, rows, source="tickets", extra_cols=extra_cols)
+
+
+def _db_examples(since: datetime | None, exclude: frozenset[str]) -> list[dict[str, str | None]]:
+    """Labelled examples from the configured database; its failures become one-line errors."""
+    url = _settings().effective_database_url
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return examples_from_db(session=session, since=since, exclude=exclude)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(f"cannot read tickets from the database: {first}") from exc
+    finally:
+        engine.dispose()
+
+
+def _print_trained(
+    version: str, promoted: bool, info: dict[str, Any], metrics: dict[str, Any]
+) -> None:
+    click.echo(f"{version}{' (promoted)' if promoted else ''}")
+    click.echo(
+        f"  rows: {info['n_train']} train / {info['n_test']} held back, {info['n_classes']} services,"
+        f" {info['training_seconds']:.1f}s"
+    )
+    if metrics:
+        click.echo("  " + _headline_line(metrics))
+
+
+def _headline_line(metrics: dict[str, Any]) -> str:
+    h = headline(metrics)
+    t = metrics.get("thresholds", {})
+    prec = "n/a" if h["precision_on_covered"] is None else f"{h['precision_on_covered']:.3f}"
+    return (
+        f"accuracy {h['accuracy']:.3f}  macro-F1 {h['macro_f1']:.3f}  coverage {h['coverage']:.3f}"
+        f" at precision {prec} (target {t.get('target_precision')}, threshold {_num(t.get('service'))},"
+        f" team {_num(t.get('team'))})"
+    )
+
+
+def _num(value: float | None) -> str:
+    return "never" if value is None else f"{value:.3f}"
+
+
+@model.command("evaluate")
+@click.option("--version", "version", help="Model version [active].")
+@data_options
+@registry_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_cmd(
+    version: str | None,
+    data: tuple[Path, ...],
+    text_col: str,
+    label_col: str,
+    extra_cols: tuple[str, ...],
+    registry: Path | None,
+    as_json: bool,
+) -> None:
+    """Evaluate a version (default: the active one) on labelled CSV data."""
+    if not data:
+        raise click.UsageError("give --data CSV (repeatable)")
+    reg = _registry(registry)
+    with _clear_errors():
+        version = version or reg.active_version()
+        if version is None:
+            raise click.ClickException("no active model; pass --version")
+        loaded = reg.load(version)
+        cols = extra_cols or tuple(loaded.model.extra_cols)
+        dataset = _read(data, text_col, label_col, cols, require_extras=bool(extra_cols))
+        metrics = evaluate_loaded(loaded, dataset)
+    if as_json:
+        click.echo(json.dumps(metrics, ensure_ascii=False))
+    else:
+        _print_report(metrics)
+
+
+def _print_report(metrics: dict[str, Any]) -> None:
+    click.echo(f"model {metrics['version']} on {metrics['n']} rows")
+    click.echo("  " + _headline_line(metrics))
+    click.echo(
+        f"  not routed to a service: {metrics['team_triage_share']:.3f} to a team's triage,"
+        f" {metrics['central_triage_share']:.3f} to central triage"
+    )
+    click.echo(f"\n  {'service':32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}")
+    for name, m in sorted(metrics["per_class"].items(), key=lambda kv: kv[1]["f1"]):
+        click.echo(
+            f"  {name:32} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['support']:5d}"
+        )
+    pairs = confusion_highlights(metrics)
+    if pairs:
+        click.echo("\n  most frequent confusions (true → predicted):")
+        for true, pred, count in pairs:
+            click.echo(f"  {count:5d}  {true} → {pred}")
+
+
+@model.command("list")
+@registry_option
+def list_cmd(registry: Path | None) -> None:
+    """Registered versions, newest last; * marks the active one."""
+    reg = _registry(registry)
+    active = reg.active_version()
+    versions = reg.versions()
+    if not versions:
+        click.echo(f"no models in {reg.path}")
+        return
+    click.echo(
+        f"  {'version':22} {'created':25} {'acc':>6} {'F1':>6} {'cover':>6} {'prec':>6} {'rows':>6}"
+    )
+    for version in versions:
+        with _clear_errors():
+            meta = reg.metadata(version)
+        m = meta.get("metrics") or {}
+        prec = m.get("precision_on_covered")
+        click.echo(
+            f"{'*' if version == active else ' '} {version:22} {meta.get('created', ''):25}"
+            f" {m.get('accuracy', 0):6.3f} {m.get('macro_f1', 0):6.3f} {m.get('coverage', 0):6.3f}"
+            f" {'   n/a' if prec is None else f'{prec:6.3f}'}"
+            f" {meta.get('training_data', {}).get('rows', 0):6d}"
+        )
+
+
+@model.command("promote")
+@click.argument("version")
+@registry_option
+@click.option("--force", is_flag=True, help="Promote even if worse than the active model.")
+@data_options
+def promote_cmd(
+    version: str,
+    registry: Path | None,
+    force: bool,
+    data: tuple[Path, ...],
+    text_col: str,
+    label_col: str,
+    extra_cols: tuple[str, ...],
+) -> None:
+    """Make VERSION active, unless it is worse than the active model on the same data."""
+    reg = _registry(registry)
+    dataset = _read(data, text_col, label_col, extra_cols, require_extras=False) if data else None
+    with _clear_errors():
+        comparison = promote_checked(reg, version, dataset, force=force)
+    if comparison is not None and comparison.champion is not None:
+        ch, champ = comparison.challenger, comparison.champion
+        click.echo(
+            f"compared on {ch['n']} rows ({comparison.data_description}): macro-F1 "
+            f"{ch['macro_f1']} vs {champ['macro_f1']} of {champ['version']}"
+        )
+    click.echo(f"active model is now {version}")
+
+
+@model.command("rollback")
+@registry_option
+def rollback_cmd(registry: Path | None) -> None:
+    """Re-activate the version that was active before the current one."""
+    reg = _registry(registry)
+    current = reg.active_version()
+    with _clear_errors():
+        version = reg.rollback()
+    click.echo(f"active model is now {version} (was {current})")
+
+
+@model.command("export")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]))
+@click.option("--catalog", type=click.Path(path_type=Path), help="Catalogue YAML [settings].")
+def export_cmd(out: Path, since: datetime | None, catalog: Path | None) -> None:
+    """Training examples from resolved tickets, personal data masked, excluded services left out."""
+    info = _catalog(catalog)
+    if not out.parent.is_dir():
+        raise click.ClickException(f"directory {out.parent} does not exist")
+    rows = _db_examples(since, info.excluded)
+    count = write_examples(rows, out)
+    click.echo(f"exported {count} examples to {out}")
+
+
+@click.command("classifier")
+@click.option(
+    "--datasets", "datasets_dir", type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_ROOT, show_default=True,
+)  # fmt: skip
+@click.option("--only", multiple=True, help="Run only these sets (repeatable).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("docs/benchmarks.md"), show_default=True
+)
+@click.option(
+    "--raw",
+    type=click.Path(path_type=Path),
+    default=Path("bench/classifier.json"),
+    show_default=True,
+)
+def bench_classifier(datasets_dir: Path, only: tuple[str, ...], out: Path, raw: Path) -> None:
+    """Train and evaluate on the public benchmark sets beside the plain reference pipeline."""
+
+    if not datasets_dir.is_dir():
+        raise click.ClickException(f"datasets directory {datasets_dir} does not exist")
+    with _clear_errors():
+        run_benchmarks(datasets_dir, names=list(only), out=out, raw=raw, progress=_progress())
+    click.echo(f"report written to {out}", file=sys.stdout)

@@ -1,0 +1,70 @@
+"""`okno bench classifier` end to end on tiny stand-ins of the three public sets."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from classifier.bench import oracle_coverage
+from scripts.model_cli import bench_classifier
+from tests.classifier.conftest import synthetic_rows
+
+
+def _pairs(rows: list[dict[str, str]]) -> list[list[str]]:
+    return [[r["text"], r["service"]] for r in rows]
+
+
+def _fake_datasets(root: Path) -> None:
+    rows = synthetic_rows(per_service=16)
+    train, test = rows[::2], rows[1::2]
+    for name, text_col, label_col in (
+        ("banking77", "text", "category"),
+        ("it_service_tickets", "Document", "Topic_group"),
+    ):
+        (root / name).mkdir(parents=True)
+        for split, part in (("train", train), ("test", test)):
+            with (root / name / f"{split}.csv").open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow([text_col, label_col])
+                writer.writerows([r["text"], r["service"]] for r in part)
+    oos = [["what is the weather on mars", "oos"], ["sing me a song", "oos"]] * 3
+    clinc = {"train": _pairs(train), "val": _pairs(test[:8]), "test": _pairs(test),
+             "oos_train": oos, "oos_val": oos, "oos_test": oos}  # fmt: skip
+    (root / "clinc150").mkdir()
+    (root / "clinc150" / "data_full.json").write_text(json.dumps(clinc))
+    domains = {
+        "it": ["access_password", "it_network"],
+        "office": ["hr_vacation", "fac_meeting_room"],
+    }
+    (root / "clinc150" / "domains.json").write_text(json.dumps(domains))
+
+
+def test_bench_writes_the_report(tmp_path: Path) -> None:
+    _fake_datasets(tmp_path / "datasets")
+    out, raw = tmp_path / "docs" / "benchmarks.md", tmp_path / "bench" / "classifier.json"
+    args = ["--datasets", tmp_path / "datasets", "--out", out, "--raw", raw]
+    result = CliRunner().invoke(bench_classifier, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = out.read_text()
+    for text in ("## Targets", "### banking77", "### clinc150", "### it_service_tickets",
+                 "Out-of-scope test requests", "reference", "Load average"):  # fmt: skip
+        assert text in report
+    numbers = json.loads(raw.read_text())
+    ours = numbers["sets"]["clinc150"]["ours"]
+    assert 0.0 <= ours["oos_not_routed_to_service"] <= 1.0
+    assert ours["latency_ms"]["p99"] > 0 and ours["model_file_mb"] > 0
+
+
+def test_bench_refuses_a_missing_datasets_dir(tmp_path: Path) -> None:
+    result = CliRunner().invoke(bench_classifier, ["--datasets", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_oracle_coverage() -> None:
+    conf = np.array([0.9, 0.8, 0.7, 0.6])
+    assert oracle_coverage(conf, np.array([True, True, False, True]), 0.95) == 0.5
+    assert oracle_coverage(conf, np.array([False, True, True, True]), 0.95) == 0.0
