@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,17 +57,44 @@ def _service(code: str | None, *, session: Session) -> Service | None:
     return session.scalar(select(Service).where(Service.code == code, Service.active.is_(True)))
 
 
+# Words that carry no hint of what is needed: greetings, politeness, "a question", "it does
+# not work". A request made only of these is routed by a person, however sure the model is.
+UNINFORMATIVE = frozenset(
+    """
+    добрый доброе день утро вечер здравствуйте здравствуй привет приветствую спасибо благодарю
+    пожалуйста подскажите помогите помочь вопрос вопросы проблема проблемы срочно очень меня мне
+    нас нам это есть можно нужно надо хочу прошу работает работают работать сломалось всё все
+    hello hi hey dear good morning afternoon evening thanks thank please help question questions
+    problem problems issue issues urgent have has need want can you the and with not does doesn
+    work works working broken something
+    не ни и в во на с со у по за к о об а но да нет же ли бы он она они мой моя мои наш
+    is it its my me we our to of in on at an or be am are was do did no yes
+    """.split()
+)
+_WORD = re.compile(r"[a-zа-яё0-9]+", re.IGNORECASE)
+
+
+def informative(text: str) -> bool:
+    """True when the text names at least one thing beyond greetings and 'it does not work'."""
+    words = {w.lower().replace("ё", "е") for w in _WORD.findall(text)}
+    return any(len(w) >= 2 and w not in UNINFORMATIVE for w in words)
+
+
 def _classify(message: IncomingMessage, model: Any, employee: Employee | None) -> Decision:
     extras = {"channel": message.channel.value}
     if employee is not None:
         extras.update(department=employee.department or "", branch=employee.branch or "")
     text = "\n".join(part for part in (message.subject, message.text) if part)
     pred = model.predict(text, extras=extras)
-    team = pred.team if pred.decision in ("service", "team") and pred.team else TRIAGE_TEAM
+    routing, notes = pred.decision, []
+    if not informative(text):
+        routing, notes = "triage", ["too little text to route automatically"]
+    team = pred.team if routing in ("service", "team") and pred.team else TRIAGE_TEAM
     return Decision(
-        service_code=pred.service if pred.decision == "service" else None,
+        service_code=pred.service if routing == "service" else None,
         team_code=team,
-        routing=pred.decision,
+        routing=routing,
+        notes=notes,
         confidence=pred.confidence,
         candidates=list(pred.candidates),
         reasons=list(pred.reasons),

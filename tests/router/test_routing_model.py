@@ -1,0 +1,79 @@
+"""The worker routes with the active model trained on the seed set, and says why."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from classifier.registry import ModelRegistry
+from models.db import Ticket
+from models.types import Channel, IncomingMessage
+from router import jobs
+from router.intake import Intake
+from router.routing import informative
+from router.runtime import Runtime
+from scripts.cli import main
+from tests.conftest import CATALOG, ROOT
+
+
+@pytest.fixture
+def trained(runtime: Runtime) -> str:
+    registry = runtime.settings.registry_dir
+    registry.mkdir(parents=True, exist_ok=True)
+    result = CliRunner().invoke(main, [
+        "model", "train", "--data", str(ROOT / "training_data" / "examples"),
+        "--extra-col", "channel", "--catalog", str(CATALOG), "--registry", str(registry),
+        "--promote",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    version = ModelRegistry(registry).active_version()
+    assert version
+    return version
+
+
+def route(runtime: Runtime, external_id: str, text: str) -> Ticket:
+    message = IncomingMessage(
+        channel=Channel.webform,
+        external_id=external_id,
+        text=text,
+        sender_address="e@corp.example.com",
+    )
+    jobs.process_message(Intake(runtime).accept(message).message_id)
+    with runtime.sessions() as session:
+        return session.scalars(
+            select(Ticket).where(Ticket.number.is_not(None)).order_by(Ticket.id.desc())
+        ).first()  # type: ignore[return-value]
+
+
+def test_obvious_requests_are_routed_with_version_candidates_and_reasons(
+    runtime: Runtime, trained: str
+) -> None:
+    vpn = route(runtime, "vpn", "Не подключается VPN из дома, ошибка 809, срочно нужен доступ")
+    assert (vpn.service_code, vpn.team_code, vpn.routing) == ("it_network", "it_desk", "service")
+    assert vpn.classifier_version == trained and vpn.confidence and vpn.confidence > 0.9
+    assert len(vpn.candidates) == 3 and vpn.candidates[0]["service"] == "it_network"
+    assert vpn.reasons and all(isinstance(r, str) for r in vpn.reasons)
+    password = route(runtime, "pwd", "I forgot my password and my account is locked")
+    assert password.service_code == "access_password" and password.language == "en"
+
+
+def test_unclear_request_goes_to_triage(runtime: Runtime, trained: str) -> None:
+    unclear = route(runtime, "hm", "добрый день, вопрос")
+    assert unclear.service_code is None and unclear.routing in ("team", "triage")
+    assert unclear.classifier_version == trained and unclear.candidates
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("добрый день, вопрос", False),
+        ("не работает", False),
+        ("Hello, I have a question", False),
+        ("впн не работает", True),
+        ("2ндфл срочно", True),
+        ("printer jams", True),
+    ],
+)
+def test_only_greetings_and_generic_words_are_not_informative(text: str, expected: bool) -> None:
+    assert informative(text) is expected
