@@ -59,8 +59,7 @@ def _service(code: str | None, *, session: Session) -> Service | None:
 
 # Words that carry no hint of what is needed: greetings, politeness, "a question", "it does
 # not work". A request made only of these is routed by a person, however sure the model is.
-UNINFORMATIVE = frozenset(
-    """
+_UNINFORMATIVE_WORDS = """
     добрый доброе день утро вечер здравствуйте здравствуй привет приветствую спасибо благодарю
     пожалуйста подскажите помогите помочь вопрос вопросы проблема проблемы срочно очень меня мне
     нас нам это есть можно нужно надо хочу прошу работает работают работать сломалось всё все
@@ -69,8 +68,8 @@ UNINFORMATIVE = frozenset(
     work works working broken something
     не ни и в во на с со у по за к о об а но да нет же ли бы он она они мой моя мои наш
     is it its my me we our to of in on at an or be am are was do did no yes
-    """.split()
-)
+"""
+UNINFORMATIVE = frozenset(_UNINFORMATIVE_WORDS.split())
 _WORD = re.compile(r"[a-zа-яё0-9]+", re.IGNORECASE)
 
 
