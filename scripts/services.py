@@ -53,6 +53,9 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
     # forking Worker. Our jobs are idempotent, time-limited and re-run by RQ retries and the
     # sweeper, so the fork's crash isolation buys nothing that is worth 4.5x the cost.
     stop = threading.Event()
+    # Load the classifier before the first job, so no request waits for it.
+    if runtime.settings.registry_dir.exists():
+        runtime.model_registry().active()
     if sweeper and not burst:
         interval = max(5.0, runtime.settings.sweep_after_seconds / 2)
         threading.Thread(
