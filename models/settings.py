@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class SettingsError(Exception):
@@ -85,11 +88,23 @@ class Settings(BaseSettings):
         return self.data_dir / "attachments"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read and validate settings once; a bad value raises SettingsError naming the variable."""
+S = TypeVar("S", bound=BaseSettings)
+
+
+def read_settings(cls: type[S], **overrides: object) -> S:
+    """Read and validate a settings class once; a bad value raises SettingsError naming it."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
+    except SourceError as exc:  # pydantic-settings: the variable is not even valid JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = "OKNO_" + field.group(1).upper() if field else "OKNO_*"
+        raise SettingsError(f"bad setting {name}: not valid JSON") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "OKNO_" + str(first["loc"][0]).upper() if first["loc"] else "OKNO_*"
         raise SettingsError(f"bad setting {name}: {first['msg']}") from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the core settings once."""
+    return read_settings(Settings, **overrides)

@@ -13,7 +13,6 @@ from models.db import (
     EmployeeAddress,
     InboundMessage,
     NotificationRow,
-    Service,
     Team,
     Ticket,
     TicketLink,
@@ -23,7 +22,7 @@ from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
 from router.outcome import Outcome
-from router.processes import fan_out
+from router.processes import fan_out, service_row
 from router.routing import Decision, decide
 from router.threading import find_ticket
 from router.tickets import add_event, add_message, add_ticket, set_status
@@ -87,18 +86,9 @@ def _new_ticket(
     decision = decide(message, session=session, model=model, employee=employee)
     now = utcnow()
     ticket = _ticket_from(decision, message, employee, row, session=session)
-    sla.set_due_dates(ticket, _service_row(ticket.service_code, session), now, session=session)
+    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
     add_ticket(ticket, session=session)
-    add_message(
-        ticket,
-        session=session,
-        direction="inbound",
-        body=message.text,
-        channel=message.channel.value,
-        author=message.sender_address,
-        attachments=[a.model_dump() for a in message.attachments],
-        inbound_message_id=row.id,
-    )
+    _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):
         add_message(
             ticket,
@@ -112,10 +102,19 @@ def _new_ticket(
     return ticket
 
 
-def _service_row(code: str | None, session: Session) -> Service | None:
-    if code is None:
-        return None
-    return session.scalar(select(Service).where(Service.code == code))
+def _add_inbound(
+    ticket: Ticket, row: InboundMessage, message: IncomingMessage, *, session: Session
+) -> None:
+    add_message(
+        ticket,
+        session=session,
+        direction="inbound",
+        body=message.text,
+        channel=message.channel.value,
+        author=message.sender_address,
+        attachments=[a.model_dump() for a in message.attachments],
+        inbound_message_id=row.id,
+    )
 
 
 def _ticket_from(
@@ -126,7 +125,7 @@ def _ticket_from(
     *,
     session: Session,
 ) -> Ticket:
-    service = _service_row(decision.service_code, session)
+    service = service_row(decision.service_code, session)
     notes = list(decision.notes) + list(message.meta.get("notes", []))
     if employee is None:
         notes.append("unverified requester")
@@ -169,7 +168,7 @@ def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str
     }
     if ticket.service_code is None:
         return texts.render("created_triage", lang, number=ticket.number, **due)
-    service = _service_row(ticket.service_code, session)
+    service = service_row(ticket.service_code, session)
     team = session.scalar(select(Team).where(Team.code == ticket.team_code))
     children = session.scalars(select(Ticket).where(Ticket.parent_id == ticket.id)).all()
     child_text = ""
@@ -202,16 +201,7 @@ def _continue(
         finished = ticket.closed_at or ticket.resolved_at or now
         if now - finished > timedelta(days=settings.reopen_grace_days):
             return _follow_up(ticket, row, message, session=session, settings=settings)
-    add_message(
-        ticket,
-        session=session,
-        direction="inbound",
-        body=message.text,
-        channel=message.channel.value,
-        author=message.sender_address,
-        attachments=[a.model_dump() for a in message.attachments],
-        inbound_message_id=row.id,
-    )
+    _add_inbound(ticket, row, message, session=session)
     if auto:  # RFC 3834: keep it on the ticket, never answer it, never change state
         add_event(ticket, "auto_reply", session=session, actor=message.sender_address or "?")
         return Outcome(ticket)

@@ -12,7 +12,7 @@ from router import sla, texts
 from router.tickets import add_ticket
 
 
-def _service_row(code: str | None, session: Session) -> Service | None:
+def service_row(code: str | None, session: Session) -> Service | None:
     if code is None:
         return None
     return session.scalar(select(Service).where(Service.code == code))
@@ -20,7 +20,7 @@ def _service_row(code: str | None, session: Session) -> Service | None:
 
 def fan_out(ticket: Ticket, *, session: Session, now: datetime) -> list[Ticket]:
     """A service with a process template gets one sub-ticket per step, in the same transaction."""
-    service = _service_row(ticket.service_code, session)
+    service = service_row(ticket.service_code, session)
     if service is None or not service.process:
         return []
     template = session.scalar(
@@ -30,7 +30,7 @@ def fan_out(ticket: Ticket, *, session: Session, now: datetime) -> list[Ticket]:
         return []
     children = []
     for index, step in enumerate(template.steps):
-        child_service = _service_row(step["service"], session)
+        child_service = service_row(step["service"], session)
         if child_service is None:
             continue
         title = step.get(f"title_{texts.lang(ticket.language)}") or child_service.name_en

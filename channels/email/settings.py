@@ -5,10 +5,10 @@ from __future__ import annotations
 from email.utils import parseaddr
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.settings import SettingsError
+from models.settings import read_settings
 
 MB = 1024 * 1024
 
@@ -104,9 +104,4 @@ def _split(value: str) -> list[str]:
 
 def load_email_settings(**overrides: object) -> EmailSettings:
     """Read and validate once; a bad value raises SettingsError naming the variable."""
-    try:
-        return EmailSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "OKNO_" + str(first["loc"][0]).upper() if first["loc"] else "OKNO_EMAIL_*"
-        raise SettingsError(f"bad setting {name}: {first['msg']}") from exc
+    return read_settings(EmailSettings, **overrides)

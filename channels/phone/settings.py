@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings import SettingsError as SourceError
 
-from models.settings import SettingsError
+from models.settings import read_settings
 
 # A shared secret shorter than this is a placeholder, not a secret.
 MIN_SECRET_LENGTH = 16
@@ -104,13 +100,4 @@ class PhoneSettings(BaseSettings):
 
 def load_phone_settings(**overrides: object) -> PhoneSettings:
     """Read and validate once; a bad value raises SettingsError naming the variable."""
-    try:
-        return PhoneSettings(**overrides)  # type: ignore[arg-type]
-    except SourceError as exc:  # the variable is not even JSON (the IVR map)
-        field = re.search(r'field "(\w+)"', str(exc))
-        name = "OKNO_" + field.group(1).upper() if field else "OKNO_PHONE_*"
-        raise SettingsError(f"bad setting {name}: not valid JSON") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "OKNO_" + str(first["loc"][0]).upper() if first["loc"] else "OKNO_PHONE_*"
-        raise SettingsError(f"bad setting {name}: {first['msg']}") from exc
+    return read_settings(PhoneSettings, **overrides)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.settings import SettingsError
+from models.settings import SettingsError, read_settings
 
 MB = 1024 * 1024
 TELEGRAM_API = "https://api.telegram.org"
@@ -83,9 +83,4 @@ class TelegramSettings(BaseSettings):
 
 def load_telegram_settings(**overrides: object) -> TelegramSettings:
     """Read and validate once; a bad value raises SettingsError naming the variable."""
-    try:
-        return TelegramSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "OKNO_" + str(first["loc"][0]).upper() if first["loc"] else "OKNO_TELEGRAM_*"
-        raise SettingsError(f"bad setting {name}: {first['msg']}") from exc
+    return read_settings(TelegramSettings, **overrides)

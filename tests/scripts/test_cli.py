@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from channels.email.settings import load_email_settings
 from models.db import ProcessTemplate, Service, Team
 from models.settings import SettingsError, load_settings
 from router.catalog import CatalogError, read_catalog
@@ -95,3 +96,11 @@ def test_report_prints_statistics(env: Path) -> None:
     as_json = runner.invoke(main, ["report", "--json", "--since", "2026-01-01"])
     assert as_json.exit_code == 0
     assert json.loads(as_json.output)["tickets"] == 0
+
+
+def test_channel_settings_that_are_not_json_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OKNO_IMAP_MAILBOXES", "[{not json")
+    with pytest.raises(SettingsError, match="OKNO_IMAP_MAILBOXES: not valid JSON"):
+        load_email_settings()
