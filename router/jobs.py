@@ -108,10 +108,14 @@ def send_notification(notification_id: int) -> str:
         if notify.over_cap(row, runtime.settings.notify_cap_per_hour, session=session):
             row.status, row.error = "suppressed", "per-recipient hourly cap reached (loop guard)"
             return row.status
+        spec = runtime.channels.get(row.channel)
+        if not spec.extras.get("enabled", True):
+            row.status, row.error = "suppressed", f"the {row.channel} channel is not configured"
+            return row.status
         ticket = session.get(Ticket, row.ticket_id)
         value = notify.to_value(row, ticket.number if ticket and ticket.number else "")
     try:
-        result = runtime.channels.get(value.channel).send(value)
+        result = spec.send(value)
     except Exception as exc:
         _record_attempt(runtime, notification_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -123,6 +127,8 @@ def send_notification(notification_id: int) -> str:
         row.attempts += 1
         if result.ok:
             row.status, row.sent_at, row.external_id = "sent", utcnow(), result.external_id
+            if _email_enabled(runtime):
+                fallback_ids = _email_copy_of_webform(row, session=session)
         else:
             row.status, row.error = "failed", result.error
             if result.unreachable:
@@ -151,6 +157,17 @@ def _record_attempt(runtime: Runtime, notification_id: int, error: str) -> None:
             row.error = error
 
 
+def _email_enabled(runtime: Runtime) -> bool:
+    return bool(runtime.channels.get("email").extras.get("enabled", True))
+
+
+def _email_copy_of_webform(row: NotificationRow, *, session: Session) -> list[int]:
+    """A web-form requester who gave an e-mail address hears from us there too."""
+    if row.channel != "webform" or "@" not in row.recipient or row.fallback_of_id is not None:
+        return []
+    return [_copy_to_email(row, row.recipient, session=session)]
+
+
 def _fallback(row: NotificationRow, *, session: Session) -> list[int]:
     """When a chat or phone is unreachable, try the requester's e-mail once."""
     if row.channel == "email" or row.fallback_of_id is not None:
@@ -159,6 +176,10 @@ def _fallback(row: NotificationRow, *, session: Session) -> list[int]:
     email = ticket.requester.email if ticket and ticket.requester else None
     if not email:
         return []
+    return [_copy_to_email(row, email, session=session)]
+
+
+def _copy_to_email(row: NotificationRow, email: str, *, session: Session) -> int:
     copy = NotificationRow(
         ticket_id=row.ticket_id,
         kind=row.kind,
@@ -174,7 +195,7 @@ def _fallback(row: NotificationRow, *, session: Session) -> list[int]:
     )
     session.add(copy)
     session.flush()
-    return [copy.id]
+    return copy.id
 
 
 def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: Any) -> None:

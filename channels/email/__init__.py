@@ -35,5 +35,6 @@ def build(config: ChannelConfig, settings: EmailSettings | None = None) -> Chann
         name="email",
         send=EmailSender(settings).send,
         parse_raw=parser,
-        extras={"settings": settings},
+        # Without a relay there is nowhere to send: the outbox marks such mail suppressed.
+        extras={"settings": settings, "enabled": bool(settings.smtp_relay_host)},
     )

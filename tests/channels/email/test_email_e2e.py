@@ -21,6 +21,7 @@ from channels.email.imap_poller import ImapPoller
 from channels.email.settings import ImapMailbox, load_email_settings
 from channels.email.smtp_server import make_controller
 from models.db import NotificationRow, Ticket
+from models.types import Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import Runtime
 from tests.conftest import drain
@@ -175,3 +176,45 @@ def test_mail_dropped_into_dovecot_becomes_ticket(
     (created,) = sink.messages
     assert created["To"] == "anna@corp.example.com"
     assert "registered" in created.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_web_form_requester_gets_the_mail_too(runtime: Runtime, sink: Sink) -> None:
+    Intake(runtime).accept(
+        IncomingMessage(
+            channel=Channel.webform,
+            external_id="form-1",
+            sender_address="olga@corp.example.com",
+            text="Нужна справка с места работы",
+            service_hint="hr_certificate",
+            language="ru",
+        )
+    )
+    drain(runtime)
+    with runtime.sessions() as session:
+        rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+        pairs = [(n.channel, n.status) for n in rows]
+    assert pairs == [("webform", "sent"), ("email", "sent")]
+    (mail,) = sink.messages
+    assert (
+        mail["To"] == "olga@corp.example.com"
+        and "Справка" in mail.get_body(("plain",)).get_content()
+    )
+
+
+def test_without_a_relay_mail_is_suppressed_not_failed(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OKNO_SMTP_RELAY_HOST", raising=False)
+    Intake(runtime).accept(
+        IncomingMessage(
+            channel=Channel.email,
+            external_id="m-1",
+            sender_address="olga@corp.example.com",
+            text="Нужна справка с места работы",
+            service_hint="hr_certificate",
+        )
+    )
+    drain(runtime)
+    with runtime.sessions() as session:
+        note = session.scalars(select(NotificationRow)).one()
+    assert (note.status, note.error) == ("suppressed", "the email channel is not configured")
