@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from typing import Annotated, Any
 
@@ -16,6 +14,7 @@ from api.schemas import Accepted, MessageStatusOut, WebformIn
 from channels.base import AcceptResult
 from models.db import InboundMessage, NotificationRow, Service, Ticket
 from models.types import Channel, IncomingMessage
+from router import status_link
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -29,17 +28,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def status_key(runtime: Runtime, message_id: int) -> str:
-    """Who holds the status link may read the updates; a bare id shows only the status."""
-    digest = hmac.new(runtime.secret_key, f"message:{message_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
-
-
 def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
-    key = status_key(runtime, result.message_id)
     return Accepted(
         message_id=result.message_id,
-        status_url=f"{runtime.settings.public_url}/api/v1/messages/{result.message_id}?key={key}",
+        status_url=status_link.api_url(
+            runtime.settings.public_url, runtime.secret_key, result.message_id
+        ),
         duplicate=result.duplicate,
         ticket=result.ticket_number,
     )
@@ -102,7 +96,7 @@ def message_status(
         raise ApiError(404, "not_found", f"no message {message_id}")
     ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
     updates = []
-    keyed = key is not None and hmac.compare_digest(key, status_key(runtime, message_id))
+    keyed = status_link.key_matches(runtime.secret_key, message_id, key)
     if ticket is not None and keyed:
         notes = session.scalars(
             select(NotificationRow)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from channels.base import ParseError, UnsupportedInput
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket, session_scope
 from models.types import IncomingMessage, MessageStatus, utcnow
-from router import actions, notify, pipeline
+from router import actions, notify, pipeline, status_link
 from router.outcome import Outcome
 from router.runtime import NOTIFY_QUEUE, Runtime, current
 
@@ -114,6 +114,12 @@ def send_notification(notification_id: int) -> str:
             return row.status
         ticket = session.get(Ticket, row.ticket_id)
         value = notify.to_value(row, ticket.number if ticket and ticket.number else "")
+        source = _source_message_id(ticket, session=session)
+        if source is not None:
+            value.extra.setdefault(
+                "status_url",
+                status_link.page_url(runtime.settings.public_url, runtime.secret_key, source),
+            )
     try:
         result = spec.send(value)
     except Exception as exc:
@@ -137,6 +143,13 @@ def send_notification(notification_id: int) -> str:
         status = row.status
     enqueue_send(runtime, fallback_ids)
     return status
+
+
+def _source_message_id(ticket: Ticket | None, *, session: Session) -> int | None:
+    """The message the requester sent first (a sub-ticket's is its parent's)."""
+    while ticket is not None and ticket.source_message_id is None and ticket.parent_id:
+        ticket = session.get(Ticket, ticket.parent_id)
+    return ticket.source_message_id if ticket is not None else None
 
 
 def _mark_unreachable(row: NotificationRow, *, session: Session) -> None:

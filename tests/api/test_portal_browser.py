@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from models.types import Channel, IncomingMessage
+from router.intake import Intake
 from router.runtime import Runtime
+from router.status_link import page_url
 from tests.conftest import drain
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -64,3 +67,22 @@ def test_portal_switches_language_and_shows_errors(page: Any, live_server: str) 
     page.click("#submit")
     page.wait_for_function("document.querySelector('#result').className === 'error'")
     assert "Could not process" in page.text_content("#result")
+
+
+def test_status_link_from_an_sms_opens_the_request(
+    page: Any, live_server: str, runtime: Runtime
+) -> None:
+    result = Intake(runtime).accept(
+        IncomingMessage(
+            channel=Channel.webform,
+            external_id="sms-link",
+            sender_address="k@corp.example.com",
+            text="Сломался принтер",
+            service_hint="it_hardware",
+            language="ru",
+        )
+    )
+    drain(runtime)
+    page.goto(page_url(live_server, runtime.secret_key, result.message_id))
+    page.wait_for_function("document.querySelector('#result').textContent.includes('OKNO-')")
+    assert "Ваше обращение зарегистрировано" in page.text_content("#result")
