@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Annotated, Any
 
@@ -26,6 +27,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody},
     503: {"model": ErrorBody},
 }
+
+
+def form_key(email: str, submission_id: str | None) -> str:
+    """Scoped to the sender: someone else's submission_id must not return their request."""
+    if not submission_id:
+        return f"auto-{uuid.uuid4()}"
+    key = f"{email.strip().lower()}|{submission_id}"
+    return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
@@ -65,7 +74,7 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
         raise ApiError(422, "unknown_service", f"no active service {body.service_code!r}")
     message = IncomingMessage(
         channel=Channel.webform,
-        external_id=body.submission_id or f"auto-{uuid.uuid4()}",
+        external_id=form_key(body.email, body.submission_id),
         sender_address=body.email.strip().lower(),
         sender_name=body.name.strip(),
         subject=body.subject.strip() or None,
@@ -74,6 +83,11 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
         language=body.language,
     )
     return accepted(runtime, Intake(runtime).accept(message))
+
+
+def _error_kind(error: str | None) -> str | None:
+    """Without the key only the kind of error shows: its detail may name people or numbers."""
+    return error.split(":", 1)[0] if error else None
 
 
 @router.get(
@@ -107,7 +121,7 @@ def message_status(
     return MessageStatusOut(
         status=row.status,  # type: ignore[arg-type]
         ticket=ticket.number if ticket else None,
-        error=row.error,
+        error=row.error if keyed else _error_kind(row.error),
         channel=row.channel,
         received_at=row.created_at,
         updates=updates,

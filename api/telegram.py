@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
+import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -17,9 +20,14 @@ from router.runtime import Runtime
 if TYPE_CHECKING:
     from channels.telegram.gateway import Gateway
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Tries are counted per update_id in Redis, across API processes; a day outlives Telegram's retries.
+TRIES_KEY = "okno:telegram:webhook-tries:{}"
+TRIES_TTL = 24 * 3600
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
@@ -77,5 +85,40 @@ async def telegram_webhook(
     expected = gateway.settings.webhook_secret or ""
     if not secret or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", f"wrong or missing {SECRET_HEADER}")
-    rejected = await gateway.feed_webhook(await request.body())
+    rejected = await feed(gateway, await request.body(), runtime)
     return TelegramAck(rejected_message_id=rejected)
+
+
+async def feed(gateway: Gateway, body: bytes, runtime: Runtime) -> int | None:
+    """Handle the update; one that keeps failing is kept as rejected after MAX_TRIES, as polling.
+
+    Otherwise Telegram would get 500 on every retry, give up, and the request would be lost.
+    """
+    from channels.telegram.polling import MAX_TRIES, OUTAGES
+
+    try:
+        return await gateway.feed_webhook(body)
+    except OUTAGES:
+        raise  # not this update's fault: 5xx, Telegram redelivers it later
+    except Exception as exc:
+        update_id = _update_id(body)
+        if update_id is None or await asyncio.to_thread(count_try, runtime, update_id) < MAX_TRIES:
+            raise
+        log.exception("telegram update %s failed %s times; kept as rejected", update_id, MAX_TRIES)
+        return await gateway.reject(body, f"handling failed {MAX_TRIES} times: {exc!r}")
+
+
+def count_try(runtime: Runtime, update_id: int) -> int:
+    key = TRIES_KEY.format(update_id)
+    tries = int(runtime.redis.incr(key))
+    runtime.redis.expire(key, TRIES_TTL)
+    return tries
+
+
+def _update_id(body: bytes) -> int | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    return update_id if isinstance(update_id, int) else None

@@ -372,6 +372,7 @@ def feedback(number: TicketNumber, body: FeedbackIn, ctx: RateDep) -> TicketDeta
             comment=body.comment,
             channel=body.channel.value,
             recorded_by=ctx.user.email,
+            expected_version=v,
         ),
     )
 

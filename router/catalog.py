@@ -37,33 +37,95 @@ def read_catalog(path: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise CatalogError(f"catalogue file not found: {path}") from exc
     except yaml.YAMLError as exc:
-        raise CatalogError(f"catalogue {path} is not valid YAML: {exc}") from exc
+        raise CatalogError(f"catalogue {path} is not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(data, dict) or not data.get("services") or not data.get("teams"):
         raise CatalogError(f"catalogue {path} needs 'teams' and 'services' lists")
     _validate(data)
     return data
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message spans several lines (with a source excerpt): one line of it."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(exc).split())
+
+
 def _validate(data: dict[str, Any]) -> None:
-    teams = {t["code"] for t in data["teams"]}
+    teams = {t["code"] for t in _entries(data, "teams", "team")}
     if TRIAGE_TEAM not in teams:
         raise CatalogError(f"catalogue needs a '{TRIAGE_TEAM}' team for unsure requests")
-    processes = data.get("processes") or {}
-    codes = {s["code"] for s in data["services"]}
+    for team in data["teams"]:
+        _require_text(team, "team", ("name_ru", "name_en"))
+    processes = _mapping(data.get("processes") or {}, "'processes'")
+    codes = {s["code"] for s in _entries(data, "services", "service")}
     for svc in data["services"]:
-        for key in ("code", "team", "name_ru", "name_en", "response_hours", "resolution_hours"):
-            if key not in svc:
-                raise CatalogError(f"service {svc.get('code', '?')}: missing '{key}'")
-        if svc["team"] not in teams:
-            raise CatalogError(f"service {svc['code']}: unknown team '{svc['team']}'")
-        if svc.get("priority", "normal") not in Priority.__members__:
-            raise CatalogError(f"service {svc['code']}: unknown priority '{svc['priority']}'")
-        if svc.get("process") and svc["process"] not in processes:
-            raise CatalogError(f"service {svc['code']}: unknown process '{svc['process']}'")
+        _check_service(svc, teams, processes)
     for name, proc in processes.items():
-        for step in proc.get("steps", []):
-            if step["service"] not in codes:
-                raise CatalogError(f"process {name}: unknown service '{step['service']}'")
+        _check_process(name, proc, codes)
+    for prio, policy in _mapping(data.get("priorities") or {}, "'priorities'").items():
+        if prio not in Priority.__members__:
+            raise CatalogError(f"priorities: unknown priority '{prio}'")
+        for key, value in _mapping(policy, f"priority {prio}").items():
+            _positive(value, f"priority {prio}: '{key}'")
+
+
+def _entries(data: dict[str, Any], key: str, kind: str) -> list[dict[str, Any]]:
+    """A list of mappings, each with a text `code`."""
+    entries = data[key]
+    if not isinstance(entries, list):
+        raise CatalogError(f"'{key}' must be a list of entries, not {type(entries).__name__}")
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise CatalogError(f"{kind} #{number} must be a mapping, not {entry!r}")
+        if not isinstance(entry.get("code"), str) or not entry["code"]:
+            raise CatalogError(f"{kind} #{number}: 'code' must be non-empty text")
+    return entries
+
+
+def _check_service(svc: dict[str, Any], teams: set[str], processes: dict[str, Any]) -> None:
+    code = svc["code"]
+    for key in ("team", "name_ru", "name_en", "response_hours", "resolution_hours"):
+        if key not in svc:
+            raise CatalogError(f"service {code}: missing '{key}'")
+    _require_text(svc, "service", ("name_ru", "name_en"))
+    for key in ("response_hours", "resolution_hours"):
+        _positive(svc[key], f"service {code}: '{key}'")
+    if svc["team"] not in teams:
+        raise CatalogError(f"service {code}: unknown team '{svc['team']}'")
+    if svc.get("priority", "normal") not in Priority.__members__:
+        raise CatalogError(f"service {code}: unknown priority '{svc['priority']}'")
+    if svc.get("process") and svc["process"] not in processes:
+        raise CatalogError(f"service {code}: unknown process '{svc['process']}'")
+
+
+def _check_process(name: str, proc: Any, codes: set[str]) -> None:
+    steps = _mapping(proc, f"process {name}").get("steps", [])
+    if not isinstance(steps, list):
+        raise CatalogError(f"process {name}: 'steps' must be a list")
+    for step in steps:
+        if not isinstance(step, dict) or step.get("service") not in codes:
+            service = step.get("service") if isinstance(step, dict) else step
+            raise CatalogError(f"process {name}: unknown service '{service}'")
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise CatalogError(f"{what} must be a mapping, not {value!r}")
+    return value
+
+
+def _require_text(entry: dict[str, Any], kind: str, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise CatalogError(f"{kind} {entry['code']}: '{key}' must be non-empty text")
+
+
+def _positive(value: Any, what: str) -> None:
+    """A positive number of hours (or a factor); YAML gives int or float, bool is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise CatalogError(f"{what} must be a positive number, not {value!r}")
 
 
 def load_catalog(path: Path, *, session: Session) -> LoadReport:

@@ -8,7 +8,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Callback, Retry
 from rq.job import Dependency
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.base import ParseError, UnsupportedInput
@@ -112,6 +112,8 @@ def send_notification(notification_id: int) -> str:
         if not spec.extras.get("enabled", True):
             row.status, row.error = "suppressed", f"the {row.channel} channel is not configured"
             return row.status
+        if not _claim(notification_id, session=session):
+            return "sending"  # another run of this job has it: never deliver twice
         ticket = session.get(Ticket, row.ticket_id)
         value = notify.to_value(row, ticket.number if ticket and ticket.number else "")
         source = _source_message_id(ticket, session=session)
@@ -161,13 +163,25 @@ def _mark_unreachable(row: NotificationRow, *, session: Session) -> None:
         address.unreachable = True
 
 
+def _claim(notification_id: int, *, session: Session) -> bool:
+    """Mark the row `sending` only if it is still pending: of two runs, exactly one sends."""
+    claimed = session.execute(
+        update(NotificationRow)
+        .where(NotificationRow.id == notification_id, NotificationRow.status == "pending")
+        .values(status="sending", enqueued_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(claimed, "rowcount", 0))
+
+
 def _record_attempt(runtime: Runtime, notification_id: int, error: str) -> None:
-    """A failed try stays visible on the row while RQ schedules the next one."""
+    """A failed try stays visible on the row, pending again for RQ's next retry."""
     with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, notification_id)
         if row is not None:
             row.attempts += 1
             row.error = error
+            row.status = "pending"
 
 
 def _email_enabled(runtime: Runtime) -> bool:
@@ -219,13 +233,13 @@ def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: An
     fallback_ids: list[int] = []
     with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, job.args[0])
-        if row is not None and row.status == "pending":
+        if row is not None and row.status in ("pending", "sending"):
             row.status, row.error = "failed", f"{exc_type.__name__}: {value}"
             fallback_ids = _fallback(row, session=session)
     enqueue_send(runtime, fallback_ids)
 
 
-def enqueue_send(runtime: Runtime, notification_ids: list[int]) -> None:
+def enqueue_send(runtime: Runtime, notification_ids: list[int], *, chain: bool = True) -> None:
     """Enqueue sends with deterministic ids; on a Redis outage the sweeper picks them up."""
     if not notification_ids:
         return
@@ -233,6 +247,8 @@ def enqueue_send(runtime: Runtime, notification_ids: list[int]) -> None:
     # Each send waits for the one before it, so the requester reads them in the order written
     # (the "created" message before the question that follows it), whichever worker runs them.
     after: list[str | None] = [None, *(send_job_id(n) for n in notification_ids[:-1])]
+    if not chain:  # unrelated rows (the sweeper's) must not wait for each other
+        after = [None] * len(notification_ids)
     try:
         queue.enqueue_many(
             [

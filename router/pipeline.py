@@ -24,7 +24,7 @@ from router import notify, sla, texts
 from router.outcome import Outcome
 from router.processes import fan_out, service_row
 from router.routing import Decision, decide
-from router.threading import find_ticket
+from router.threading import UNPROVEN_SENDER, find_ticket
 from router.tickets import add_event, add_message, add_ticket, set_status
 
 
@@ -127,7 +127,7 @@ def _ticket_from(
 ) -> Ticket:
     service = service_row(decision.service_code, session)
     notes = list(decision.notes) + list(message.meta.get("notes", []))
-    if employee is None:
+    if employee is None or message.channel.value in UNPROVEN_SENDER:
         notes.append("unverified requester")
     return Ticket(
         subject=(message.subject or message.text[:120] or "").strip()[:998],
@@ -140,7 +140,7 @@ def _ticket_from(
         requester_id=employee.id if employee else None,
         requester_address=message.sender_address,
         requester_name=message.sender_name or (employee.name if employee else None),
-        requester_verified=employee is not None,
+        requester_verified=employee is not None and message.channel.value not in UNPROVEN_SENDER,
         language=_language(message, employee),
         routing=decision.routing,
         classifier_version=decision.classifier_version,
@@ -198,7 +198,8 @@ def _continue(
     now = utcnow()
     auto = bool(message.meta.get("auto_submitted"))
     if ticket.status in ("resolved", "closed") and not auto:
-        finished = ticket.closed_at or ticket.resolved_at or now
+        # The grace window runs from when the work was done; a later close does not extend it.
+        finished = ticket.resolved_at or ticket.closed_at or now
         if now - finished > timedelta(days=settings.reopen_grace_days):
             return _follow_up(ticket, row, message, session=session, settings=settings)
     _add_inbound(ticket, row, message, session=session)
@@ -228,6 +229,7 @@ def _reopen(ticket: Ticket, *, session: Session, now: Any) -> None:
     old = ticket.status
     ticket.status = "assigned" if ticket.assignee_id else "new"
     ticket.resolved_at = ticket.closed_at = None
+    sla.resume(ticket, now)  # the time spent resolved does not count against the due dates
     add_event(
         ticket,
         "reopened",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus, utcnow
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 LIVE = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ABANDONED_AFTER = timedelta(minutes=3)
+MAX_ABANDONED = 3
 BATCH = 500
 
 
@@ -44,6 +45,7 @@ def sweep(
     )
     cutoff = utcnow() - older_than
     report = SweepReport()
+    _release_abandoned_sends(runtime, utcnow() - abandoned_after)
     with session_scope(runtime.sessions) as session:
         message_ids = list(
             session.scalars(
@@ -65,12 +67,13 @@ def sweep(
             )
         )
     for mid in message_ids:
-        if _stranded(runtime, process_job_id(mid), abandoned_after) and enqueue_process(
-            runtime, mid
-        ):
+        why = _stranded(runtime, process_job_id(mid), abandoned_after)
+        if why == "abandoned" and _gave_up(runtime, mid):
+            continue
+        if why and enqueue_process(runtime, mid):
             report.messages += 1
     stranded = [n for n in note_ids if _stranded(runtime, jobs.send_job_id(n), abandoned_after)]
-    jobs.enqueue_send(runtime, stranded)
+    jobs.enqueue_send(runtime, stranded, chain=False)
     report.notifications = len(stranded)
     if report.messages or report.notifications:
         log.info(
@@ -81,31 +84,65 @@ def sweep(
     return report
 
 
-def _stranded(runtime: Runtime, job_id: str, abandoned_after: timedelta) -> bool:
-    """No job, a finished/failed one for a row still pending, or a started one long abandoned."""
+def _stranded(runtime: Runtime, job_id: str, abandoned_after: timedelta) -> str | None:
+    """Why a pending row has no live job: missing, finished/failed, or abandoned mid-run."""
     try:
         job = Job.fetch(job_id, connection=runtime.redis)
     except NoSuchJobError:
-        return True
+        return "missing"
     status = job.get_status(refresh=False)
     if status in LIVE:
-        return False
+        return None
     if status == JobStatus.STARTED:
         started = job.started_at or datetime.now(UTC)
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
         if datetime.now(UTC) - started < abandoned_after:
-            return False
+            return None
         # The worker died mid-job (its transaction rolled back): run it again.
         job.started_job_registry.remove_executions(job)
+        return "abandoned"
+    return "finished"
+
+
+def _gave_up(runtime: Runtime, message_id: int) -> bool:
+    """A message that keeps killing its worker is marked failed instead of looping forever."""
+    key = f"okno:abandoned:{message_id}"
+    times = int(runtime.redis.incr(key))
+    runtime.redis.expire(key, 7 * 24 * 3600)
+    if times <= MAX_ABANDONED:
+        return False
+    with session_scope(runtime.sessions) as session:
+        row = session.get(InboundMessage, message_id)
+        if row is not None and row.status == MessageStatus.queued.value:
+            row.status = MessageStatus.failed.value
+            row.error = f"abandoned: a worker stopped {times} times while processing it"
+    log.error("message %s failed: a worker stopped %s times while processing it", message_id, times)
     return True
+
+
+def _release_abandoned_sends(runtime: Runtime, before: datetime) -> None:
+    """A send whose worker died stays `sending`: after a while it is pending again."""
+    with session_scope(runtime.sessions) as session:
+        session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.status == "sending", NotificationRow.enqueued_at <= before)
+            .values(status="pending")
+        )
 
 
 def sweep_forever(runtime: Runtime, stop: object, interval: float) -> None:
     """Loop for a background thread; `stop` is a threading.Event."""
     while not stop.wait(interval):  # type: ignore[attr-defined]
         try:
-            sweep(runtime)
+            # One sweeper at a time across all workers, so two never enqueue the same row.
+            lock = runtime.redis.lock("okno:sweeper", timeout=300, blocking=False)
+            if not lock.acquire():
+                continue
+            try:
+                sweep(runtime)
+            finally:
+                lock.release()
         except RedisError as exc:
             log.warning("sweeper: Redis unreachable (%s); will retry", exc)
         except Exception:  # keep sweeping; the error is logged with its traceback

@@ -11,6 +11,8 @@ from models.db import Employee, NotificationRow, Ticket
 from models.types import IncomingMessage
 from router.tickets import by_number
 
+# Channels whose sender address the requester merely types in.
+UNPROVEN_SENDER = frozenset({"webform"})
 TICKET_REF = re.compile(r"\bOKNO-(\d{6,})\b", re.IGNORECASE)
 
 
@@ -19,7 +21,9 @@ def find_ticket(
 ) -> Ticket | None:
     """The ticket a message belongs to, by our number or by the message ids we sent."""
     ticket = _by_reference(message, session=session)
-    if ticket is None:
+    # A web form's e-mail address is whatever was typed: it proves nothing, so a form never
+    # continues a ticket by number (the requester answers by mail, chat or the status link).
+    if ticket is None and message.channel.value not in UNPROVEN_SENDER:
         ticket = _by_ref_number(message, session=session)
         # A number in a subject is easy to type: only its requester may continue the ticket.
         if ticket is not None and not same_requester(ticket, message, employee):

@@ -324,11 +324,12 @@ def record_feedback(
     comment: str | None,
     channel: str | None,
     recorded_by: str | None = None,
+    expected_version: int | None = None,
 ) -> ActionResult:
     """The requester's rating of a resolved ticket; one per ticket, a second one replaces it."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise InvalidInput(f"rating must be an integer from 1 to 5, not {rating!r}", field="rating")
-    ticket = load(ticket_number, session=session)
+    ticket = load(ticket_number, session=session, expected_version=expected_version)
     check(ticket, "feedback")
     row = session.scalar(select(Feedback).where(Feedback.ticket_id == ticket.id))
     old = row.rating if row else None

@@ -131,15 +131,19 @@ def check(ticket: Ticket, action: str) -> str:
 
 
 def move(ticket: Ticket, action: str, *, session: Session, actor: str, now: datetime) -> None:
-    """Apply `action`'s status change; the SLA clock stops while we wait for the requester."""
+    """Apply `action`'s status change; the SLA clock stops while we wait or the work is done.
+
+    A resolved or closed ticket keeps its clock stopped, so reopening it (back to an open
+    status) pushes the due dates by the time it spent finished instead of being overdue at once.
+    """
     target = check(ticket, action)
     ticket.updated_at = now  # also bumps the version: the ETag covers messages and events
     if target == ticket.status:
         return
-    if ticket.status == WAITING:
+    if target in OPEN and target != WAITING:
         sla.resume(ticket, now)
-    if target == WAITING:
-        sla.pause(ticket, now)
+    if target in (WAITING, RESOLVED, CLOSED):
+        sla.pause(ticket, now)  # idempotent: waiting → resolved keeps the earlier start
     set_status(ticket, target, session=session, actor=actor, now=now)
 
 

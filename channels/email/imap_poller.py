@@ -157,10 +157,17 @@ class ImapPoller:
         message.meta.update(
             {"imap": {"folder": self.mailbox.folder, "uid": uid, "uidvalidity": validity}}
         )
+        # Only the headers of an oversized mail were stored: the mailbox keeps the only whole
+        # copy, so it is flagged, never moved or deleted, whatever `after` says.
+        keep = size > self.max_bytes and self.mailbox.after != "flag"
+        if keep:
+            notes.append(
+                f"the whole message stays in {self.mailbox.folder} (UID {uid}), flagged \\Seen"
+            )
         if notes:
             message.meta["notes"] = notes
         self.accept(message, raw=raw)
-        self._after(client, uid)
+        self._after(client, uid, keep=keep)
 
     def _fetch_raw(self, client: IMAPClient, uid: int, size: int) -> tuple[bytes | None, list[str]]:
         if size > self.max_bytes:
@@ -174,9 +181,9 @@ class ImapPoller:
         body = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
         return (bytes(body) if body is not None else None), []
 
-    def _after(self, client: IMAPClient, uid: int) -> None:
+    def _after(self, client: IMAPClient, uid: int, *, keep: bool = False) -> None:
         box = self.mailbox
-        if box.after == "flag":
+        if box.after == "flag" or keep:
             client.add_flags([uid], [SEEN], silent=True)
             return
         if box.after == "move" and box.move_to and client.has_capability("MOVE"):

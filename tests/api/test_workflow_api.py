@@ -290,3 +290,16 @@ def test_bad_input_is_named(client: TestClient, runtime: Runtime, staff: Staff) 
     assert nowhere.json()["error"] == "no_destination"
     assert client.get("/api/v1/tickets/not-a-number", headers=h).status_code == 422
     assert client.post("/api/v1/tickets/OKNO-999999/claim", headers=h).status_code == 404
+
+
+def test_feedback_honours_if_match(client: TestClient, runtime: Runtime, staff: Staff) -> None:
+    number, _ = webform_ticket(client, runtime)
+    resolved = client.post(
+        f"/api/v1/tickets/{number}/resolve", json={"resolution": "ok"}, headers=staff.hr.headers
+    )
+    url = f"/api/v1/tickets/{number}/feedback"
+    rating = {"rating": 4, "channel": "webform"}
+    stale = client.post(url, json=rating, headers={**staff.lead.headers, "If-Match": '"999"'})
+    assert stale.status_code == 412 and stale.json()["error"] == "precondition_failed"
+    fresh = {**staff.lead.headers, "If-Match": resolved.headers["ETag"]}
+    assert client.post(url, json=rating, headers=fresh).status_code == 200

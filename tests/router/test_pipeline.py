@@ -78,12 +78,16 @@ def test_sweeper_resends_stranded_notification(runtime: Runtime, redis_client: R
 
 def test_reply_by_number_joins_ticket_and_reopens(runtime: Runtime) -> None:
     intake = Intake(runtime)
-    number = jobs.process_message(intake.accept(message()).message_id)
+    number = jobs.process_message(intake.accept(message(channel=Channel.email)).message_id)
     with runtime.sessions.begin() as session:
         ticket = session.scalars(select(Ticket)).one()
         ticket.status, ticket.resolved_at = "resolved", utcnow()
     reply = message(
-        "m-2", subject=f"Re: [{number}] Нужна справка", text="Справка не пришла", service_hint=None
+        "m-2",
+        subject=f"Re: [{number}] Нужна справка",
+        text="Справка не пришла",
+        service_hint=None,
+        channel=Channel.email,
     )
     assert jobs.process_message(intake.accept(reply).message_id) == number
     with runtime.sessions() as session:
@@ -95,11 +99,17 @@ def test_reply_by_number_joins_ticket_and_reopens(runtime: Runtime) -> None:
 
 def test_reply_after_grace_window_starts_linked_ticket(runtime: Runtime) -> None:
     intake = Intake(runtime)
-    number = jobs.process_message(intake.accept(message()).message_id)
+    number = jobs.process_message(intake.accept(message(channel=Channel.email)).message_id)
     with runtime.sessions.begin() as session:
         ticket = session.scalars(select(Ticket)).one()
         ticket.status, ticket.closed_at = "closed", utcnow() - timedelta(days=30)
-    reply = message("m-3", subject=f"Re: [{number}]", text="Опять нужна справка", service_hint=None)
+    reply = message(
+        "m-3",
+        subject=f"Re: [{number}]",
+        text="Опять нужна справка",
+        service_hint=None,
+        channel=Channel.email,
+    )
     new_number = jobs.process_message(intake.accept(reply).message_id)
     assert new_number != number
     with runtime.sessions() as session:
@@ -140,7 +150,7 @@ def test_known_employee_is_verified_and_answered_in_own_timezone(runtime: Runtim
                 language="ru",
             )
         )
-    jobs.process_message(Intake(runtime).accept(message()).message_id)
+    jobs.process_message(Intake(runtime).accept(message(channel=Channel.email)).message_id)
     with runtime.sessions() as session:
         ticket = session.scalars(select(Ticket)).one()
         note = session.scalars(select(NotificationRow)).one()
@@ -157,3 +167,43 @@ def test_notification_cap_breaks_loops(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         statuses = sorted(session.scalars(select(NotificationRow.status)))
     assert statuses == ["sent", "sent", "suppressed"]
+
+
+def test_requester_reply_reopens_without_counting_the_resolved_time(runtime: Runtime) -> None:
+    intake = Intake(runtime)
+    number = jobs.process_message(intake.accept(message("r-1")).message_id)
+    five_days_ago = utcnow() - timedelta(days=5)
+    with runtime.sessions.begin() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        ticket.status, ticket.resolved_at = "resolved", five_days_ago
+        ticket.sla_paused_at, ticket.resolution_due_at = five_days_ago, utcnow() - timedelta(days=4)
+    reply = message(
+        "r-2",
+        channel=Channel.email,
+        subject=f"Re: [{number}]",
+        text="Не помогло",
+        service_hint=None,
+    )
+    assert jobs.process_message(intake.accept(reply).message_id) == number
+    with runtime.sessions() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.status == "new" and ticket.sla_paused_at is None
+        assert ticket.resolution_due_at is not None and ticket.resolution_due_at > utcnow()
+
+
+def test_grace_window_runs_from_resolution_not_from_a_later_close(runtime: Runtime) -> None:
+    intake = Intake(runtime)
+    number = jobs.process_message(intake.accept(message("g-1")).message_id)
+    with runtime.sessions.begin() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        ticket.status = "closed"
+        ticket.resolved_at = utcnow() - timedelta(days=12)
+        ticket.closed_at = utcnow() - timedelta(days=6)
+    reply = message(
+        "g-2",
+        channel=Channel.email,
+        subject=f"Re: [{number}]",
+        text="Снова нужна",
+        service_hint=None,
+    )
+    assert jobs.process_message(intake.accept(reply).message_id) != number

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models.db import Feedback, NotificationRow, Ticket, TicketEvent
 from models.types import TicketStatus, utcnow
-from router import workflow
+from router import sla, workflow
 from router.runtime import Runtime
 from router.workflow_states import ANY_STATUS, TRANSITIONS, check
 from tests.router.test_workflow_support import Staff, make_staff, make_ticket
@@ -269,3 +269,47 @@ def test_feedback_one_per_ticket_and_only_when_resolved(session: Session, staff:
         workflow.record_feedback(
             session=session, ticket_number="OKNO-999999", rating=5, comment=None, channel="telegram"
         )
+
+
+def test_reopen_pushes_due_dates_by_the_time_spent_resolved(session: Session, staff: Staff) -> None:
+    ticket = make_ticket(session)
+    number, uid = ticket.number or "", staff.hr.id
+    workflow.resolve(session=session, ticket_number=number, user_id=uid, resolution="ok")
+    assert ticket.sla_paused_at is not None
+    workflow.close(session=session, ticket_number=number, user_id=uid)
+    assert ticket.sla_paused_at is not None  # closing a resolved ticket keeps the clock stopped
+    # Resolved on time five days ago: the due date has passed since, but not while it was open.
+    five_days = timedelta(days=5)
+    ticket.sla_paused_at = utcnow() - five_days
+    ticket.resolution_due_at = utcnow() - timedelta(days=4)
+    due = ticket.resolution_due_at
+    workflow.reopen(session=session, ticket_number=number, user_id=uid)
+    assert ticket.sla_paused_at is None and ticket.resolution_due_at >= due + five_days
+    assert not sla.is_overdue(ticket, utcnow())
+
+
+def test_resolving_while_waiting_keeps_the_earlier_pause(session: Session, staff: Staff) -> None:
+    ticket = make_ticket(session)
+    number, uid = ticket.number or "", staff.hr.id
+    workflow.ask(session=session, ticket_number=number, user_id=uid, text="?")
+    paused = utcnow() - timedelta(hours=3)
+    ticket.sla_paused_at = paused
+    workflow.resolve(session=session, ticket_number=number, user_id=uid, resolution="ok")
+    assert ticket.sla_paused_at == paused
+
+
+def test_feedback_with_a_stale_version_is_refused(session: Session, staff: Staff) -> None:
+    ticket = make_ticket(session)
+    number = ticket.number or ""
+    workflow.resolve(session=session, ticket_number=number, user_id=staff.hr.id, resolution="ok")
+    session.flush()
+    with pytest.raises(workflow.VersionMismatch):
+        workflow.record_feedback(
+            session=session,
+            ticket_number=number,
+            rating=5,
+            comment=None,
+            channel="webform",
+            expected_version=ticket.version + 5,
+        )
+    assert session.scalar(select(func.count()).select_from(Feedback)) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,42 @@ def test_bad_setting_names_the_variable(env: Path, monkeypatch: pytest.MonkeyPat
         load_settings(default_timezone="Mars/Olympus")
     with pytest.raises(SettingsError, match="OKNO_REDIS_URL"):
         load_settings(redis_url="http://x")
+
+
+def test_bad_log_level_is_a_one_line_setting_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKNO_LOG_LEVEL", "bogus")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "bad setting OKNO_LOG_LEVEL: Value error, must be one of DEBUG, INFO" in result.output
+    assert "Traceback" not in result.output
+    assert load_settings(log_level="warning").log_level == "WARNING"
+
+
+def children_of_this_process() -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == os.getpid():
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_run_refuses_a_bad_channel_setting_before_starting_anything(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKNO_SMTP_PORT", "abc")
+    before = children_of_this_process()
+    result = CliRunner().invoke(main, ["run", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1].startswith("Error: bad setting OKNO_SMTP_PORT")
+    assert "Traceback" not in result.output
+    assert children_of_this_process() == before
+    assert not (env / "var" / "okno.db").exists()  # not even migrated
 
 
 def test_catalogue_validation(tmp_path: Path) -> None:

@@ -259,6 +259,32 @@ def test_oversized_mail_keeps_headers_and_a_note(
     assert "body not fetched" in message.meta["notes"][0]
 
 
+@pytest.mark.parametrize("after", ["delete", "move"])
+def test_oversized_mail_is_flagged_not_deleted_or_moved(
+    box: ImapMailbox,
+    imap: IMAPClient,
+    accept: RecordingAccept,
+    state_engine: Engine,
+    redis_client: Redis,
+    after: str,
+) -> None:
+    """Only its headers were stored: the mailbox keeps the one whole copy."""
+    box = box.model_copy(update={"after": after, "move_to": "Okno-Processed"})
+    append(imap, ["attachments.eml", FIXTURE_NAMES[0]])
+    poller = make_poller(box, accept, state_engine, redis_client, max_bytes=10_000)
+    try:
+        assert poller.poll_once() == 2
+    finally:
+        poller.disconnect()
+    assert imap.select_folder("INBOX")[b"EXISTS"] == 1
+    [(uid, data)] = imap.fetch(imap.search(["ALL"]), ["FLAGS"]).items()
+    assert b"\\Seen" in data[b"FLAGS"] and b"\\Deleted" not in data[b"FLAGS"]
+    big, small = (message for message, _ in accept.calls)
+    assert "body not fetched" in big.meta["notes"][0]
+    assert big.meta["notes"][1] == f"the whole message stays in INBOX (UID {uid}), flagged \\Seen"
+    assert "notes" not in small.meta
+
+
 def test_idle_picks_up_new_mail_quickly(
     box: ImapMailbox,
     imap: IMAPClient,

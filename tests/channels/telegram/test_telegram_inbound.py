@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
 from api.app import create_app
+from channels.telegram.polling import MAX_TRIES
 from models.db import ChannelState, InboundMessage, Ticket, TicketEvent, TicketMessage
 from router.runtime import Runtime
+from router.status_link import api_url
 from tests.channels.telegram.botapi_standin import BotApiStandin
 from tests.channels.telegram.conftest import (
     ANNA_CHAT,
@@ -134,7 +136,8 @@ def test_malformed_update_is_kept_rejected_and_polling_goes_on(
         stored = session.scalars(
             select(InboundMessage).where(InboundMessage.external_id == "update:700000120")
         ).one()
-    body = TestClient(create_app(runtime)).get(f"/api/v1/messages/{stored.id}").json()
+    link = api_url("", runtime.secret_key, stored.id)  # the error's detail needs the key
+    body = TestClient(create_app(runtime)).get(link).json()
     assert body["status"] == "rejected"
     assert body["error"].startswith(
         "ParseError: malformed Telegram update: message.date: Field required"
@@ -152,8 +155,10 @@ def test_webhook_stores_a_body_that_is_not_even_json(
     assert resp.status_code == 200
     message_id = resp.json()["rejected_message_id"]
     drain(runtime)
-    body = webhook_client.get(f"/api/v1/messages/{message_id}").json()
+    body = webhook_client.get(api_url("", runtime.secret_key, message_id)).json()
     assert body["status"] == "rejected" and "not JSON" in body["error"]
+    bare = webhook_client.get(f"/api/v1/messages/{message_id}").json()
+    assert bare["error"] == "ParseError"  # without the key, only the kind of error
 
 
 @pytest.mark.parametrize("secret", [None, "wrong-secret"])
@@ -174,6 +179,27 @@ def test_webhook_is_off_without_a_secret(runtime: Runtime, tg_settings: object) 
     client = TestClient(create_app(runtime))
     resp = client.post("/api/v1/intake/telegram", json=update("text_request.json"))
     assert resp.status_code == 404 and resp.json()["error"] == "not_configured"
+
+
+def test_a_webhook_update_that_keeps_failing_is_kept_rejected(
+    runtime: Runtime, standin: BotApiStandin, webhook_client: TestClient
+) -> None:
+    """As with polling: after MAX_TRIES the update is stored rejected and Telegram gets 200."""
+    standin.refuse(ANNA_CHAT, 400, "Bad Request: chat not found")  # the greeting cannot go
+    client = TestClient(webhook_client.app, raise_server_exceptions=False)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    start = update("start.json")
+    for _ in range(MAX_TRIES - 1):
+        resp = client.post("/api/v1/intake/telegram", json=start, headers=headers)
+        assert resp.status_code == 500
+    resp = client.post("/api/v1/intake/telegram", json=start, headers=headers)
+    assert resp.status_code == 200
+    message_id = resp.json()["rejected_message_id"]
+    drain(runtime)
+    with runtime.sessions() as session:
+        stored = session.get_one(InboundMessage, message_id)
+    assert stored.status == "rejected" and stored.external_id == "update:700000101"
+    assert "handling failed 3 times: TelegramBadRequest" in (stored.error or "")
 
 
 def test_group_chats_get_a_hint_and_no_ticket(
