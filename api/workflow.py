@@ -73,6 +73,21 @@ class Act:
         self.response.headers["ETag"] = etag(result.ticket)
         return detail(result.ticket, session=self.session)
 
+    def apply(
+        self, number: str, action: Callable[..., ActionResult], **fields: Any
+    ) -> TicketDetail:
+        """Run a router.workflow action as this user, with the If-Match version it was sent."""
+        return self.run(
+            number,
+            lambda version: action(
+                session=self.session,
+                ticket_number=number,
+                user_id=self.user.id,
+                expected_version=version,
+                **fields,
+            ),
+        )
+
 
 def act(
     session: SessionDep,
@@ -153,12 +168,7 @@ def post(path: str, summary: str, description: str) -> Callable[[Any], Any]:
 
 @post("claim", "Claim the ticket", "It becomes yours; new → assigned. " + allowed_from("claim"))
 def claim(number: TicketNumber, ctx: ActDep) -> TicketDetail:
-    return ctx.run(
-        number,
-        lambda v: workflow.claim(
-            session=ctx.session, ticket_number=number, user_id=ctx.user.id, expected_version=v
-        ),
-    )
+    return ctx.apply(number, workflow.claim)
 
 
 @post(
@@ -169,16 +179,7 @@ def claim(number: TicketNumber, ctx: ActDep) -> TicketDetail:
 )
 def assign(number: TicketNumber, body: AssignIn, ctx: ActDep) -> TicketDetail:
     require_lead_of(ctx.user, visible_ticket(number, ctx.user, session=ctx.session))
-    return ctx.run(
-        number,
-        lambda v: workflow.assign(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            assignee_id=body.user_id,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow.assign, assignee_id=body.user_id)
 
 
 @post(
@@ -188,12 +189,7 @@ def assign(number: TicketNumber, body: AssignIn, ctx: ActDep) -> TicketDetail:
     + allowed_from("start"),
 )
 def start(number: TicketNumber, ctx: ActDep) -> TicketDetail:
-    return ctx.run(
-        number,
-        lambda v: workflow.start(
-            session=ctx.session, ticket_number=number, user_id=ctx.user.id, expected_version=v
-        ),
-    )
+    return ctx.apply(number, workflow.start)
 
 
 @post(
@@ -204,17 +200,7 @@ def start(number: TicketNumber, ctx: ActDep) -> TicketDetail:
     "Allowed in every status.",
 )
 def comment(number: TicketNumber, body: CommentIn, ctx: ActDep) -> TicketDetail:
-    return ctx.run(
-        number,
-        lambda v: workflow.comment(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            text=body.text,
-            public=body.public,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow.comment, text=body.text, public=body.public)
 
 
 @post(
@@ -224,16 +210,7 @@ def comment(number: TicketNumber, body: CommentIn, ctx: ActDep) -> TicketDetail:
     "the SLA clock until the requester answers. " + allowed_from("ask"),
 )
 def ask(number: TicketNumber, body: AskIn, ctx: ActDep) -> TicketDetail:
-    return ctx.run(
-        number,
-        lambda v: workflow.ask(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            text=body.text,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow.ask, text=body.text)
 
 
 @post(
@@ -243,16 +220,7 @@ def ask(number: TicketNumber, body: AskIn, ctx: ActDep) -> TicketDetail:
     + allowed_from("resolve"),
 )
 def resolve(number: TicketNumber, body: ResolveIn, ctx: ActDep) -> TicketDetail:
-    return ctx.run(
-        number,
-        lambda v: workflow.resolve(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            resolution=body.resolution,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow.resolve, resolution=body.resolution)
 
 
 @post(
@@ -263,16 +231,7 @@ def resolve(number: TicketNumber, body: ResolveIn, ctx: ActDep) -> TicketDetail:
 )
 def close(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> TicketDetail:
     reason = body.reason if body else None
-    return ctx.run(
-        number,
-        lambda v: workflow.close(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            reason=reason,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow.close, reason=reason)
 
 
 @post(
@@ -283,16 +242,7 @@ def close(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> Ti
 )
 def reopen(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> TicketDetail:
     reason = body.reason if body else None
-    return ctx.run(
-        number,
-        lambda v: workflow.reopen(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            reason=reason,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow.reopen, reason=reason)
 
 
 @post(
@@ -304,17 +254,12 @@ def reopen(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> T
     + allowed_from("reassign"),
 )
 def reassign(number: TicketNumber, body: ReassignIn, ctx: ActDep) -> TicketDetail:
-    return ctx.run(
+    return ctx.apply(
         number,
-        lambda v: workflow_moves.reassign(
-            session=ctx.session,
-            ticket_number=number,
-            user_id=ctx.user.id,
-            service_code=body.service,
-            team_code=body.team,
-            reason=body.reason,
-            expected_version=v,
-        ),
+        workflow_moves.reassign,
+        service_code=body.service,
+        team_code=body.team,
+        reason=body.reason,
     )
 
 
@@ -326,32 +271,13 @@ def reassign(number: TicketNumber, body: ReassignIn, ctx: ActDep) -> TicketDetai
 )
 def merge(number: TicketNumber, body: MergeIn, ctx: ActDep) -> TicketDetail:
     visible_ticket(body.into, ctx.user, session=ctx.session)
-    return ctx.run(
-        number,
-        lambda v: workflow_moves.merge(
-            session=ctx.session,
-            ticket_number=number,
-            into_number=body.into,
-            user_id=ctx.user.id,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow_moves.merge, into_number=body.into)
 
 
 @post("links", "Link to another ticket", "Both tickets get a `linked` event. Any status.")
 def link(number: TicketNumber, body: LinkIn, ctx: ActDep) -> TicketDetail:
     visible_ticket(body.other, ctx.user, session=ctx.session)
-    return ctx.run(
-        number,
-        lambda v: workflow_moves.link(
-            session=ctx.session,
-            ticket_number=number,
-            other_number=body.other,
-            kind=body.kind,
-            user_id=ctx.user.id,
-            expected_version=v,
-        ),
-    )
+    return ctx.apply(number, workflow_moves.link, other_number=body.other, kind=body.kind)
 
 
 @post(
