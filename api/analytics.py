@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -62,20 +62,10 @@ class Summary(BaseModel):
 
 
 def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    conditions = []
-    if since is not None:
-        conditions.append(Ticket.created_at >= _utc(since, "since"))
-    if until is not None:
-        conditions.append(Ticket.created_at < _utc(until, "until"))
-    return conditions
-
-
-def _utc(moment: datetime, name: str) -> datetime:
-    """Naive times are UTC; an offset at the edge of the calendar cannot be converted."""
     try:
-        return moment if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise ApiError(422, "invalid", [{"field": name, "message": "out of range"}]) from exc
+        return stats.created_between(since, until)
+    except stats.WindowError as exc:
+        raise ApiError(422, "invalid", [{"field": exc.field, "message": "out of range"}]) from exc
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select
@@ -12,6 +13,31 @@ from models.types import OPEN_STATUSES, utcnow
 
 # Routing decisions the classifier made on its own (no requester choice, hint or triage).
 AUTO_ROUTED = ("service", "team")
+
+
+class WindowError(ValueError):
+    """A window bound that cannot be turned into UTC (an offset at the edge of the calendar)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field}: out of range")
+        self.field = field
+
+
+def created_between(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    """Tickets created in [since, until); naive times are UTC."""
+    conditions = []
+    if since is not None:
+        conditions.append(Ticket.created_at >= _utc(since, "since"))
+    if until is not None:
+        conditions.append(Ticket.created_at < _utc(until, "until"))
+    return conditions
+
+
+def _utc(moment: datetime, field: str) -> datetime:
+    try:
+        return moment if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise WindowError(field) from exc
 
 
 def summarize(*, session: Session, where: list[ColumnElement[bool]]) -> dict[str, Any]:

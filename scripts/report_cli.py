@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import ColumnElement
 
-from models.db import Ticket, session_scope
+from models.db import session_scope
 from router import analytics
 from scripts.runtime import cli_runtime
-
-
-def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    where = []
-    if since is not None:
-        where.append(Ticket.created_at >= since.replace(tzinfo=since.tzinfo or UTC))
-    if until is not None:
-        where.append(Ticket.created_at < until.replace(tzinfo=until.tzinfo or UTC))
-    return where
 
 
 def _share(value: float | None) -> str:
@@ -58,5 +48,5 @@ def report(since: datetime | None, until: datetime | None, as_json: bool) -> Non
     """Volumes, routing quality, SLA breaches and satisfaction, overall and per team."""
     runtime = cli_runtime()
     with session_scope(runtime.sessions) as session:
-        stats = analytics.summarize(session=session, where=_window(since, until))
+        stats = analytics.summarize(session=session, where=analytics.created_between(since, until))
     click.echo(json.dumps(stats, ensure_ascii=False) if as_json else render(stats))
