@@ -11,7 +11,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
-from channels.email.attachments import store_blob
+from channels.blobs import store_blob
 from models.types import Attachment
 
 log = logging.getLogger(__name__)

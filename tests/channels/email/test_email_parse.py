@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from email_support import FIXTURES, HELPDESK, fixture_bytes
 
 from channels.base import ChannelConfig, ParseError
+from channels.blobs import stored_path
 from channels.email import build, external_id, minimal_message, parse_email
-from channels.email.attachments import stored_path
 from channels.email.settings import EmailSettings
 from scripts.email_cli import email
 

@@ -1,0 +1,32 @@
+"""Attachments of every channel, stored once under their content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def stored_path(attachments_dir: Path, key: str) -> Path:
+    return attachments_dir / key
+
+
+def store_blob(attachments_dir: Path, data: bytes) -> str:
+    """Write `data` once under its SHA-256 ('ab/abcdef…'); the same content is stored once."""
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"{digest[:2]}/{digest}"
+    target = stored_path(attachments_dir, key)
+    if target.exists():
+        return key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename: a crash never leaves a half file under a hash other workers trust.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return key
