@@ -53,12 +53,13 @@ class SmsSender:
         )
 
     def status_link(self, notification: Notification) -> str | None:
+        """The keyed portal link the worker puts on every notification, or none at all.
+
+        A bare ticket number is no link: ids are guessable, so the portal shows a request
+        only with its key (router/status_link.py); the SMS then carries the number alone.
+        """
         link = notification.extra.get("status_url")
-        if link:
-            return str(link)
-        if not notification.ticket_number:
-            return None
-        return f"{self.public_url}/?ticket={notification.ticket_number}"
+        return str(link) if link else None
 
     def _post(self, url: str, secret: str, body: bytes, notification_id: int) -> httpx.Response:
         headers = {
