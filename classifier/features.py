@@ -1,4 +1,5 @@
-"""Features: TF-IDF over word and character n-grams of normalised text, plus one-hot extras."""
+"""Features: TF-IDF over word and character n-grams of normalised text, one-hot extras, and
+(when the sentence encoder is used) the request's sentence embedding as the last columns."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifier import encoder as sentence_encoder
 
 # Keeps hyphenated words whole: "2-ндфл", "wi-fi", "e-mail".
 TOKEN_PATTERN = r"(?u)\b\w[\w-]*\w\b"
@@ -27,6 +30,15 @@ class FeatureSpec:
     small_data: int = 5000
     sublinear_tf: bool = True
     extra_weight: float = 1.0
+    # The pretrained sentence encoder's embedding beside the n-grams: "on", "off", or "auto" =
+    # on when it is installed and the training texts total at most `encoder_token_budget`
+    # word pieces (about 40 s of encoding on two cores); long e-mail sets gain least from it
+    # (it reads only their first 128 pieces) and would pay most.
+    encoder: str = "auto"
+    encoder_layers: int = 4  # of 6: two thirds of the cost, most of the gain (docs/benchmarks.md)
+    encoder_max_tokens: int = 32
+    encoder_weight: float = 2.0
+    encoder_token_budget: int = 400_000
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -66,11 +78,20 @@ class Features:
         self.word: TfidfVectorizer | None = None
         self.char: TfidfVectorizer | None = None
         self.extra: DictVectorizer | None = None
+        # What the embedding columns were trained with (None: no embedding columns).
+        self.encoder_identity: dict[str, object] | None = None
 
     def fit_transform(
-        self, texts: Sequence[str], extras: Sequence[Mapping[str, str | None]]
+        self,
+        texts: Sequence[str],
+        extras: Sequence[Mapping[str, str | None]],
+        originals: Sequence[str] | None = None,
     ) -> sp.csr_matrix:
-        """Fit the vectorizers and return the training matrix (one pass over the texts)."""
+        """Fit the vectorizers and return the training matrix (one pass over the texts).
+
+        `texts` are normalised (for the n-grams); `originals` are the texts as written, which
+        the sentence encoder reads (it knows "£" and "10" better than "numtok").
+        """
         self.word, words = _fit_tfidf(self.spec, "word", texts)
         self.char, chars = _fit_tfidf(self.spec, "char_wb", texts)
         blocks = [words, chars]
@@ -79,10 +100,63 @@ class Features:
             blocks.append(
                 self.extra.fit_transform(self._extra_dicts(extras)) * self.spec.extra_weight
             )
+        raw = list(originals) if originals is not None else list(texts)
+        encoder = self._choose_encoder(raw)
+        if encoder is not None:
+            self.encoder_identity = {**encoder.identity, "weight": self.spec.encoder_weight}
+            blocks.append(sp.csr_matrix(encoder.encode(raw) * self.spec.encoder_weight))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
+    def _choose_encoder(self, raw: Sequence[str]) -> sentence_encoder.SentenceEncoder | None:
+        mode = self.spec.encoder
+        if mode not in ("auto", "on", "off"):
+            raise ValueError(f"encoder must be auto, on or off, not {mode!r}")
+        if mode == "off" or (mode == "auto" and not sentence_encoder.available()):
+            return None
+        encoder = sentence_encoder.load(  # "on" and not installed: raises
+            self.spec.encoder_layers, max_tokens=self.spec.encoder_max_tokens
+        )
+        if mode == "auto":
+            pieces = sum(len(ids) for ids in encoder.token_ids(raw))
+            if pieces > self.spec.encoder_token_budget:
+                return None
+        return encoder
+
+    @property
+    def uses_encoder(self) -> bool:
+        return self.encoder_identity is not None
+
+    @property
+    def count_columns(self) -> int:
+        """Leading columns that are non-negative (TF-IDF, one-hot); the embedding follows."""
+        sizes = self.sizes
+        return sizes["word"] + sizes["char"] + sizes["extra"]
+
+    def encoder(self) -> sentence_encoder.SentenceEncoder:
+        """The encoder these features were trained with; a clear error when it cannot be had."""
+        assert self.encoder_identity is not None
+        identity = self.encoder_identity
+        encoder = sentence_encoder.load(
+            int(str(identity["layers"])),
+            quantized=bool(identity["quantized"]),
+            max_tokens=int(str(identity["max_tokens"])),
+        )
+        for key in ("name", "weights_sha256_1mib", "layers", "quantized", "max_tokens"):
+            if encoder.identity.get(key) != self.encoder_identity.get(key):
+                raise sentence_encoder.EncoderUnavailable(
+                    f"the model was trained with another sentence encoder ({key}: "
+                    f"{self.encoder_identity.get(key)} here {encoder.identity.get(key)})"
+                )
+        return encoder
+
+    def _embed(self, originals: Sequence[str]) -> np.ndarray:
+        return self.encoder().encode(originals) * np.float32(self.spec.encoder_weight)
+
     def transform(
-        self, texts: Sequence[str], extras: Sequence[Mapping[str, str | None]] | None
+        self,
+        texts: Sequence[str],
+        extras: Sequence[Mapping[str, str | None]] | None,
+        originals: Sequence[str] | None = None,
     ) -> sp.csr_matrix:
         """The feature matrix: sklearn's vectorizers for batches, a lean path for a few rows.
 
@@ -91,16 +165,26 @@ class Features:
         """
         assert self.word is not None and self.char is not None, "features are not fitted"
         rows = self._extra_dicts(extras) if extras is not None else [{}] * len(texts)
+        dense = (
+            self._embed(list(originals) if originals is not None else list(texts))
+            if self.uses_encoder
+            else None
+        )
         if len(texts) > SMALL_BATCH:
             blocks = [self.word.transform(texts), self.char.transform(texts)]
             if self.extra is not None:
                 blocks.append(self.extra.transform(rows) * self.spec.extra_weight)
+            if dense is not None:
+                blocks.append(sp.csr_matrix(dense))
             return sp.hstack(blocks, format="csr", dtype=np.float32)
         indptr = [0]
         indices: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for text, extra in zip(texts, rows, strict=True):
+        dense_cols = np.arange(self.count_columns, self.count_columns + self.sizes["embedding"])
+        for i, (text, extra) in enumerate(zip(texts, rows, strict=True)):
             row = self._row(text, extra)
+            if dense is not None:
+                row.append((dense_cols, dense[i]))
             indices.extend(idx for idx, _ in row)
             values.extend(val for _, val in row)
             indptr.append(indptr[-1] + sum(len(idx) for idx, _ in row))
@@ -145,6 +229,7 @@ class Features:
             "word": len(self.word.vocabulary_) if self.word else 0,
             "char": len(self.char.vocabulary_) if self.char else 0,
             "extra": len(self.extra.vocabulary_) if self.extra else 0,
+            "embedding": int(str(self.encoder_identity["dim"])) if self.encoder_identity else 0,
         }
 
     @cached_property
@@ -154,7 +239,14 @@ class Features:
         parts.append(_inverse(self.char.vocabulary_ if self.char else {}))
         if self.extra is not None:
             parts.append(np.asarray(self.extra.feature_names_, dtype=object))
+        parts.append(
+            np.array([f"embedding[{i}]" for i in range(self.sizes["embedding"])], dtype=object)
+        )
         return np.concatenate(parts)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state.setdefault("encoder_identity", None)  # models saved before the encoder existed
+        self.__dict__.update(state)
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)

@@ -142,12 +142,19 @@ def _linear_params(model: ClassifierMixin) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(model.coef_, dtype=np.float64), np.asarray(model.intercept_, dtype=np.float64)
 
 
-def _fit_one(base: ClassifierMixin, X: sp.csr_matrix, y: np.ndarray, n_classes: int):
+def _fit_one(
+    base: ClassifierMixin, X: sp.csr_matrix, y: np.ndarray, n_classes: int, count_cols: int
+):
     model = clone(base)
+    # Naive Bayes models counts: it sees only the leading TF-IDF/one-hot columns, never the
+    # (signed) sentence embedding, whose weights stay zero in its share of the blend.
+    narrow = isinstance(model, MultinomialNB) and count_cols < X.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
+        model.fit(X[:, :count_cols] if narrow else X, y)
     coef, intercept = _linear_params(model)
+    if narrow:
+        coef = np.hstack([coef, np.zeros((coef.shape[0], X.shape[1] - count_cols))])
     if (
         coef.shape[0] == 1 and len(model.classes_) == 2
     ):  # binary: one score s becomes logits (-s/2, s/2)
@@ -181,12 +188,13 @@ def _pick(
     y: np.ndarray,
     fold: tuple[np.ndarray, np.ndarray],
     n_classes: int,
+    count_cols: int,
 ) -> tuple[ClassifierMixin, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The candidate with the best accuracy on the fold's held-out rows, and its fit."""
     train, held = fold
     best: tuple[float, ClassifierMixin, Any] | None = None
     for candidate in candidates:
-        fit = _fit_one(candidate, X[train], y[train], n_classes)
+        fit = _fit_one(candidate, X[train], y[train], n_classes, count_cols)
         accuracy = float(((X[held] @ fit[0] + fit[1]).argmax(axis=1) == y[held]).mean())
         if best is None or accuracy > best[0]:
             best = (accuracy, candidate, fit)
@@ -204,6 +212,7 @@ def _run_base(
     folds: list[tuple[np.ndarray, np.ndarray]],
     spec: ModelSpec,
     progress: Progress,
+    count_cols: int,
 ) -> _Sums:
     n_feat = X.shape[1]
     sums = _Sums(
@@ -220,10 +229,12 @@ def _run_base(
         if len(np.unique(y[train])) < 2:
             continue
         if k == 0 and len(candidates) > 1:
-            base, (weights, bias, present) = _pick(candidates, X, y, folds[0], n_classes)
+            base, (weights, bias, present) = _pick(
+                candidates, X, y, folds[0], n_classes, count_cols
+            )
             sums.params = _describe(base)
         else:
-            weights, bias, present = _fit_one(base, X[train], y[train], n_classes)
+            weights, bias, present = _fit_one(base, X[train], y[train], n_classes, count_cols)
         sums.oof[held] = np.asarray(X[held] @ weights) + bias
         mine = np.arange(negatives.shape[0]) % len(folds) == k
         if mine.any():
@@ -236,7 +247,7 @@ def _run_base(
     sums.params = sums.params or _describe(base)
     if spec.refits(X.shape[0]):
         progress(f"fitting {name} on all {X.shape[0]} rows")
-        weights, bias, present = _fit_one(base, X, y, n_classes)
+        weights, bias, present = _fit_one(base, X, y, n_classes, count_cols)
         # More rows give larger weights and surer scores than the fold models had; the
         # calibration was fitted on those, so bring the refit model back to their scale.
         full = np.linalg.norm(weights[:, present])
@@ -253,13 +264,19 @@ def crossfit(
     spec: ModelSpec,
     *,
     negatives: sp.csr_matrix | None = None,
+    count_cols: int | None = None,
     progress: Progress = lambda _msg: None,
 ) -> CrossFit:
-    """Fit the base models fold by fold and fold them into one calibrated LinearScorer."""
+    """Fit the base models fold by fold and fold them into one calibrated LinearScorer.
+
+    `count_cols`: how many leading columns are non-negative counts (TF-IDF, one-hot extras);
+    the rest (a sentence embedding) are signed and only the discriminative models use them.
+    """
+    count_cols = X.shape[1] if count_cols is None else count_cols
     negatives = negatives if negatives is not None else sp.csr_matrix((0, X.shape[1]))
     folds = _folds(y, spec)
     runs = {
-        name: _run_base(name, cands, X, y, negatives, n_classes, folds, spec, progress)
+        name: _run_base(name, cands, X, y, negatives, n_classes, folds, spec, progress, count_cols)
         for name, cands in spec.bases().items()
     }
     progress("calibrating on out-of-fold scores")

@@ -64,7 +64,8 @@ class OknoModel:
 
     def transform(self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None):
         extras = [dict(e or {}) for e in extras_list] if extras_list is not None else None
-        return self.features.transform([normalise(t) for t in texts], extras)
+        originals = [t or "" for t in texts]
+        return self.features.transform([normalise(t) for t in texts], extras, originals)
 
     def proba(self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None):
         """Calibrated service probabilities, one row per text, columns in self.classes order."""
@@ -131,6 +132,7 @@ class OknoModel:
         order = np.argsort(-contrib)
         n_word = self.features.sizes["word"]
         n_text = n_word + self.features.sizes["char"]
+        n_named = self.features.count_columns  # the embedding's columns name nothing
         names = self.features.names
         words: list[str] = []
         chars: list[str] = []
@@ -138,6 +140,8 @@ class OknoModel:
             if contrib[pos] <= 0:
                 break
             col = int(x.indices[pos])
+            if col >= n_named:
+                continue
             term = str(names[col]).strip()
             if col < n_word and _too_plain(term):
                 continue
@@ -153,6 +157,8 @@ class OknoModel:
     def warm(self) -> None:
         """Build lazy lookups now so the first real prediction is as fast as the rest."""
         _ = self.features.names
+        if self.features.uses_encoder:
+            self.features.encoder()  # builds or reads the encoder graph; fails loudly here
         self.predict("warm up")
 
 

@@ -18,7 +18,7 @@ from classifier.training import TrainConfig, TrainResult, train_and_evaluate
 
 
 def library_versions() -> dict[str, str]:
-    names = ("scikit-learn", "numpy", "scipy", "joblib", "okno")
+    names = ("scikit-learn", "numpy", "scipy", "joblib", "onnxruntime", "tokenizers", "okno")
     found = {"python": platform.python_version()}
     for name in names:
         try:
@@ -54,6 +54,7 @@ def build_metadata(
         "params": config.as_dict(),
         "blend_weights": info["blend_weights"],
         "base_models": info["base_models"],
+        "sentence_encoder": info["encoder"],
         "training_seconds": info["training_seconds"],
         "thresholds": result.model.thresholds.as_dict(),
         "service_team": result.model.service_team,

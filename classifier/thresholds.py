@@ -57,6 +57,27 @@ def choose_threshold(
     return float(conf[good[-1]]) if len(good) else None
 
 
+def negative_floor(negative_conf: np.ndarray, to_triage: float, z: float = 0.0) -> float | None:
+    """Lowest service threshold that keeps `to_triage` of the out-of-scope examples unrouted.
+
+    Precision alone lets out-of-scope requests through in proportion to how rare they are; a
+    helpdesk also wants a floor on how many requests that match no service reach a person.
+    With z > 0 the floor must hold for the upper confidence bound of the routed share: 200
+    examples must not promise more than they can show.
+    """
+    n = len(negative_conf)
+    if n == 0:
+        return None
+    conf = np.sort(negative_conf)[::-1]
+    routed = np.arange(n + 1) / n  # share routed when the top k (k = 0..n) clear the threshold
+    upper = 1 - wilson_lower(1 - routed, np.full(n + 1, float(n)), z)
+    allowed = int(np.nonzero(upper <= 1 - to_triage + 1e-12)[0].max(initial=0))
+    if allowed >= n:
+        return None
+    # Route at most `allowed` of them: the threshold must lie above the next one's confidence.
+    return float(np.nextafter(conf[allowed], np.inf))
+
+
 def team_matrix(classes: list[str], service_team: dict[str, str]) -> tuple[list[str], np.ndarray]:
     """Teams in order and the (n_classes, n_teams) 0/1 matrix that sums services into teams."""
     teams = sorted({service_team[c] for c in classes})
@@ -74,16 +95,21 @@ def select_thresholds(
     target: float,
     weights: np.ndarray | None = None,
     z: float = 0.0,
+    negative_to_triage: float | None = None,
 ) -> Thresholds:
     """Service threshold on all validation rows; team threshold on the rows left below it.
 
     y holds class indices, or -1 for examples that belong to no service (out of scope):
-    routing them anywhere counts as a mistake.
+    routing them anywhere counts as a mistake. With `negative_to_triage`, the service threshold
+    is also raised until that share of the out-of-scope examples stays below it.
     """
     w = np.ones(len(y)) if weights is None else weights
     top = proba.argmax(axis=1)
     conf = proba.max(axis=1)
     service = choose_threshold(conf, top == y, target, w, z)
+    if service is not None and negative_to_triage is not None:
+        floor = negative_floor(conf[y < 0], negative_to_triage, z)
+        service = max(service, floor) if floor is not None else service
     rest = conf < service if service is not None else np.ones(len(y), dtype=bool)
     team_proba = proba[rest] @ team_sum
     true_team = np.where(y[rest] >= 0, team_of_class[np.maximum(y[rest], 0)], -1)

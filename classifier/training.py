@@ -32,6 +32,9 @@ class TrainConfig:
     # Thresholds must reach the target precision at this one-sided confidence (z of 1.645 is
     # 95%), judged on the out-of-fold validation predictions; 0 uses the point estimate.
     confidence_z: float = 1.645
+    # When out-of-scope examples are given: at least this share of them must go to triage
+    # (not to a service), whatever the precision target would allow. None: no such floor.
+    negative_to_triage: float | None = 0.85
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class TrainConfig:
             "model": self.model.as_dict(),
             "negative_share": self.negative_share,
             "confidence_z": self.confidence_z,
+            "negative_to_triage": self.negative_to_triage,
         }
 
 
@@ -60,12 +64,16 @@ class Validation:
         target: float,
         negative_share: float | None = None,
         z: float = 0.0,
+        negative_to_triage: float | None = None,
     ) -> Thresholds:
         _teams, team_sum = team_matrix(classes, service_team)
         proba = np.vstack([self.oof, self.negatives])
         y_all = np.r_[self.y, np.full(len(self.negatives), -1)]
         weights = _negative_weights(len(self.y), len(self.negatives), negative_share)
-        return select_thresholds(proba, y_all, team_sum.argmax(axis=1), team_sum, target, weights)
+        return select_thresholds(
+            proba, y_all, team_sum.argmax(axis=1), team_sum, target, weights,
+            z=z, negative_to_triage=negative_to_triage,
+        )  # fmt: skip
 
 
 @dataclass
@@ -113,18 +121,24 @@ def fit_model(
     progress(f"normalising {len(train)} texts")
     texts = [normalise(t) for t in train.texts]
     extra_cols = list(train.extras[0]) if train.extras else []
-    progress("building word and character n-gram features")
+    progress("building word and character n-gram features (and sentence embeddings)")
     features = Features(config.features, extra_cols)
-    X = features.fit_transform(texts, train.extras)
+    X = features.fit_transform(texts, train.extras, train.texts)
     classes = sorted(set(train.labels))
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[lb] for lb in train.labels])
-    neg_X = features.transform([normalise(t) for t in negatives], [{}] * len(negatives))
-    fitted = crossfit(X, y, len(classes), config.model, negatives=neg_X, progress=progress)
+    neg_X = features.transform(
+        [normalise(t) for t in negatives], [{}] * len(negatives), list(negatives)
+    )
+    fitted = crossfit(
+        X, y, len(classes), config.model,
+        negatives=neg_X, count_cols=features.count_columns, progress=progress,
+    )  # fmt: skip
     validation = Validation(fitted.oof_proba, fitted.negative_proba, y)
     thresholds = validation.thresholds(
-        classes, service_team, config.target_precision, config.negative_share, config.confidence_z
-    )
+        classes, service_team, config.target_precision, config.negative_share,
+        config.confidence_z, config.negative_to_triage,
+    )  # fmt: skip
     model = OknoModel(
         features=features,
         scorer=fitted.scorer,
@@ -139,6 +153,7 @@ def fit_model(
         "n_classes": len(classes),
         "n_features": int(X.shape[1]),
         "feature_sizes": features.sizes,
+        "encoder": features.encoder_identity,
         "blend_weights": fitted.scales,
         "base_models": fitted.chosen,
     }

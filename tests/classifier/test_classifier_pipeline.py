@@ -72,26 +72,32 @@ def test_probabilities_sum_to_one(trained: OknoModel) -> None:
 def test_fast_transform_matches_sklearn(trained: OknoModel) -> None:
     f = trained.features
     assert f.word is not None and f.char is not None and f.extra is not None
-    texts = [normalise(t) for t in ("Забыл пароль от почты", "VPN дома, ошибка 809", "")]
+    assert f.uses_encoder  # the encoder is installed (make install) and the seed set is small
+    originals = ["Забыл пароль от почты", "VPN дома, ошибка 809", ""]
+    texts = [normalise(t) for t in originals]
     extras = [{"channel": "email"}, {"channel": "unknown"}, {}]
     expected = sp.hstack(
         [
             f.word.transform(texts),
             f.char.transform(texts),
             f.extra.transform(f._extra_dicts(extras)),
+            f.encoder().encode(originals) * f.spec.encoder_weight,
         ]
     )
-    got = f.transform(texts, extras)
+    got = f.transform(texts, extras, originals)
     assert got.shape == expected.shape
-    assert abs(got - expected).max() < 1e-6
+    assert abs(got - expected).max() < 1e-5
 
 
 def test_training_matrix_matches_the_prediction_path(seed_csv: Path) -> None:
     data = read_csv_data([seed_csv], extra_cols=["channel"])
     texts = [normalise(t) for t in data.texts]
     features = Features(FeatureSpec(), ["channel"])
-    fitted = features.fit_transform(texts, data.extras)
+    fitted = features.fit_transform(texts, data.extras, data.texts)
     assert len(texts) > SMALL_BATCH
-    assert abs(fitted - features.transform(texts, data.extras)).max() < 1e-6
-    few = features.transform(texts[:SMALL_BATCH], data.extras[:SMALL_BATCH])
-    assert abs(fitted[:SMALL_BATCH] - few).max() < 1e-6
+    assert abs(fitted - features.transform(texts, data.extras, data.texts)).max() < 1e-5
+    n = SMALL_BATCH
+    few = features.transform(texts[:n], data.extras[:n], data.texts[:n])
+    assert abs(fitted[:n] - few).max() < 1e-5
+    one = features.transform(texts[:1], data.extras[:1], data.texts[:1])
+    assert abs(fitted[:1] - one).max() < 1e-5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifier.thresholds import choose_threshold, select_thresholds
-from classifier.training import stratified_split
+from classifier.thresholds import choose_threshold, negative_floor, select_thresholds
+from classifier.training import Validation, stratified_split
 
 
 def test_lowest_threshold_that_keeps_precision() -> None:
@@ -77,3 +77,36 @@ def test_confidence_bound_needs_more_evidence() -> None:
     assert choose_threshold(conf[:10], correct[:10], 0.95) == conf[9]
     assert choose_threshold(conf[:10], correct[:10], 0.95, z=1.645) is None  # 10/10 is not proof
     assert choose_threshold(conf, correct, 0.95, z=1.645) == conf[-1]  # 100/100 is
+
+
+def test_a_floor_keeps_out_of_scope_requests_in_triage() -> None:
+    negatives = np.linspace(0.99, 0.0, 100)  # 100 out-of-scope rows, evenly confident
+    floor = negative_floor(negatives, 0.85)
+    assert floor is not None and (negatives >= floor).sum() == 15  # at most 15 % routed
+    sure = negative_floor(negatives, 0.85, z=1.645)
+    assert sure is not None and (negatives >= sure).sum() < 15  # 100 rows prove less than 15 %
+    assert negative_floor(np.array([]), 0.85) is None
+    assert negative_floor(negatives, 0.0) is None  # no share required: no floor
+
+
+def test_the_floor_raises_the_service_threshold_only_when_needed() -> None:
+    team_sum = np.eye(2)
+    # In scope: all right. Out of scope: four rows, the surest at 0.7 and 0.65.
+    conf = np.array([0.9, 0.8, 0.7, 0.6, 0.7, 0.65, 0.55, 0.52])
+    proba = np.c_[conf, 1 - conf]
+    y = np.array([0, 0, 0, 0, -1, -1, -1, -1])
+    plain = select_thresholds(proba, y, np.array([0, 1]), team_sum, 0.5)
+    floored = select_thresholds(proba, y, np.array([0, 1]), team_sum, 0.5, negative_to_triage=0.75)
+    assert plain.service == 0.52  # precision 4/8 still meets 0.5
+    assert floored.service is not None and 0.65 < floored.service <= 0.7
+    assert ((conf[4:] >= floored.service).mean()) <= 0.25
+
+
+def test_stored_thresholds_use_the_confidence_bound() -> None:
+    # 20 validation rows, all right: the point estimate allows every row, the bound does not.
+    oof = np.c_[np.linspace(0.99, 0.5, 20), 1 - np.linspace(0.99, 0.5, 20)]
+    validation = Validation(oof=oof, negatives=np.zeros((0, 2)), y=np.zeros(20, dtype=int))
+    point = validation.thresholds(["a", "b"], {"a": "t", "b": "u"}, 0.95, z=0.0)
+    bound = validation.thresholds(["a", "b"], {"a": "t", "b": "u"}, 0.95, z=1.645)
+    assert point.service == 0.5
+    assert bound.service is None or bound.service > point.service
