@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -201,7 +202,7 @@ class Features:
         assert self.word is not None and self.char is not None
         parts = [
             _tfidf_row(self.word, self._analyzers[0], text, 0),
-            _tfidf_row(self.char, self._analyzers[1], text, len(self.word.vocabulary_)),
+            _tfidf_row(self.char, self._char_grams.counts, text, len(self.word.vocabulary_)),
         ]
         if self.extra is not None and extra:
             offset = len(self.word.vocabulary_) + len(self.char.vocabulary_)
@@ -211,6 +212,11 @@ class Features:
                 (np.array(cols, dtype=np.int64), np.full(len(cols), self.spec.extra_weight))
             )
         return parts
+
+    @cached_property
+    def _char_grams(self) -> _WordCharGrams:
+        assert self.char is not None
+        return _WordCharGrams(self.char)
 
     @cached_property
     def _analyzers(self) -> tuple[Callable[[str], list[str]], Callable[[str], list[str]]]:
@@ -250,19 +256,70 @@ class Features:
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        for lazy in ("names", "_analyzers"):
+        for lazy in ("names", "_analyzers", "_char_grams"):
             state.pop(lazy, None)  # rebuilt on demand
         return state
 
 
+class _WordCharGrams:
+    """char_wb n-gram counts of a text, word by word, each word's columns looked up once.
+
+    sklearn's char_wb analyzer makes every n-gram of every word a new string and looks each up;
+    on a 3,000-character e-mail that is ~3 ms. The n-grams never cross a word boundary, so the
+    columns of a word are the same wherever it occurs: cached per word (bounded), a text's
+    counts are one concatenation and one np.unique. Same numbers as sklearn (a test keeps them
+    equal).
+    """
+
+    MAX_WORDS = 200_000
+
+    def __init__(self, vec: TfidfVectorizer) -> None:
+        self.vocab = vec.vocabulary_
+        self.lo, self.hi = vec.ngram_range
+        self.words: dict[str, np.ndarray] = {}
+
+    def _columns(self, word: str) -> np.ndarray:
+        cols = self.words.get(word)
+        if cols is None:
+            padded = f" {word} "
+            grams: list[str] = []
+            for n in range(self.lo, self.hi + 1):
+                grams.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+                if len(padded) <= n:  # a short word counts once, as sklearn does
+                    break
+            found = [j for j in map(self.vocab.get, grams) if j is not None]
+            cols = np.array(found, dtype=np.int64)
+            if len(self.words) >= self.MAX_WORDS:
+                self.words.clear()
+            self.words[word] = cols
+        return cols
+
+    def counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self._columns(word) for word in text.split()]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        idx, n = np.unique(np.concatenate(parts), return_counts=True)
+        return idx, n.astype(np.float64)
+
+
 def _tfidf_row(
-    vec: TfidfVectorizer, analyze: Callable[[str], list[str]], text: str, offset: int
+    vec: TfidfVectorizer,
+    analyze: Callable[[str], Any],
+    text: str,
+    offset: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of one text: (sublinear) tf times idf, L2-normalised."""
-    vocab = vec.vocabulary_
-    counts = Counter(j for j in map(vocab.get, analyze(text)) if j is not None)
-    idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    """Column indices and values of one text: (sublinear) tf times idf, L2-normalised.
+
+    `analyze` gives the text's terms (sklearn's analyzer), or its (columns, counts) directly.
+    """
+    terms = analyze(text)
+    if isinstance(terms, tuple):
+        idx, val = terms
+    else:
+        vocab = vec.vocabulary_
+        counts = Counter(j for j in map(vocab.get, terms) if j is not None)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
     if vec.sublinear_tf:
         val = 1.0 + np.log(val)
     val *= vec.idf_[idx]
