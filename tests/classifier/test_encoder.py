@@ -138,3 +138,15 @@ def test_the_encoder_can_be_switched_off_for_a_model(seed_csv: Path, catalog: Ca
     model, info, _ = fit_model(data, catalog.service_team, config)
     assert info["encoder"] is None and info["feature_sizes"]["embedding"] == 0
     assert model.predict("забыл пароль").candidates[0]["service"] == "access_password"
+
+
+def test_threads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OKNO_ENCODER_THREADS", raising=False)
+    assert encoder.threads_setting() == 0
+    monkeypatch.setenv("OKNO_ENCODER_THREADS", "1")
+    assert encoder.threads_setting() == 1
+    one = encoder.SentenceEncoder(encoder._model_dir(), layers=1, threads=1)
+    assert one.encode(["vpn"]).shape == (1, one.dim)
+    monkeypatch.setenv("OKNO_ENCODER_THREADS", "two")
+    with pytest.raises(encoder.EncoderUnavailable, match="OKNO_ENCODER_THREADS"):
+        encoder.threads_setting()
