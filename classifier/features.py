@@ -33,8 +33,8 @@ class FeatureSpec:
     extra_weight: float = 1.0
     # The pretrained sentence encoder's embedding beside the n-grams: "on", "off", or "auto" =
     # on when it is installed and the training texts total at most `encoder_token_budget`
-    # word pieces (about 40 s of encoding on two cores); long e-mail sets gain least from it
-    # (it reads only their first 128 pieces) and would pay most.
+    # word pieces (about a minute of encoding on two cores); long e-mail sets gain least from
+    # it (it reads only their first `encoder_max_tokens` pieces) and would pay most.
     encoder: str = "auto"
     encoder_layers: int = 4  # of 6: two thirds of the cost, most of the gain (docs/benchmarks.md)
     encoder_max_tokens: int = sentence_encoder.DEFAULT_TOKENS

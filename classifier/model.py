@@ -129,10 +129,11 @@ class OknoModel:
         """The terms with the largest positive contribution to the chosen service's score."""
         x = sp.csr_matrix(x)
         contrib = x.data * self.scorer.weights[x.indices, class_index]
+        # The embedding's columns name nothing: they never take a reason's place.
+        contrib[x.indices >= self.features.count_columns] = 0.0
         order = np.argsort(-contrib)
         n_word = self.features.sizes["word"]
         n_text = n_word + self.features.sizes["char"]
-        n_named = self.features.count_columns  # the embedding's columns name nothing
         names = self.features.names
         words: list[str] = []
         chars: list[str] = []
@@ -140,8 +141,6 @@ class OknoModel:
             if contrib[pos] <= 0:
                 break
             col = int(x.indices[pos])
-            if col >= n_named:
-                continue
             term = str(names[col]).strip()
             if col < n_word and _too_plain(term):
                 continue
