@@ -55,7 +55,7 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
     stop = threading.Event()
     # One encoder thread per worker: workers are scaled by process, and a second onnxruntime
     # thread spin-waiting between jobs takes the core another worker needs (bench pipeline:
-    # 41 msg/s with two threads per worker, 69 with one, on two cores).
+    # 41 msg/s with two threads per worker, 66-69 with one, on two cores).
     os.environ.setdefault("OKNO_ENCODER_THREADS", "1")
     # Load the classifier before the first job, so no request waits for it.
     if runtime.settings.registry_dir.exists():
