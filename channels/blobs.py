@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
+
+from models.files import write_atomic
 
 
 def stored_path(attachments_dir: Path, key: str) -> Path:
@@ -21,12 +21,5 @@ def store_blob(attachments_dir: Path, data: bytes) -> str:
         return key
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: a crash never leaves a half file under a hash other workers trust.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, data, prefix=".tmp-")
     return key

