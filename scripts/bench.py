@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
-from scripts.bench_pipeline import bench_pipeline
+from scripts.lazy import LazyGroup
+
+BENCHES = {
+    "pipeline": ("scripts.bench_pipeline:bench_pipeline", "End to end: accept → ticket → sent."),
+    "classifier": ("scripts.model_cli:bench_classifier", "Our classifier against the reference."),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=BENCHES)
 def bench() -> None:
     """Benchmarks (results printed and written under bench/)."""
-
-
-bench.add_command(bench_pipeline)
