@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +25,11 @@ LIVE = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ABANDONED_AFTER = timedelta(minutes=3)
 MAX_ABANDONED = 3
 BATCH = 500
+# Seconds between passes while Redis is away and just after it came back.
+RETRY = 3.0
+# After an outage: rows this old have had time to be enqueued by the process that stored them.
+RECOVERY_AGE = timedelta(seconds=5)
+LOCK_TIMEOUT = 60
 
 
 @dataclass
@@ -131,19 +138,42 @@ def _release_abandoned_sends(runtime: Runtime, before: datetime) -> None:
         )
 
 
-def sweep_forever(runtime: Runtime, stop: object, interval: float) -> None:
-    """Loop for a background thread; `stop` is a threading.Event."""
-    while not stop.wait(interval):  # type: ignore[attr-defined]
+def sweep_forever(runtime: Runtime, stop: threading.Event) -> None:
+    """Loop for a background thread in every worker; outlives Redis and database outages.
+
+    After Redis comes back, sweep every few seconds for a while and take rows after a few
+    seconds instead of `sweep_after_seconds`: what was accepted during the outage was never
+    enqueued (or Redis lost it), and should not wait for the usual cut-off.
+    """
+    normal = max(5.0, runtime.settings.sweep_after_seconds / 2)
+    recovering_until = 0.0
+    redis_down = False
+    interval = normal
+    while not stop.wait(interval):
+        recovering = time.monotonic() < recovering_until
         try:
-            # One sweeper at a time across all workers, so two never enqueue the same row.
-            lock = runtime.redis.lock("okno:sweeper", timeout=300, blocking=False)
-            if not lock.acquire():
-                continue
-            try:
-                sweep(runtime)
-            finally:
-                lock.release()
+            _locked_sweep(runtime, RECOVERY_AGE if recovering else None)
         except RedisError as exc:
-            log.warning("sweeper: Redis unreachable (%s); will retry", exc)
+            if not redis_down:
+                log.warning("sweeper: Redis unreachable (%s); retrying every %s s", exc, RETRY)
+            redis_down, interval = True, RETRY
+            continue
         except Exception:  # keep sweeping; the error is logged with its traceback
             log.exception("sweeper pass failed")
+        if redis_down:
+            log.warning("sweeper: Redis is back; sweeping every %s s for a while", RETRY)
+            recovering_until = time.monotonic() + 2 * runtime.settings.sweep_after_seconds
+            redis_down = False
+        interval = RETRY if time.monotonic() < recovering_until else normal
+
+
+def _locked_sweep(runtime: Runtime, older_than: timedelta | None) -> None:
+    # One sweeper at a time across all workers, so two never enqueue the same row. The lock
+    # expires by itself when its holder dies (kill -9) or Redis restarts without it.
+    lock = runtime.redis.lock("okno:sweeper", timeout=LOCK_TIMEOUT, blocking=False)
+    if not lock.acquire():
+        return
+    try:
+        sweep(runtime, older_than=older_than)
+    finally:
+        lock.release()

@@ -1,0 +1,20 @@
+"""A real `okno run` on a real redis-server: kill -9 Redis under load, nothing is lost or doubled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scripts.outage import outage_run
+
+
+def test_redis_kill9_under_load_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    report = outage_run(tmp_path, before=3.0, outage=15.0, after=3.0, rate=8.0, deadline=60.0)
+    count = report.count
+    assert count.acknowledged >= 100, report.refused
+    # While Redis is away the API still acknowledges (stored first), and says what is down.
+    assert report.readyz_during[0] == 503 and "redis" in report.readyz_during[1]
+    assert "okno_redis_up 0" in report.metrics_during
+    assert (count.lost, count.doubled) == (0, 0), count
+    assert report.recovery_seconds is not None and report.recovery_seconds <= 60
+    # SIGTERM stopped every child of `okno run`.
+    assert report.exit_code == 0 and report.leftover_pids == []
