@@ -273,6 +273,8 @@ class OutageReport:
     readyz_during: tuple[int, str]
     metrics_during: str
     refused: list[int]
+    acked_before_kill: int
+    acked_during_outage: int
     leftover_pids: list[int]
     exit_code: int
 
@@ -300,11 +302,12 @@ def outage_run(
             wait_until_ticketed(database_url, poster.acknowledged, 180.0, at_least=1)
             time.sleep(before)
             redis.kill9()
+            at_kill = len(poster.acknowledged)
             time.sleep(outage / 2)
             readyz, metrics = get(okno.base + "/readyz"), get(okno.base + "/metrics")[1]
             time.sleep(outage / 2)
             redis.start()
-            back = utc_now()
+            back, at_return = utc_now(), len(poster.acknowledged)
             time.sleep(after)
         result, _ = wait_until_ticketed(database_url, poster.acknowledged, deadline)
         assert okno.proc is not None
@@ -321,6 +324,8 @@ def outage_run(
         readyz_during=readyz,
         metrics_during=metrics,
         refused=poster.refused,
+        acked_before_kill=at_kill,
+        acked_during_outage=at_return - at_kill,
         leftover_pids=[pid for pid in pids if alive(pid)],
         exit_code=code,
     )

@@ -219,4 +219,5 @@ def embedded_redis_argv(data_dir: Path, socket_path: Path) -> list[str]:
         "--appendonly", "no",
         "--daemonize", "no",
         "--loglevel", "warning",
+        "--logfile", str((data_dir / "redis.log").resolve()),
     ]  # fmt: skip
