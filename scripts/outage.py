@@ -277,6 +277,7 @@ class OutageReport:
     acked_during_outage: int
     leftover_pids: list[int]
     exit_code: int
+    output: list[str]
 
 
 def outage_run(
@@ -328,4 +329,5 @@ def outage_run(
         acked_during_outage=at_return - at_kill,
         leftover_pids=[pid for pid in pids if alive(pid)],
         exit_code=code,
+        output=okno.output,
     )

@@ -17,5 +17,15 @@ def test_redis_kill9_under_load_loses_and_doubles_nothing(tmp_path: Path) -> Non
     assert "okno_redis_up 0" in report.metrics_during
     assert (count.lost, count.doubled) == (0, 0), count
     assert report.recovery_seconds is not None and report.recovery_seconds <= 60
+    # The banner says "up" only after each child said it was really running.
+    lines = [line.strip() for line in report.output]
+    up = next(i for i, line in enumerate(lines) if line.startswith("Okno is up"))
+    for ready in (
+        "worker 1 running",
+        "worker 2 running",
+        "SMTP server listening",
+        "API and portal",
+    ):
+        assert any(line.startswith(ready) for line in lines[:up]), ready
     # SIGTERM stopped every child of `okno run`.
     assert report.exit_code == 0 and report.leftover_pids == []
