@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -25,6 +26,7 @@ MAX_BACKOFF = 30.0
 # A child that ran this long before dying is restarted at once, not after a longer wait.
 STABLE_AFTER = 60.0
 STOP_TIMEOUT = 10.0
+PR_SET_PDEATHSIG = 1
 
 
 class AlreadyRunning(click.ClickException):
@@ -106,13 +108,17 @@ class Supervisor:
                 self.echo(f"  {child.ready_line} (pid {child.pid})")
 
     def start(self, child: Child) -> None:
-        child.proc = subprocess.Popen(child.argv, env=self.env)
+        if self.stop.is_set():  # a signal arrived during this tick: start nothing more
+            return
+        child.proc = subprocess.Popen(child.argv, env=self.env, preexec_fn=_die_with_parent)
         child.started_at = time.monotonic()
 
     def _exited(self, child: Child, now: float) -> None:
         assert child.proc is not None
         rc = child.proc.returncode
         child.proc = None
+        if self.stop.is_set():  # stopping: children leaving is expected
+            return
         if child.oneshot and rc == 0:
             child.done = True
             child.announced = True
@@ -149,6 +155,13 @@ def _terminate(procs: list[subprocess.Popen[Any]]) -> None:
             log.warning("pid %s did not stop in %.0f s; killing it", proc.pid, STOP_TIMEOUT)
             proc.kill()
             proc.wait()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the supervisor dies (even by kill -9), so no orphan
+    keeps a port or the Redis socket that the next `okno run` needs."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def install_stop_signals(stop: threading.Event) -> None:

@@ -51,6 +51,36 @@ def test_a_killed_child_is_restarted_and_stop_ends_every_child() -> None:
             os.waitpid(pid, os.WNOHANG)  # already reaped: it has exited
 
 
+SUPERVISED_SLEEPER = f"""
+import os, sys
+from scripts.supervisor import Child, Supervisor
+child = Child("sleeper", {SLEEPER!r}, lambda c: True, "sleeping")
+supervisor = Supervisor([child], env=dict(os.environ), echo=lambda line: None)
+supervisor.tick()
+print(child.pid, flush=True)
+supervisor.stop.wait()
+"""
+
+
+def test_children_die_with_a_killed_supervisor() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISED_SLEEPER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()  # kill -9: the supervisor cannot stop anyone itself
+    parent.wait()
+    wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in zombie_state(child))
+
+
+def zombie_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
 def test_restart_backoff_grows_and_is_capped() -> None:
     assert [backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff(50) == 30.0
