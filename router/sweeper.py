@@ -139,32 +139,50 @@ def _release_abandoned_sends(runtime: Runtime, before: datetime) -> None:
 
 
 def sweep_forever(runtime: Runtime, stop: threading.Event) -> None:
-    """Loop for a background thread in every worker; outlives Redis and database outages.
+    """Loop for a background thread in every worker; outlives Redis and database outages."""
+    SweepLoop(runtime).run(stop)
 
-    After Redis comes back, sweep every few seconds for a while and take rows after a few
-    seconds instead of `sweep_after_seconds`: what was accepted during the outage was never
-    enqueued (or Redis lost it), and should not wait for the usual cut-off.
+
+@dataclass
+class SweepLoop:
+    """Sweep every `sweep_after_seconds / 2`; look at Redis every few seconds in between.
+
+    When Redis was unreachable, or restarted (its run_id changed: a supervisor brought it
+    back faster than a sweep interval), sweep every few seconds for a while and take rows
+    after a few seconds instead of `sweep_after_seconds`: what was accepted meanwhile was
+    never enqueued, or Redis lost it, and should not wait for the usual cut-off.
     """
-    normal = max(5.0, runtime.settings.sweep_after_seconds / 2)
-    recovering_until = 0.0
-    redis_down = False
-    interval = normal
-    while not stop.wait(interval):
-        recovering = time.monotonic() < recovering_until
-        try:
-            _locked_sweep(runtime, RECOVERY_AGE if recovering else None)
-        except RedisError as exc:
-            if not redis_down:
-                log.warning("sweeper: Redis unreachable (%s); retrying every %s s", exc, RETRY)
-            redis_down, interval = True, RETRY
-            continue
-        except Exception:  # keep sweeping; the error is logged with its traceback
-            log.exception("sweeper pass failed")
-        if redis_down:
+
+    runtime: Runtime
+    run_id: str | None = None
+    redis_down: bool = False
+    recovering_until: float = 0.0
+    last_sweep: float = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        normal = max(5.0, self.runtime.settings.sweep_after_seconds / 2)
+        while not stop.wait(RETRY):
+            try:
+                self._watch_redis()
+                recovering = time.monotonic() < self.recovering_until
+                if recovering or time.monotonic() - self.last_sweep >= normal:
+                    self.last_sweep = time.monotonic()
+                    _locked_sweep(self.runtime, RECOVERY_AGE if recovering else None)
+            except RedisError as exc:
+                if not self.redis_down:
+                    log.warning(
+                        "sweeper: Redis unreachable (%s); watching it every %ss", exc, RETRY
+                    )
+                self.redis_down = True
+            except Exception:  # keep sweeping; the error is logged with its traceback
+                log.exception("sweeper pass failed")
+
+    def _watch_redis(self) -> None:
+        run_id = str(self.runtime.redis.info("server").get("run_id"))
+        if self.redis_down or (self.run_id is not None and run_id != self.run_id):
             log.warning("sweeper: Redis is back; sweeping every %s s for a while", RETRY)
-            recovering_until = time.monotonic() + 2 * runtime.settings.sweep_after_seconds
-            redis_down = False
-        interval = RETRY if time.monotonic() < recovering_until else normal
+            self.recovering_until = time.monotonic() + 2 * self.runtime.settings.sweep_after_seconds
+        self.run_id, self.redis_down = run_id, False
 
 
 def _locked_sweep(runtime: Runtime, older_than: timedelta | None) -> None:

@@ -18,27 +18,33 @@ from scripts.outage import OutageReport, outage_run
 )
 @click.option("--rate", default=20.0, show_default=True, help="Web forms posted per second.")
 @click.option("--deadline", default=120.0, show_default=True, help="Seconds to wait for tickets.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("bench/outage-sqlite.md"))
-def bench_outage(outage_s: float, rate: float, deadline: float, out: Path) -> None:
+@click.option(
+    "--embedded", is_flag=True, help="Kill the embedded redis-server okno run supervises instead."
+)
+@click.option("--out", type=click.Path(path_type=Path), default=None)
+def bench_outage(
+    outage_s: float, rate: float, deadline: float, embedded: bool, out: Path | None
+) -> None:
     """Post forms, kill -9 a real redis-server, start it again on its port, count tickets."""
     with tempfile.TemporaryDirectory(prefix="okno-bench-outage-") as tmp:
-        report = outage_run(Path(tmp), outage=outage_s, rate=rate, deadline=deadline)
-    text = render(report, outage_s, rate)
+        report = outage_run(
+            Path(tmp), outage=outage_s, rate=rate, deadline=deadline, embedded=embedded
+        )
+    text = render(report, outage_s, rate, embedded)
+    out = out or Path("bench/outage-embedded.md" if embedded else "bench/outage-sqlite.md")
     click.echo(text)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
 
 
-def render(report: OutageReport, outage_s: float, rate: float) -> str:
+def render(report: OutageReport, outage_s: float, rate: float, embedded: bool) -> str:
     c = report.count
     recovery = f"{report.recovery_seconds:.1f} s" if report.recovery_seconds is not None else "—"
     return "\n".join(
         [
             f"# okno bench outage — {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
             "",
-            f"Real `okno run` (2 workers, SQLite) on a real redis-server without persistence; "
-            f"web forms at {rate:g}/s; Redis kill -9 for {outage_s:g} s, then started again "
-            f"on the same port. Machine: {platform.platform()}.",
+            _setup(outage_s, rate, embedded) + f" Machine: {platform.platform()}.",
             "",
             "| acknowledged (202) | ticketed | lost | doubled | Redis back → last ticket |",
             "| --- | --- | --- | --- | --- |",
@@ -53,4 +59,18 @@ def render(report: OutageReport, outage_s: float, rate: float) -> str:
             f"children left behind: {len(report.leftover_pids)}.",
             "",
         ]
+    )
+
+
+def _setup(outage_s: float, rate: float, embedded: bool) -> str:
+    if embedded:
+        return (
+            f"Real `okno run` (2 workers, SQLite, embedded redis-server with its snapshot); web "
+            f"forms at {rate:g}/s; the embedded redis-server killed with kill -9 and restarted by "
+            "the supervisor."
+        )
+    return (
+        f"Real `okno run` (2 workers, SQLite) on a real redis-server without persistence; web "
+        f"forms at {rate:g}/s; Redis kill -9 for {outage_s:g} s, then started again on the "
+        "same port."
     )

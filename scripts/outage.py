@@ -96,7 +96,7 @@ class OknoRun:
             **env,
             "PYTHONPATH": str(ROOT),
             "OKNO_DATA_DIR": str(self.data_dir),
-            "OKNO_REDIS_URL": self.redis_url,
+            **({"OKNO_REDIS_URL": self.redis_url} if self.redis_url else {}),
             "OKNO_CATALOG_FILE": str(catalog),
             "OKNO_SMTP_PORT": str(free_port()),
         }
@@ -280,6 +280,36 @@ class OutageReport:
     output: list[str]
 
 
+class EmbeddedRedis:
+    """The redis-server `okno run` supervises: killed by us, started again by the supervisor."""
+
+    def __init__(self, okno: OknoRun) -> None:
+        self.okno = okno
+        self.killed: int | None = None
+
+    def _pid(self) -> int | None:
+        assert self.okno.proc is not None
+        for pid in children_of(self.okno.proc.pid):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"redis-server" in cmd and pid != self.killed and alive(pid):
+                return pid
+        return None
+
+    def kill9(self) -> None:
+        self.killed = self._pid()
+        if self.killed:
+            os.kill(self.killed, signal.SIGKILL)
+
+    def start(self) -> None:
+        """Nothing to do but wait: the supervisor restarts it (0.5 s back-off)."""
+        deadline = time.monotonic() + 30
+        while self._pid() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 def outage_run(
     workdir: Path,
     *,
@@ -288,11 +318,18 @@ def outage_run(
     after: float = 3.0,
     rate: float = 10.0,
     deadline: float = 60.0,
+    embedded: bool = False,
 ) -> OutageReport:
-    """Post forms, kill -9 Redis for `outage` s, start it again on the same port, count."""
-    redis = RedisServer(free_port(), workdir)
-    redis.start()
-    okno = OknoRun(workdir, f"redis://127.0.0.1:{redis.port}/0")
+    """Post forms, kill -9 Redis for `outage` s, start it again on the same port, count.
+
+    `embedded`: kill the redis-server `okno run` supervises instead; it comes back when the
+    supervisor restarts it, so `outage` is only the wait before /readyz is read.
+    """
+    external = None if embedded else RedisServer(free_port(), workdir)
+    if external:
+        external.start()
+    okno = OknoRun(workdir, f"redis://127.0.0.1:{external.port}/0" if external else "")
+    redis: RedisServer | EmbeddedRedis = external or EmbeddedRedis(okno)
     database_url = f"sqlite:///{okno.data_dir / 'okno.db'}"
     try:
         okno.start()
@@ -304,9 +341,9 @@ def outage_run(
             time.sleep(before)
             redis.kill9()
             at_kill = len(poster.acknowledged)
-            time.sleep(outage / 2)
+            time.sleep(0 if embedded else outage / 2)
             readyz, metrics = get(okno.base + "/readyz"), get(okno.base + "/metrics")[1]
-            time.sleep(outage / 2)
+            time.sleep(0 if embedded else outage / 2)
             redis.start()
             back, at_return = utc_now(), len(poster.acknowledged)
             time.sleep(after)
@@ -316,7 +353,8 @@ def outage_run(
         code = okno.stop()
     finally:
         okno.stop()
-        redis.kill9()
+        if external:
+            external.kill9()
     last = result.last_ticket_at
     return OutageReport(
         count=result,
