@@ -278,6 +278,7 @@ class OutageReport:
     leftover_pids: list[int]
     exit_code: int
     output: list[str]
+    port: int
 
 
 class EmbeddedRedis:
@@ -319,6 +320,7 @@ def outage_run(
     rate: float = 10.0,
     deadline: float = 60.0,
     embedded: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> OutageReport:
     """Post forms, kill -9 Redis for `outage` s, start it again on the same port, count.
 
@@ -332,7 +334,7 @@ def outage_run(
     redis: RedisServer | EmbeddedRedis = external or EmbeddedRedis(okno)
     database_url = f"sqlite:///{okno.data_dir / 'okno.db'}"
     try:
-        okno.start()
+        okno.start(env={**okno.env(), **(extra_env or {})})
         okno.wait_for("Okno is up")
         poster = Poster(okno.base, rate)
         with poster.running():
@@ -368,4 +370,5 @@ def outage_run(
         leftover_pids=[pid for pid in pids if alive(pid)],
         exit_code=code,
         output=okno.output,
+        port=okno.port,
     )
