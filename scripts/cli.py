@@ -13,9 +13,8 @@ from scripts.bench import bench
 from scripts.email_cli import email, imap, smtp
 from scripts.model_cli import bench_classifier, model
 from scripts.report_cli import report
-from scripts.run_cli import run
 from scripts.runtime import cli_runtime, cli_settings
-from scripts.services import api, worker
+from scripts.services import api, run, worker
 from scripts.telegram_cli import telegram
 from scripts.user_cli import user
 

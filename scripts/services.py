@@ -26,7 +26,15 @@ from models.settings import Settings, SettingsError
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sweeper import sweep_forever
+from scripts.run_plan import child_env, embedded_redis, plan, up_line
 from scripts.runtime import cli_runtime, cli_settings
+from scripts.supervisor import (
+    Child,
+    Supervisor,
+    embedded_redis_socket,
+    install_stop_signals,
+    lock_data_dir,
+)
 
 log = logging.getLogger("okno")
 
@@ -173,3 +181,37 @@ def ensure_model(settings: Settings) -> str:
         check=True,
     )  # fmt: skip
     return f"classifier model {registry.active_version()} trained on {seed} and promoted"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
+def run(host: str, port: int, workers: int) -> None:
+    """Everything in one command with the embedded defaults: API, workers, channels."""
+    settings = with_public_url(cli_settings(), host, port)
+    # Every channel setting is checked, and the data directory locked, before anything starts:
+    # a bad setting or a second `okno run` leaves nothing behind and touches nothing.
+    email, telegram = check_channel_settings()
+    lock = lock_data_dir(settings.data_dir)
+    children: list[Child] = []
+    redis_where = settings.redis_url
+    if not settings.redis_url:
+        sock = embedded_redis_socket(settings.data_dir)
+        children.append(embedded_redis(settings.data_dir, sock))
+        settings = settings.model_copy(update={"redis_url": f"unix://{sock}"})
+        redis_where = f"embedded redis-server (unix://{sock})"
+    supervisor = Supervisor(children, env=child_env(settings))
+    install_stop_signals(supervisor.stop)
+    runtime = cli_runtime(settings)
+    try:
+        click.echo(f"Okno is starting (pid of the supervisor: {os.getpid()})")
+        click.echo(f"  database: {settings.effective_database_url}")
+        click.echo(f"  redis:    {redis_where}")
+        for line in prepare(runtime):
+            click.echo(f"  {line}")
+        supervisor.children += plan(settings, email, telegram, runtime.redis, host, port, workers)
+        supervisor.run(on_up=lambda: click.echo(up_line(host, port)))
+    finally:
+        runtime.close()
+        lock.close()

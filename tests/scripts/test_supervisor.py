@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from scripts.cli import main
-from scripts.run_cli import child_env, plan
+from scripts.run_plan import child_env, plan
 from scripts.supervisor import Child, Supervisor, backoff, lock_data_dir
 from tests.conftest import ROOT
 

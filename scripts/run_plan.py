@@ -1,4 +1,4 @@
-"""`okno run`: everything in one command, under a supervisor that restarts what dies."""
+"""What `okno run` supervises: its children, how each is probed, the environment they share."""
 
 from __future__ import annotations
 
@@ -7,59 +7,14 @@ import socket
 import urllib.request
 from pathlib import Path
 
-import click
 from redis import Redis
 from rq import Worker
 
 from channels.email.settings import EmailSettings
 from channels.telegram.settings import TelegramSettings
 from models.settings import Settings
-from scripts.runtime import cli_runtime, cli_settings
-from scripts.services import check_channel_settings, prepare, with_public_url
-from scripts.supervisor import (
-    Child,
-    Supervisor,
-    embedded_redis_argv,
-    embedded_redis_socket,
-    install_stop_signals,
-    lock_data_dir,
-    okno_argv,
-)
+from scripts.supervisor import Child, embedded_redis_argv, okno_argv
 from scripts.telegram_cli import WEBHOOK_PATH
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="RQ worker processes.")
-def run(host: str, port: int, workers: int) -> None:
-    """Everything in one command with the embedded defaults: API, workers, channels."""
-    settings = with_public_url(cli_settings(), host, port)
-    # Every channel setting is checked, and the data directory locked, before anything starts:
-    # a bad setting or a second `okno run` leaves nothing behind and touches nothing.
-    email, telegram = check_channel_settings()
-    lock = lock_data_dir(settings.data_dir)
-    children: list[Child] = []
-    redis_where = settings.redis_url
-    if not settings.redis_url:
-        sock = embedded_redis_socket(settings.data_dir)
-        children.append(embedded_redis(settings.data_dir, sock))
-        settings = settings.model_copy(update={"redis_url": f"unix://{sock}"})
-        redis_where = f"embedded redis-server (unix://{sock})"
-    supervisor = Supervisor(children, env=child_env(settings))
-    install_stop_signals(supervisor.stop)
-    runtime = cli_runtime(settings)
-    try:
-        click.echo(f"Okno is starting (pid of the supervisor: {os.getpid()})")
-        click.echo(f"  database: {settings.effective_database_url}")
-        click.echo(f"  redis:    {redis_where}")
-        for line in prepare(runtime):
-            click.echo(f"  {line}")
-        supervisor.children += plan(settings, email, telegram, runtime.redis, host, port, workers)
-        supervisor.run(on_up=lambda: click.echo(up_line(host, port)))
-    finally:
-        runtime.close()
-        lock.close()
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -104,7 +59,7 @@ def plan(
                 oneshot=True,
             )
         )
-    children.append(api(host, port))
+    children.append(api_child(host, port))
     return children
 
 
@@ -137,7 +92,7 @@ def smtp(email: EmailSettings) -> Child:
     return Child("SMTP server", okno_argv("smtp"), listening, f"SMTP server listening on {where}")
 
 
-def api(host: str, port: int) -> Child:
+def api_child(host: str, port: int) -> Child:
     def healthy(child: Child) -> bool:
         url = f"http://{_local(host)}:{port}/healthz"
         with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310 — our own URL
