@@ -109,7 +109,7 @@ def work_until_stopped(
 ) -> None:
     """Run RQ's work loop again after it quits on a Redis error (RQ's own bookkeeping raises
     ConnectionError and the loop quits); only SIGTERM/SIGINT or a finished burst end it."""
-    while True:
+    while not stop.is_set():
         worker = _Worker([runtime.queue(q) for q in queues], connection=runtime.redis)
         worker.stop_event = stop
         try:
