@@ -73,6 +73,7 @@ class OknoRun:
 
     workdir: Path
     redis_url: str
+    database_url: str | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
@@ -97,6 +98,7 @@ class OknoRun:
             "PYTHONPATH": str(ROOT),
             "OKNO_DATA_DIR": str(self.data_dir),
             **({"OKNO_REDIS_URL": self.redis_url} if self.redis_url else {}),
+            **({"OKNO_DATABASE_URL": self.database_url} if self.database_url else {}),
             "OKNO_CATALOG_FILE": str(catalog),
             "OKNO_SMTP_PORT": str(free_port()),
         }
@@ -321,18 +323,21 @@ def outage_run(
     deadline: float = 60.0,
     embedded: bool = False,
     extra_env: dict[str, str] | None = None,
+    database_url: str | None = None,
 ) -> OutageReport:
     """Post forms, kill -9 Redis for `outage` s, start it again on the same port, count.
 
     `embedded`: kill the redis-server `okno run` supervises instead; it comes back when the
-    supervisor restarts it, so `outage` is only the wait before /readyz is read.
+    supervisor restarts it (`outage` is not waited). `database_url`: an empty database
+    (SQLite in the work directory when unset).
     """
     external = None if embedded else RedisServer(free_port(), workdir)
     if external:
         external.start()
-    okno = OknoRun(workdir, f"redis://127.0.0.1:{external.port}/0" if external else "")
+    redis_url = f"redis://127.0.0.1:{external.port}/0" if external else ""
+    okno = OknoRun(workdir, redis_url, database_url)
     redis: RedisServer | EmbeddedRedis = external or EmbeddedRedis(okno)
-    database_url = f"sqlite:///{okno.data_dir / 'okno.db'}"
+    database_url = database_url or f"sqlite:///{okno.data_dir / 'okno.db'}"
     try:
         okno.start(env={**okno.env(), **(extra_env or {})})
         okno.wait_for("Okno is up")
