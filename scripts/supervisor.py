@@ -126,6 +126,7 @@ class Supervisor:
             return
         child.failures = 1 if now - child.started_at >= STABLE_AFTER else child.failures + 1
         child.restarts += 1
+        child.announced = False  # its line is printed again once it is back
         delay = backoff(child.failures)
         child.next_start = now + delay
         log.warning("%s exited (rc %s); restarting in %.1f s", child.name, rc, delay)

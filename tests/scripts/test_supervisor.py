@@ -42,6 +42,7 @@ def test_a_killed_child_is_restarted_and_stop_ends_every_child() -> None:
     wait_for(lambda: poller.pid not in (None, first))
     assert poller.restarts == 1
     assert any("IMAP poller exited (rc -9); restarting" in line for line in lines)
+    wait_for(lambda: lines[-1] == f"  IMAP poller running (pid {poller.pid})")
     pids = [poller.pid, redis.pid]
     supervisor.stop.set()
     thread.join(timeout=30)
