@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +25,11 @@ LIVE = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ABANDONED_AFTER = timedelta(minutes=3)
 MAX_ABANDONED = 3
 BATCH = 500
+# Seconds between passes while Redis is away and just after it came back.
+RETRY = 3.0
+# After an outage: rows this old have had time to be enqueued by the process that stored them.
+RECOVERY_AGE = timedelta(seconds=5)
+LOCK_TIMEOUT = 60
 
 
 @dataclass
@@ -131,19 +138,60 @@ def _release_abandoned_sends(runtime: Runtime, before: datetime) -> None:
         )
 
 
-def sweep_forever(runtime: Runtime, stop: object, interval: float) -> None:
-    """Loop for a background thread; `stop` is a threading.Event."""
-    while not stop.wait(interval):  # type: ignore[attr-defined]
-        try:
-            # One sweeper at a time across all workers, so two never enqueue the same row.
-            lock = runtime.redis.lock("okno:sweeper", timeout=300, blocking=False)
-            if not lock.acquire():
-                continue
+def sweep_forever(runtime: Runtime, stop: threading.Event) -> None:
+    """Loop for a background thread in every worker; outlives Redis and database outages."""
+    SweepLoop(runtime).run(stop)
+
+
+@dataclass
+class SweepLoop:
+    """Sweep every `sweep_after_seconds / 2`; look at Redis every few seconds in between.
+
+    When Redis was unreachable, or restarted (its run_id changed: a supervisor brought it
+    back faster than a sweep interval), sweep every few seconds for a while and take rows
+    after a few seconds instead of `sweep_after_seconds`: what was accepted meanwhile was
+    never enqueued, or Redis lost it, and should not wait for the usual cut-off.
+    """
+
+    runtime: Runtime
+    run_id: str | None = None
+    redis_down: bool = False
+    recovering_until: float = 0.0
+    last_sweep: float = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        normal = max(5.0, self.runtime.settings.sweep_after_seconds / 2)
+        while not stop.wait(RETRY):
             try:
-                sweep(runtime)
-            finally:
-                lock.release()
-        except RedisError as exc:
-            log.warning("sweeper: Redis unreachable (%s); will retry", exc)
-        except Exception:  # keep sweeping; the error is logged with its traceback
-            log.exception("sweeper pass failed")
+                self._watch_redis()
+                recovering = time.monotonic() < self.recovering_until
+                if recovering or time.monotonic() - self.last_sweep >= normal:
+                    self.last_sweep = time.monotonic()
+                    _locked_sweep(self.runtime, RECOVERY_AGE if recovering else None)
+            except RedisError as exc:
+                if not self.redis_down:
+                    log.warning(
+                        "sweeper: Redis unreachable (%s); watching it every %ss", exc, RETRY
+                    )
+                self.redis_down = True
+            except Exception:  # keep sweeping; the error is logged with its traceback
+                log.exception("sweeper pass failed")
+
+    def _watch_redis(self) -> None:
+        run_id = str(self.runtime.redis.info("server").get("run_id"))
+        if self.redis_down or (self.run_id is not None and run_id != self.run_id):
+            log.warning("sweeper: Redis is back; sweeping every %s s for a while", RETRY)
+            self.recovering_until = time.monotonic() + 2 * self.runtime.settings.sweep_after_seconds
+        self.run_id, self.redis_down = run_id, False
+
+
+def _locked_sweep(runtime: Runtime, older_than: timedelta | None) -> None:
+    # One sweeper at a time across all workers, so two never enqueue the same row. The lock
+    # expires by itself when its holder dies (kill -9) or Redis restarts without it.
+    lock = runtime.redis.lock("okno:sweeper", timeout=LOCK_TIMEOUT, blocking=False)
+    if not lock.acquire():
+        return
+    try:
+        sweep(runtime, older_than=older_than)
+    finally:
+        lock.release()
