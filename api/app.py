@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import (
     analytics,
     catalog,
+    employees,
     errors,
     health,
     intake,
@@ -111,6 +112,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         users,
         catalog,
         analytics,
+        employees,
     ):
         app.include_router(module.router)
 

@@ -10,6 +10,7 @@ from models.db import session_scope
 from models.migrate import upgrade
 from router.catalog import CatalogError, load_catalog
 from scripts.bench import bench
+from scripts.directory_cli import directory
 from scripts.email_cli import email, imap, smtp
 from scripts.model_cli import bench_classifier, model
 from scripts.report_cli import report
@@ -62,6 +63,7 @@ for command in (run, api, worker, bench, email, smtp, imap, report, model):
     main.add_command(command)
 main.add_command(user)
 main.add_command(telegram)
+main.add_command(directory)
 
 
 if __name__ == "__main__":
