@@ -21,6 +21,7 @@ from api import (
     telegram,
     tickets,
     users,
+    webhooks,
     workflow,
 )
 from router.runtime import Runtime
@@ -113,6 +114,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         catalog,
         analytics,
         employees,
+        webhooks,
     ):
         app.include_router(module.router)
 

@@ -18,6 +18,7 @@ from scripts.runtime import cli_runtime, cli_settings
 from scripts.services import api, run, worker
 from scripts.telegram_cli import telegram
 from scripts.user_cli import user
+from scripts.webhook_cli import webhook
 
 
 @click.group()
@@ -64,6 +65,7 @@ for command in (run, api, worker, bench, email, smtp, imap, report, model):
 main.add_command(user)
 main.add_command(telegram)
 main.add_command(directory)
+main.add_command(webhook)
 
 
 if __name__ == "__main__":

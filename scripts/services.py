@@ -24,6 +24,7 @@ from models.settings import Settings, SettingsError
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sweeper import sweep_forever
+from router.webhook_jobs import WEBHOOK_QUEUE
 from scripts.runtime import cli_runtime, cli_settings
 
 log = logging.getLogger("okno")
@@ -40,7 +41,9 @@ def api(host: str, port: int) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Drain the queues and exit.")
-@click.option("--queues", default=f"{INTAKE_QUEUE},{NOTIFY_QUEUE}", show_default=True)
+@click.option(
+    "--queues", default=f"{INTAKE_QUEUE},{NOTIFY_QUEUE},{WEBHOOK_QUEUE}", show_default=True
+)
 @click.option("--no-sweeper", is_flag=True, help="Do not run the stranded-message sweeper here.")
 def worker(burst: bool, queues: str, no_sweeper: bool) -> None:
     """Run an RQ SimpleWorker (with the scheduler for retries) and the sweeper."""
@@ -130,9 +133,13 @@ def run(host: str, port: int, workers: int) -> None:
     try:
         lines = prepare(runtime)
         env = {**os.environ, "OKNO_REDIS_URL": runtime.redis_url}
+        queues = ["--queues", f"{INTAKE_QUEUE},{NOTIFY_QUEUE}"]
         for i in range(workers):
             no_sweep = ["--no-sweeper"] if i else []
-            children.append((f"worker {i + 1}", _spawn(["worker", *no_sweep], env)))
+            children.append((f"worker {i + 1}", _spawn(["worker", *queues, *no_sweep], env)))
+        # Outbound webhooks get a worker of their own: a slow receiver never delays intake.
+        hooks = ["worker", "--queues", WEBHOOK_QUEUE, "--no-sweeper"]
+        children.append(("webhook worker", _spawn(hooks, env)))
         for name, args in channels:
             children.append((name, _spawn(args, env)))
         click.echo(_banner(settings, runtime, host, port, lines, children))
