@@ -204,18 +204,25 @@ def by_email(email: str, *, session: Session) -> Employee | None:
 
 
 def search(query: str, *, session: Session, limit: int = 50) -> list[Employee]:
-    """People whose name, e-mail, phone, department or branch contains the query."""
+    """People whose name, e-mail, phone, department or branch contains every word of the query."""
     stmt = select(Employee).order_by(Employee.name, Employee.id).limit(limit)
-    words = query.strip().lower().split()
-    for word in words:
-        like = f"%{word}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Employee.name).like(like),
-                func.lower(Employee.email).like(like),
-                Employee.phone.like(like),
-                func.lower(Employee.department).like(like),
-                func.lower(Employee.branch).like(like),
-            )
-        )
+    for word in query.split():
+        stmt = stmt.where(or_(*(_contains(column, word) for column in _SEARCHED)))
     return list(session.scalars(stmt))
+
+
+_SEARCHED = (Employee.name, Employee.email, Employee.phone, Employee.department, Employee.branch)
+
+
+def _contains(column: Any, word: str) -> Any:
+    # SQLite's lower() and LIKE fold ASCII only: the usual spellings of a Cyrillic word are
+    # tried as written too ("казань" finds "Казань"); PostgreSQL's lower() folds them all.
+    forms = {word, word.capitalize(), word.upper()}
+    return or_(
+        func.lower(column).like(_pattern(word.lower()), escape="\\"),
+        *(column.like(_pattern(f), escape="\\") for f in forms),
+    )
+
+
+def _pattern(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
