@@ -145,7 +145,10 @@ def _enqueue_committed(session: Session) -> None:
     ids = session.info.pop(_PENDING, [])
     if not ids:
         return
-    enqueue_deliveries(ids)
+    try:
+        enqueue_deliveries(ids)
+    except Exception:  # the change is committed; its rows wait for the sweeper instead
+        log.exception("webhook deliveries %s not enqueued; the sweeper will", ids)
 
 
 def _forget(session: Session, previous_transaction: Any) -> None:
