@@ -209,3 +209,18 @@ def test_urls_events_and_scope_are_checked(
     assert "secret" not in row
     assert cli.invoke(main, ["webhook", "remove", str(row["id"])]).exit_code == 0
     assert json.loads(cli.invoke(main, ["webhook", "list", "--json"]).output) == []
+
+
+def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweeper(
+    cli: CliRunner, runtime: Runtime, receiver: Receiver
+) -> None:
+    subscribe(cli, receiver.url + "/cmdb", "ticket.created")
+    number = new_ticket(runtime)
+    runtime.redis.flushdb()  # Redis lost the job (an outage, a failover): the row is still there
+    deliver(runtime)
+    assert receiver.posts == []
+    report = sweep(runtime, older_than=timedelta(0))
+    assert report.webhooks == 1
+    deliver(runtime)
+    (post,) = receiver.at("/cmdb")
+    assert post.json["ticket"]["number"] == number
