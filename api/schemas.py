@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.employee_schemas import EmployeeOut
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -143,4 +145,7 @@ class TicketDetail(TicketSummary):
     closed_at: datetime | None = None
     allowed_actions: list[str] = Field(
         default_factory=list, description="Actions the ticket's status allows (POST .../<action>)."
+    )
+    requester_employee: EmployeeOut | None = Field(
+        default=None, description="The requester in the directory: department, branch, manager."
     )

@@ -49,6 +49,12 @@ def handle(
 
 
 def find_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
+    """The sender as a known, active employee; a deactivated one is an unknown sender."""
+    found = _lookup_employee(message, session=session)
+    return found if found is not None and found.active else None
+
+
+def _lookup_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
     address = (message.sender_address or "").strip()
     if not address:
         return None
@@ -62,7 +68,10 @@ def find_employee(message: IncomingMessage, *, session: Session) -> Employee | N
     if "@" in address:
         return session.scalar(select(Employee).where(func.lower(Employee.email) == address.lower()))
     if message.channel.value == "phone":
-        return session.scalar(select(Employee).where(Employee.phone == address))
+        # One number may be shared (a desk phone): an active holder wins over a former one.
+        return session.scalar(
+            select(Employee).where(Employee.phone == address).order_by(Employee.active.desc())
+        )
     return None
 
 

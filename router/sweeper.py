@@ -13,11 +13,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from models.db import InboundMessage, NotificationRow, session_scope
+from models.db import InboundMessage, NotificationRow, WebhookDelivery, session_scope
 from models.types import MessageStatus, utcnow
 from router import jobs
 from router.intake import enqueue_process, process_job_id
 from router.runtime import Runtime
+from router.sla_breaches import record_breaches
+from router.webhook_jobs import delivery_job_id, enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ LOCK_TIMEOUT = 60
 class SweepReport:
     messages: int = 0
     notifications: int = 0
+    webhooks: int = 0
+    breaches: int = 0
 
 
 def sweep(
@@ -82,6 +86,7 @@ def sweep(
     stranded = [n for n in note_ids if _stranded(runtime, jobs.send_job_id(n), abandoned_after)]
     jobs.enqueue_send(runtime, stranded, chain=False)
     report.notifications = len(stranded)
+    report.breaches, report.webhooks = _sweep_webhooks(runtime, cutoff, abandoned_after)
     if report.messages or report.notifications:
         log.info(
             "sweeper re-enqueued %s message(s), %s notification(s)",
@@ -89,6 +94,25 @@ def sweep(
             report.notifications,
         )
     return report
+
+
+def _sweep_webhooks(
+    runtime: Runtime, cutoff: datetime, abandoned_after: timedelta
+) -> tuple[int, int]:
+    """Record new SLA breaches (their deliveries go out on commit); re-enqueue lost deliveries."""
+    with session_scope(runtime.sessions) as session:
+        breaches = record_breaches(session=session)
+        pending = list(
+            session.scalars(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.created_at <= cutoff)
+                .order_by(WebhookDelivery.created_at)
+                .limit(BATCH)
+            )
+        )
+    lost = [d for d in pending if _stranded(runtime, delivery_job_id(d), abandoned_after)]
+    enqueue_deliveries(lost, runtime=runtime)
+    return breaches, len(lost)
 
 
 def _stranded(runtime: Runtime, job_id: str, abandoned_after: timedelta) -> str | None:

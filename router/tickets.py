@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Ticket, TicketEvent, TicketMessage
 from models.types import utcnow
+from router.webhooks import enqueue_webhooks
 
 NUMBER_PREFIX = "OKNO-"
 
@@ -53,6 +54,7 @@ def add_event(
         data=data or {},
     )
     session.add(event)
+    enqueue_webhooks(session=session, ticket=ticket, event=event)
     return event
 
 

@@ -21,6 +21,8 @@ COMMANDS = {
     "model": ("scripts.model_cli:model", "Train, evaluate and manage classifier models."),
     "report": ("scripts.report_cli:report", "Service statistics."),
     "bench": ("scripts.bench:bench", "Benchmarks (printed and written under bench/)."),
+    "directory": ("scripts.directory_cli:directory", "The employee directory (CSV, LDAP)."),
+    "webhook": ("scripts.webhook_cli:webhook", "Outbound webhooks (add, list, remove, …)."),
 }
 
 

@@ -13,6 +13,7 @@ from rq import Worker
 from channels.email.settings import EmailSettings
 from channels.telegram.settings import TelegramSettings
 from models.settings import Settings
+from router.webhook_jobs import WEBHOOK_QUEUE
 from scripts.supervisor import Child, embedded_redis_argv, okno_argv
 from scripts.telegram_cli import WEBHOOK_PATH
 
@@ -38,6 +39,8 @@ def plan(
 ) -> list[Child]:
     """The children `okno run` supervises beside Redis: workers, channels, then the API."""
     children = [rq_worker(i + 1, redis) for i in range(workers)]
+    # Outbound webhooks get a worker of their own: a slow receiver never delays intake.
+    children.append(rq_worker(workers + 1, redis, queues=WEBHOOK_QUEUE, name="webhook worker"))
     children.append(smtp(email))
     if email.imap_mailboxes:
         n = len(email.imap_mailboxes)
@@ -75,12 +78,14 @@ def embedded_redis(data_dir: Path, sock: Path) -> Child:
     return Child("embedded Redis", argv, ping, f"embedded Redis on {sock}", stop_last=True)
 
 
-def rq_worker(number: int, redis: Redis) -> Child:
+def rq_worker(number: int, redis: Redis, *, queues: str | None = None, name: str = "") -> Child:
     def registered(child: Child) -> bool:
         return any(w.pid == child.pid for w in Worker.all(connection=redis))
 
     # Every worker runs a sweeper thread; a Redis lock lets one sweep at a time.
-    return Child(f"worker {number}", okno_argv("worker"), registered, f"worker {number} running")
+    name = name or f"worker {number}"
+    argv = okno_argv("worker", *(["--queues", queues] if queues else []))
+    return Child(name, argv, registered, f"{name} running")
 
 
 def smtp(email: EmailSettings) -> Child:

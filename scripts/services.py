@@ -26,6 +26,7 @@ from models.settings import Settings, SettingsError
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sweeper import sweep_forever
+from router.webhook_jobs import WEBHOOK_QUEUE
 from scripts.run_plan import child_env, embedded_redis, plan, up_line
 from scripts.runtime import cli_runtime, cli_settings
 from scripts.supervisor import (
@@ -52,7 +53,9 @@ def api(host: str, port: int) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Drain the queues and exit.")
-@click.option("--queues", default=f"{INTAKE_QUEUE},{NOTIFY_QUEUE}", show_default=True)
+@click.option(
+    "--queues", default=f"{INTAKE_QUEUE},{NOTIFY_QUEUE},{WEBHOOK_QUEUE}", show_default=True
+)
 @click.option("--no-sweeper", is_flag=True, help="Do not run the stranded-message sweeper here.")
 def worker(burst: bool, queues: str, no_sweeper: bool) -> None:
     """Run an RQ SimpleWorker (with the scheduler for retries) and the sweeper."""

@@ -24,7 +24,14 @@ PUBLIC = {
     ("GET", "/api/v1/messages/{message_id}"),
     ("GET", "/api/v1/services"),  # the portal's web form lists the catalogue to everyone
 }
-EXAMPLES = {"number": "OKNO-000001", "user_id": "1", "code": "hr", "message_id": "1"}
+EXAMPLES = {
+    "number": "OKNO-000001",
+    "user_id": "1",
+    "code": "hr",
+    "message_id": "1",
+    "email": "a.petrova@corp.example.com",
+    "webhook_id": "1",
+}
 
 
 @pytest.fixture
