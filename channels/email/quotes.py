@@ -6,22 +6,26 @@ import re
 
 # A line that starts the quoted earlier message (Outlook, Thunderbird, Gmail, Apple, Mail.ru).
 _SEPARATOR = re.compile(
-    r"^\s*-{2,}\s*(original message|исходное сообщение|оригинальное сообщение)\s*-{2,}\s*$",
+    r"^\s*-{2,}\s*(original message|исходное сообщение|оригинальное сообщение|ursprüngliche nachricht|"
+    r"original nachricht|originalnachricht)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
 _FORWARD = re.compile(
-    r"^\s*-{2,}\s*(forwarded message|пересылаемое сообщение|переадресованное сообщение)"
+    r"^\s*-{2,}\s*(forwarded message|пересылаемое сообщение|переадресованное сообщение|"
+    r"weitergeleitete nachricht)"
     r"|^\s*begin forwarded message:|^\s*начало переадресованного сообщения:",
     re.IGNORECASE,
 )
-_HEADER_FROM = re.compile(r"^\s*\*?(from|от|отправитель)\s*:\*?\s*\S", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"^\s*\*?(from|от|отправитель|von)\s*:\*?\s*\S", re.IGNORECASE)
 _HEADER_NEXT = re.compile(
-    r"^\s*\*?(sent|date|to|cc|subject|отправлено|дата|кому|копия|тема)\s*:", re.IGNORECASE
+    r"^\s*\*?(sent|date|to|cc|subject|отправлено|дата|кому|копия|тема|"
+    r"gesendet|datum|an|betreff)\s*:",
+    re.IGNORECASE,
 )
 # "On Mon, 3 Mar 2025 at 10:00, Ivan <ivan@x> wrote:", "03.03.2025 10:00, Иван пишет:",
 # Gmail ru "пн, 3 мар. 2025 г. в 10:00, Иван <ivan@x>:", Apple "…, Иван написал(а):".
 _ATTRIBUTION = re.compile(
-    r"(\b(wrote|writes|пишет|написал|написала|написал\(а\))\s*:\s*$)"
+    r"(\b(wrote|writes|пишет|написал|написала|написал\(а\)|schrieb|geschrieben)\s*:\s*$)"
     r"|(\d.*<[^<>\s]+@[^<>\s]+>\s*:\s*$)",
     re.IGNORECASE,
 )
@@ -40,6 +44,7 @@ _MOBILE = re.compile(
 )
 _VALEDICTION = re.compile(
     r"^\s*(с уважением|с наилучшими пожеланиями|best regards|kind regards|regards|"
+    r"mit freundlichen grüßen|mit freundlichen grüssen|viele grüße|beste grüße|mfg|"
     r"br|cheers|thanks and regards|всего доброго)\s*[,.!]?\s*$",
     re.IGNORECASE,
 )
