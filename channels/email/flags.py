@@ -18,9 +18,10 @@ from channels.email.headers import (
 TICKET_REF = re.compile(r"\bOKNO-(\d{6,})\b", re.IGNORECASE)
 
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(\[[^\]]*\]\s*)?("
+    r"^\s*(\[[^\]]*\]\s*)?\[?("
     r"automatic reply|auto(matic)?[- ]?reply|auto[- ]?response|autoreply|"
     r"out of (the )?office|ooo\b|away from (the )?office|on vacation|vacation reply|"
+    r"automatyczna odpowied|réponse automatique|respuesta automática|risposta automatica|"
     r"auto:|.{0,80}\bis out of (the )?office|abwesenheitsnotiz|automatische antwort|"
     r"автоматический ответ|автоответ|нет на месте|вне офиса|не в офисе|"
     r"отсутствую|отсутствие на рабочем месте|в отпуске|я в отпуске"
@@ -35,7 +36,10 @@ _BOUNCE_SUBJECT = re.compile(
     r"невозможно доставить|сообщение не доставлено|ошибка доставки)",
     re.IGNORECASE,
 )
-_DAEMON_LOCAL = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|maildelivery)(\+.*)?$", re.I)
+# postmaster@ is also a person's role mailbox: alone it is not evidence (Exchange NDRs from it
+# carry a report or an "Undeliverable:" subject anyway).
+_DAEMON_LOCAL = re.compile(r"^(mailer-daemon|mail-daemon|maildelivery)(\+.*)?$", re.I)
+_POSTMASTER_SUBJECT = re.compile(r"deliver|report|returned|fail|доставк|доставлен", re.I)
 _DAEMON_NAME = re.compile(r"mail delivery (subsystem|system)|mailer-daemon", re.IGNORECASE)
 _NO_REPLY_LOCAL = re.compile(
     r"^(no-?reply|do-?not-?reply|auto-?reply|autoresponder|bounces?)\b", re.I
@@ -98,9 +102,19 @@ def bounce_rule(
     report_type = str(msg.get_param("report-type") or "").lower()
     if msg.get_content_type() == "multipart/report" and report_type == "delivery-status":
         return "DSN: multipart/report; report-type=delivery-status"
+    if msg.get_content_type() == "multipart/report" and any(
+        p.get_content_type() == "message/delivery-status"
+        for p in msg.get_payload()
+        if isinstance(p, Message)
+    ):
+        return "DSN: multipart/report with a message/delivery-status part"
+    if msg.get_content_type() == "message/delivery-status":
+        return "DSN: a bare message/delivery-status"
     local = (sender or "").rpartition("@")[0] or (sender or "")
     if _DAEMON_LOCAL.match(local) or _DAEMON_NAME.search(sender_name or ""):
         return "sender is a mailer daemon"
+    if local.lower() == "postmaster" and _POSTMASTER_SUBJECT.search(subject):
+        return "postmaster sender with a delivery subject"
     if has_header(msg, "X-Failed-Recipients"):
         return "X-Failed-Recipients"
     if _BOUNCE_SUBJECT.match(subject):

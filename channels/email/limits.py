@@ -13,6 +13,8 @@ MAX_PARTS = 500
 PREFIX_LINES = 8
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]?[^\r\n]*\r?$")
+_OBS_FIELD = re.compile(rb"^([!-9;-~]{1,76})[ \t]+:", re.M)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _CONTAINER = re.compile(rb"^content-type:[ \t]*(multipart/|message/rfc822)", re.I | re.M)
 _BOUNDARY = re.compile(rb"""boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^;\s"]{1,200}))""", re.I)
 _PLAIN_LEAF = re.compile(
@@ -40,7 +42,7 @@ def skip_prefix(raw: bytes) -> Trimmed:
     """Drop what precedes the header block: an mbox 'From ' line, a '---- … ----' banner, blanks."""
     lines = raw.split(b"\n", PREFIX_LINES)
     for i, line in enumerate(lines[:PREFIX_LINES]):
-        if _HEADER_LINE.match(line) and not line.startswith(b"From "):
+        if _OBS_FIELD.match(line) or (_HEADER_LINE.match(line) and not line.startswith(b"From ")):
             if i == 0:
                 return Trimmed(raw)
             dropped = len(b"\n".join(lines[:i])) + 1
@@ -48,6 +50,30 @@ def skip_prefix(raw: bytes) -> Trimmed:
         if line.strip() and not _is_junk(line):
             break
     return Trimmed(raw)
+
+
+def repair_header_block(raw: bytes) -> Trimmed:
+    """Mend the header block as readers do: 'Subject  : x' (RFC 5322's obsolete form) becomes
+    'Subject: x', and a stray line between header fields is dropped instead of ending the block."""
+    end = _header_block_end(raw)
+    lines = _OBS_FIELD.sub(rb"\1:", raw[:end]).split(b"\n")
+    kept, dropped = [], 0
+    for i, line in enumerate(lines):
+        if _is_stray(line) and any(_HEADER_LINE.match(rest) for rest in lines[i + 1 :]):
+            dropped += 1
+            continue
+        kept.append(line)
+    notes = [f"{dropped} malformed header line(s) dropped"] if dropped else []
+    return Trimmed(b"\n".join(kept) + raw[end:], notes)
+
+
+def _header_block_end(raw: bytes) -> int:
+    match = _BLANK_LINE.search(raw, 0, 256 * 1024)
+    return match.start() if match else min(len(raw), 256 * 1024)
+
+
+def _is_stray(line: bytes) -> bool:
+    return bool(line.strip()) and not line[:1].isspace() and not _HEADER_LINE.match(line)
 
 
 def _is_junk(line: bytes) -> bool:

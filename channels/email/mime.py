@@ -50,7 +50,12 @@ def _forwarded_header(inner: Message) -> str:
 
 def _is_attachment(part: Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).split(";", 1)[0].strip().lower()
-    return disposition == "attachment" or part.get_filename() is not None
+    if disposition == "attachment":
+        return True
+    # A named text part shown inline is body text (readers display it); other named parts are files.
+    return part.get_filename() is not None and not (
+        part.get_content_maintype() == "text" and disposition in ("", "inline")
+    )
 
 
 def _payload_bytes(part: Message) -> bytes:

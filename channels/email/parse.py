@@ -24,7 +24,7 @@ from channels.email.headers import (
     sender_of,
 )
 from channels.email.keys import key_for
-from channels.email.limits import bound, skip_prefix
+from channels.email.limits import bound, repair_header_block, skip_prefix
 from channels.email.mime import BodyWalker
 from channels.email.quotes import clean_body, has_forward_marker
 from models.language import detect_language
@@ -106,7 +106,8 @@ def parse_email(
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise ParseError("empty message")
     prefix = skip_prefix(bytes(raw))
-    bounded = bound(prefix.raw)
+    repaired = repair_header_block(prefix.raw)
+    bounded = bound(repaired.raw)
     try:
         msg = parse_message(bounded.raw)
     except (email.errors.MessageError, ValueError, LookupError, RecursionError) as exc:
@@ -120,9 +121,9 @@ def parse_email(
         raise ParseError(f"cannot read message: {type(exc).__name__}: {exc}") from exc
     if not parsed.text and (dropped := bounded.dropped_text()):
         parsed.text = decode_bytes(dropped)[0].replace("\r\n", "\n")
-    if not parsed.subject.strip() and not parsed.text.strip() and not parsed.attachments:
+    if _is_empty(parsed):
         raise ParseError("empty mail: no subject, no text and no attachment")
-    parsed.notes[:0] = [*prefix.notes, *bounded.notes]
+    parsed.notes[:0] = [*prefix.notes, *repaired.notes, *bounded.notes]
     return parsed
 
 
@@ -158,6 +159,12 @@ def _build(msg: Message, *, mailbox: str | None, budget: AttachmentBudget) -> Pa
     if bounce:
         _add_bounce_info(msg, parsed, body)
     return parsed
+
+
+def _is_empty(parsed: ParsedEmail) -> bool:
+    """Nothing a person could act on; a bounce still tells which notification failed."""
+    blank = not parsed.subject.strip() and not parsed.text.strip()
+    return blank and not parsed.attachments and not parsed.bounce
 
 
 def _add_bounce_info(msg: Message, parsed: ParsedEmail, body: str) -> None:

@@ -116,7 +116,15 @@ def strip_quotes(text: str) -> str:
     if start is None:
         return text
     head = "\n".join(lines[:start]).strip()
-    return head or text
+    return head or _below_quote(lines, start) or text
+
+
+def _below_quote(lines: list[str], start: int) -> str:
+    """A bottom-posted reply: what follows the attribution and its '>' lines."""
+    i = start + 1
+    while i < len(lines) and (lines[i].lstrip().startswith(">") or not lines[i].strip()):
+        i += 1
+    return "\n".join(lines[i:]).strip() if i > start + 1 else ""
 
 
 def strip_signature(text: str) -> str:
@@ -158,18 +166,27 @@ def normalise_whitespace(text: str) -> str:
 
 
 def unflow(text: str, *, delsp: bool) -> str:
-    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next one."""
+    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next line of
+    the same quote depth."""
     out: list[str] = []
-    carry = ""
+    carry: tuple[int, str] | None = None
     for line in text.split("\n"):
         line = line.rstrip("\r")
-        if line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" ") and line.rstrip() != "--":
-            carry += line[:-1] if delsp else line
-            continue
-        out.append(carry + line)
-        carry = ""
-    if carry:
-        out.append(carry)
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        content = content[1:] if content.startswith(" ") else content  # space-stuffing
+        if carry is not None and carry[0] != depth:
+            out.append(_quoted(*carry))
+            carry = None
+        flowed = content.endswith(" ") and content.rstrip() != "--"
+        joined = (carry[1] if carry else "") + (content[:-1] if flowed and delsp else content)
+        carry = (depth, joined) if flowed else None
+        if not flowed:
+            out.append(_quoted(depth, joined))
+    if carry is not None:
+        out.append(_quoted(*carry))
     return "\n".join(out)
+
+
+def _quoted(depth: int, content: str) -> str:
+    return ">" * depth + (" " if depth and content else "") + content
