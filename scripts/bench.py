@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from scripts.bench_email import bench_email
 from scripts.bench_pipeline import bench_pipeline
 
 
@@ -13,3 +14,4 @@ def bench() -> None:
 
 
 bench.add_command(bench_pipeline)
+bench.add_command(bench_email)

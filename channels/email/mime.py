@@ -34,6 +34,16 @@ def _resplit(content_type: str, data: bytes) -> Message | None:
     return salvaged if salvaged.is_multipart() else None
 
 
+def _headers_in_body(part: Message) -> Message | None:
+    """A blank line too early pushed the part's Content-Type into its body: read it from there."""
+    if part.get("Content-Type") is not None or part.is_multipart():
+        return None
+    data = part.get_payload(decode=False)
+    if not isinstance(data, str) or data.lstrip()[:13].lower() != "content-type:":
+        return None
+    return parse_message(data.lstrip().encode("utf-8", "surrogateescape"))
+
+
 def _is_tnef(part: Message) -> bool:
     name = str(part.get_filename() or "").lower()
     return part.get_content_type() == "application/ms-tnef" or name == "winmail.dat"
@@ -101,6 +111,8 @@ class BodyWalker:
             return self._broken_multipart(part)
         if ctype in ("text/plain", "text/html"):
             self._used.add(id(part))
+            if (headers := _headers_in_body(part)) is not None:
+                return self._text_of(headers)
             return self._leaf_text(part)
         return ""
 
