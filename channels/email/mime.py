@@ -183,8 +183,13 @@ class BodyWalker:
         if id(part) in self._used or ctype in _REPORT_PARTS:
             return
         if _is_tnef(part):
+            if self._tnef(part).damaged:
+                self.budget.add(self._name_of(part), ctype, _payload_bytes(part))
             for item in self._tnef(part).files:
-                self.budget.add(self._clean_name(item.name), "application/octet-stream", item.data)
+                name = (
+                    self._clean_name(item.name) or f"attachment-{len(self.budget.attachments) + 1}"
+                )
+                self.budget.add(name, "application/octet-stream", item.data)
             return
         if ctype in ("text/plain", "text/html") and not _is_attachment(part):
             return  # the other half of a multipart/alternative
@@ -205,8 +210,10 @@ class BodyWalker:
         """Outlook's winmail.dat, read once: its plain body and the files inside."""
         if id(part) not in self._tnefs:
             tnef = parse_tnef(_payload_bytes(part))
-            if not tnef.body and not tnef.files:
-                self.notes.append("winmail.dat (TNEF) holds no plain body or file Okno can read")
+            if tnef.damaged:
+                self.notes.append(f"winmail.dat (TNEF) could not be read: {tnef.damaged}")
+            elif not tnef.body and not tnef.files:
+                self.notes.append("winmail.dat (TNEF) holds no body or file Okno can read")
             self._tnefs[id(part)] = tnef
         return self._tnefs[id(part)]
 
