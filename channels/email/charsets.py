@@ -124,7 +124,9 @@ def _mostly_utf8(data: bytes) -> str | None:
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd")
-    return text if bad <= max(1, good // 10) else None
+    # One broken sequence among real UTF-8 text is a split character; bytes with no valid
+    # multibyte sequence at all ('caf\xe9' labelled UTF-8) are another charset.
+    return text if good and (bad * 10 <= good or bad == 1) else None
 
 
 def _looks_like_mojibake(text: str) -> bool:

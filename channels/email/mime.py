@@ -145,7 +145,7 @@ class BodyWalker:
             if not _is_attachment(child) and ctype not in texts:
                 texts[ctype] = self._text_of(child)
         plain, html = texts.pop("text/plain", ""), texts.pop("text/html", "")
-        if len(plain.split()) * 3 < len(html.split()) or not plain.strip():
+        if len(plain.split()) * 2 < len(html.split()) or not plain.strip():
             plain = html if html.strip() else plain
         rest = [t for t in texts.values() if t.strip()]
         return plain if plain.strip() else (rest[0] if rest else "")

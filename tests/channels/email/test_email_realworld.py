@@ -101,6 +101,10 @@ def test_junk_before_the_header_block_is_skipped(prefix: bytes) -> None:
         ("Drucker defekt, Büro 3".encode("latin-1"), "Drucker defekt, Büro 3"),
         ("Re: プリンタ故障".encode("iso-2022-jp"), "Re: プリンタ故障"),  # raw ISO-2022-JP
         ("Принтер".encode("iso-2022-jp"), "Принтер"),  # Cyrillic in JIS X 0208
+        (b"=?utf-8?q?caf=E9?=", "café"),  # latin-1 bytes labelled UTF-8
+        (b"=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=", "テスト"),
+        (b"=?unknown-8bit?Q?=CF=F0=E8=ED=F2=E5=F0?=", "Принтер"),
+        (b"=?windows-1251?Q?=CF=F0=E8?= =?koi8-r?Q?=CE=D4=C5=D2?=", "Принтер"),
     ],
 )
 def test_broken_encoded_words_are_read_as_a_person_would(subject: bytes, expected: str) -> None:
@@ -114,6 +118,25 @@ def test_iso_2022_jp_body_is_decoded() -> None:
         + "すみません。".encode("iso-2022-jp")
     )
     assert parse_email(raw).text == "すみません。"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"From  : Ivan <ivan@x.example>\r\nSubject     : Printer\r\n",  # RFC 5322 obsolete form
+        b"From: Ivan <ivan@x.example>\r\nquite X-Spam: 1\r\nSubject: Printer\r\n",  # stray line
+    ],
+)
+def test_damaged_header_blocks_are_mended(head: bytes) -> None:
+    parsed = parse_email(head + b"\r\nThe printer is broken.\r\n")
+    assert (parsed.from_email, parsed.subject) == ("ivan@x.example", "Printer")
+    assert parsed.text == "The printer is broken."
+
+
+def test_bottom_posted_reply_keeps_the_new_text() -> None:
+    body = b"On 04/02/2012 06:26 PM, Megan One wrote:\r\n> Hi\r\n\r\nThe printer works now.\r\n"
+    raw = b"From: a@x.example\r\nSubject: Re: Printer\r\n\r\n" + body
+    assert parse_email(raw).text == "The printer works now."
 
 
 # --- addresses ------------------------------------------------------------------------------
