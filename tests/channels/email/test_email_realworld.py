@@ -16,33 +16,10 @@ from channels.email.tnef import SIGNATURE
 from models.db import InboundMessage, NotificationRow, Ticket
 from router.intake import Intake
 from router.runtime import Runtime
+from scripts.bench_email import many_attachments, nested_mime
 from tests.conftest import drain
 
 PLAIN = b"From: Ivan <ivan@x.example>\r\nSubject: Printer\r\n\r\nThe printer is broken.\r\n"
-
-
-def nested_mime(levels: int) -> bytes:
-    """`levels` multipart/mixed containers, each holding the next; the text at the bottom."""
-    head = [b"From: a@x.example\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"]
-    for i in range(levels):
-        head.append(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i))
-    middle = b"Content-Type: text/plain\r\n\r\nThe printer is broken.\r\n"
-    tail = [b"--b%d--\r\n" % i for i in reversed(range(levels))]
-    return b"".join(head) + middle + b"".join(tail)
-
-
-def many_attachments(count: int) -> bytes:
-    parts = [
-        b"From: a@x.example\r\nSubject: many\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
-        b"--B\r\nContent-Type: text/plain\r\n\r\nThe printer is broken.\r\n"
-    ]
-    for i in range(count):
-        parts.append(
-            b"--B\r\nContent-Type: application/octet-stream\r\n"
-            b'Content-Disposition: attachment; filename="f%d.bin"\r\n\r\nx\r\n' % i
-        )
-    return b"".join(parts) + b"--B--\r\n"
 
 
 # --- mail that costs too much ---------------------------------------------------------------
