@@ -25,13 +25,16 @@ _HEADER_NEXT = re.compile(
 # "On Mon, 3 Mar 2025 at 10:00, Ivan <ivan@x> wrote:", "03.03.2025 10:00, Иван пишет:",
 # Gmail ru "пн, 3 мар. 2025 г. в 10:00, Иван <ivan@x>:", Apple "…, Иван написал(а):".
 _ATTRIBUTION = re.compile(
-    r"(\b(wrote|writes|пишет|написал|написала|написал\(а\)|schrieb|geschrieben)\s*:\s*$)"
+    r"(\b(wrote|writes|пишет|написал|написала|написал\(а\)|schrieb|geschrieben|"
+    r"a écrit|escribió|ha scritto|schreef|skrev|napisał|napisała|napsal)\s*:\s*$)"
     r"|(\d.*<[^<>\s]+@[^<>\s]+>\s*:\s*$)",
     re.IGNORECASE,
 )
 _DATE_OR_ADDRESS = re.compile(r"\d|@")
 # How attributions begin: "On …", "Am …", a date, or a weekday/day name and a comma.
-_ATTRIBUTION_START = re.compile(r"^\s*(on\s|am\s|le\s|\d|[^\W\d]+\.?,\s*\d)", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(on\s|am\s|le\s|el\s|il\s|op\s|den\s|w dniu\s|\d|[^\W\d]+\.?,\s*\d)", re.IGNORECASE
+)
 _RULE = re.compile(r"^\s*_{10,}\s*$")
 _SIG_DASHES = re.compile(r"^--\s?$")
 _MOBILE = re.compile(

@@ -184,6 +184,8 @@ def test_forwarded_rfc822_attachment_is_part_of_the_request() -> None:
         "-----Ursprüngliche Nachricht-----\nVon: Hans",
         "От: Иван\nОтправлено: 3 марта 2025 г. 10:00\nКому: Helpdesk",
         "From: John\nSent: Monday, March 3, 2025 10:00 AM\nTo: Helpdesk",
+        "Le lun. 3 mars 2025 à 10:00, Jean <j@x.example> a écrit :\n> Imprimante",
+        "El lun, 3 mar 2025 a las 10:00, Juan (<j@x.example>) escribió:\n> Impresora",
     ],
 )
 def test_quote_separators_in_three_languages(quote: str) -> None:
@@ -221,6 +223,7 @@ def test_tnef_winmail_dat_body_and_files() -> None:
     [
         ("Auto-Submitted: auto-replied", "Auto-Submitted: auto-replied"),
         ("X-Autoreply: yes", "X-Autoreply"),
+        ("X-Mail-Autoreply: yes", "X-Mail-Autoreply"),
         ("Precedence: bulk", None),
         ("Precedence: list\r\nList-Id: <staff.x.example>", None),
         ("Precedence: bulk\r\nReturn-Path: <>", "Precedence: bulk with a null Return-Path or"),
