@@ -46,6 +46,10 @@ _NO_REPLY_LOCAL = re.compile(
     r"^(no-?reply|do-?not-?reply|auto-?reply|autoresponder|bounces?)\b", re.I
 )
 _PRECEDENCE_BULK = {"bulk", "junk", "list"}
+# Words that alone could be a person's request ("Vacation request"), with Precedence: bulk not.
+_AWAY_SUBJECT = re.compile(
+    r"vacation|holiday|away|absen|out of (the )?office|urlaub|abwesen|отпуск|отсутств|auto", re.I
+)
 _AUTOREPLY_HEADERS = (
     "X-Autoreply",
     "X-Autorespond",
@@ -94,14 +98,18 @@ def auto_rule(msg: Message, sender: str | None, subject: str) -> str | None:
     if _AUTO_SUBJECT.match(subject):
         return "auto-reply subject"
     # A list or marketing header alone marks mail a person may well have written.
-    if precedence in _PRECEDENCE_BULK and _other_evidence(msg, sender):
-        return f"Precedence: {precedence} with a null Return-Path or a no-reply sender"
+    if precedence in _PRECEDENCE_BULK and _other_evidence(msg, sender, subject):
+        return f"Precedence: {precedence} with a null Return-Path, a no-reply sender or an away subject"
     return None
 
 
-def _other_evidence(msg: Message, sender: str | None) -> bool:
+def _other_evidence(msg: Message, sender: str | None, subject: str) -> bool:
     local = (sender or "").rpartition("@")[0] or (sender or "")
-    return _null_return_path(msg) or bool(_NO_REPLY_LOCAL.match(local))
+    return (
+        _null_return_path(msg)
+        or bool(_NO_REPLY_LOCAL.match(local))
+        or bool(_AWAY_SUBJECT.search(subject))
+    )
 
 
 def bounce_rule(

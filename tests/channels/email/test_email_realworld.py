@@ -226,7 +226,7 @@ def test_tnef_winmail_dat_body_and_files() -> None:
         ("X-Mail-Autoreply: yes", "X-Mail-Autoreply"),
         ("Precedence: bulk", None),
         ("Precedence: list\r\nList-Id: <staff.x.example>", None),
-        ("Precedence: bulk\r\nReturn-Path: <>", "Precedence: bulk with a null Return-Path or"),
+        ("Precedence: bulk\r\nReturn-Path: <>", "Precedence: bulk with a null Return-Path"),
         ("Content-Type: multipart/report; report-type=delivery-status; boundary=x", "DSN"),
     ],
 )
@@ -274,3 +274,13 @@ def test_deep_mail_becomes_a_ticket_at_once_with_a_note(runtime: Runtime) -> Non
     with runtime.sessions() as session:
         ticket = session.scalars(select(Ticket)).one()
         assert any("more than" in str(note) for note in ticket.notes)
+
+
+@pytest.mark.parametrize(
+    ("subject", "automatic"),
+    [("I am away until Monday", True), ("Vacation request for March", False)],
+)
+def test_away_subject_counts_only_with_a_bulk_precedence(subject: str, automatic: bool) -> None:
+    headers = "Precedence: junk\r\n" if automatic else ""
+    raw = f"{headers}From: a@x.example\r\nSubject: {subject}\r\n\r\nHello\r\n".encode()
+    assert parse_email(raw).auto_submitted is automatic

@@ -143,6 +143,7 @@ def _mail(headers: str, body: str = "Hello") -> bytes:
         ("Precedence: bulk\r\nReturn-Path: <>", True),
         ("Precedence: junk\r\nSender: noreply@b.example", False),  # From wins: a@b.example
         ("Precedence: auto_reply", True),
+        ("Precedence: junk\r\nX-Subject-Note: x", False),
         ("X-Auto-Response-Suppress: All", False),  # alone: Outlook adds it to ordinary mail
         ("X-Auto-Response-Suppress: All\r\nReturn-Path: <>", True),
         ("X-Auto-Response-Suppress: OOF\r\nX-MS-Exchange-Inbox-Rules-Loop: a@b.example", True),
