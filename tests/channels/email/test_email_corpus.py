@@ -93,3 +93,10 @@ def mutated_mail(draw: st.DrawFn) -> bytes:
 @given(mutated_mail())
 def test_mutated_real_mail_never_crashes_the_parser(raw: bytes) -> None:
     _parses_or_rejects(raw)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if n.startswith("mailgun-talon/")))
+def test_talon_replies_are_only_the_new_text(name: str) -> None:
+    # talon's own test_standard_replies expects exactly "Hello" once the quote is gone (for
+    # sparrow.eml "Hello" plus its "-- " signature, which Okno cuts as well).
+    assert parse_email((CORPUS / name).read_bytes()).text == "Hello"
