@@ -284,3 +284,16 @@ def test_away_subject_counts_only_with_a_bulk_precedence(subject: str, automatic
     headers = "Precedence: junk\r\n" if automatic else ""
     raw = f"{headers}From: a@x.example\r\nSubject: {subject}\r\n\r\nHello\r\n".encode()
     assert parse_email(raw).auto_submitted is automatic
+
+
+def test_html_only_mail_hides_what_the_reader_never_sees() -> None:
+    html = (
+        '<div style="display:none;max-height:0">Preview: your ticket digest</div>'
+        '<div style="mso-hide:all"><span>spacer</span></div>'
+        "<table><tr><td>Room&nbsp;214</td><td>monitor dark</td></tr></table>"
+        "<p>Please replace it.<br><br><br><br>Olga</p>"
+    )
+    raw = b"From: a@x.example\r\nSubject: s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    assert (
+        parse_email(raw + html.encode()).text == "Room 214 monitor dark\nPlease replace it.\n\nOlga"
+    )
