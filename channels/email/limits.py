@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 MAX_CONTAINERS = 64
 MAX_PARTS = 500
 PREFIX_LINES = 8
+MAX_HEADER_BYTES = 256 * 1024
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]?[^\r\n]*\r?$")
 _OBS_FIELD = re.compile(rb"^([!-9;-~]{1,76})[ \t]+:", re.M)
@@ -55,21 +56,16 @@ def skip_prefix(raw: bytes) -> Trimmed:
 def repair_header_block(raw: bytes) -> Trimmed:
     """Mend the header block as readers do: 'Subject  : x' (RFC 5322's obsolete form) becomes
     'Subject: x', and a stray line between header fields is dropped instead of ending the block."""
-    end = _header_block_end(raw)
+    blank = _BLANK_LINE.search(raw, 0, MAX_HEADER_BYTES)
+    if blank is None:
+        return Trimmed(raw)  # no header block to tell apart from the body
+    end = blank.start()
     lines = _OBS_FIELD.sub(rb"\1:", raw[:end]).split(b"\n")
-    kept, dropped = [], 0
-    for i, line in enumerate(lines):
-        if _is_stray(line) and any(_HEADER_LINE.match(rest) for rest in lines[i + 1 :]):
-            dropped += 1
-            continue
-        kept.append(line)
+    last_field = max((i for i, line in enumerate(lines) if _HEADER_LINE.match(line)), default=-1)
+    kept = [line for i, line in enumerate(lines) if i > last_field or not _is_stray(line)]
+    dropped = len(lines) - len(kept)
     notes = [f"{dropped} malformed header line(s) dropped"] if dropped else []
     return Trimmed(b"\n".join(kept) + raw[end:], notes)
-
-
-def _header_block_end(raw: bytes) -> int:
-    match = _BLANK_LINE.search(raw, 0, 256 * 1024)
-    return match.start() if match else min(len(raw), 256 * 1024)
 
 
 def _is_stray(line: bytes) -> bool:
