@@ -10,6 +10,10 @@ BENCHES = {
     "pipeline": ("scripts.bench_pipeline:bench_pipeline", "End to end: accept → ticket → sent."),
     "classifier": ("scripts.model_cli:bench_classifier", "Our classifier against the reference."),
     "outage": ("scripts.bench_outage:bench_outage", "A Redis kill -9 under load."),
+    "email": (
+        "scripts.bench_email:bench_email",
+        "Our e-mail parser against the bare email package.",
+    ),
     "queue": ("scripts.bench_queue:bench_queue", "The specialist queue and search, PostgreSQL."),
 }
 
