@@ -148,7 +148,10 @@ _SEARCH_EXPR: ColumnElement[str] = literal_column(
 def _search_postgres(text: str) -> ColumnElement[bool]:
     """One LIKE over the ticket's fields and its messages' text, lower-cased on write by
     triggers and served by a trigram index."""
-    return _SEARCH_EXPR.like(f"%{_like_escape(text.lower())}%", escape="\\")
+    # A literal, not a parameter: a prepared (generic) plan cannot see that a pattern like
+    # '%не%' is too short for the trigram index and may scan all of it (seconds at 1M tickets).
+    pattern = literal(f"%{_like_escape(text.lower())}%", literal_execute=True)
+    return _SEARCH_EXPR.like(pattern, escape="\\")
 
 
 def _like_escape(text: str) -> str:

@@ -61,3 +61,19 @@ def test_text_search_expression_is_the_trigram_index(runtime: Runtime) -> None:
     )
     plan = _plan(runtime, f"SELECT id FROM tickets WHERE {condition}", {})
     assert "ix_ticket_search_trgm" in plan, plan
+
+
+def test_search_terms_with_quotes_and_wildcards_are_text(runtime: Runtime) -> None:
+    """The PostgreSQL pattern is rendered as a literal: quotes, backslashes, % and _ stay text."""
+    staff: Staff = make_staff(runtime)
+    odd = "O'Brien \\ 100%_done; -- x"
+    with runtime.sessions() as session:
+        wanted = make_ticket(session, text=f"Письмо от {odd}").number
+        make_ticket(session, text="O'Brien 100 done")
+        session.commit()
+    client = TestClient(create_app(runtime))
+    headers = staff.people["hr"].headers
+    for term in (odd, "o'brien \\ 100%_", "100%_DONE"):
+        resp = client.get("/api/v1/queue", params={"team": "hr", "q": term}, headers=headers)
+        assert resp.status_code == 200, resp.text
+        assert [t["number"] for t in resp.json()["items"]] == [wanted], term
