@@ -1,0 +1,83 @@
+"""Hostile or odd input (issue #11, section 2): every channel answers with a 4xx or a ticket."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from channels.email.settings import load_email_settings
+from channels.email.smtp_server import make_controller
+from models.db import InboundMessage, Ticket, TicketMessage
+from router.intake import Intake
+from router.runtime import Runtime
+from tests.api.conftest import free_port
+from tests.conftest import drain
+
+FORM = {
+    "name": "Анна Петрова",
+    "email": "a.petrova@corp.example.com",
+    "subject": "Принтер",
+    "text": "Не печатает принтер на третьем этаже.",
+}
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> TestClient:
+    return TestClient(create_app(runtime))
+
+
+def ticket_of(runtime: Runtime, message_id: int) -> tuple[str, str, list[str]]:
+    """(status, subject, message bodies) of the ticket a stored message made."""
+    with runtime.sessions() as session:
+        row = session.get(InboundMessage, message_id)
+        assert row is not None and row.ticket_id is not None, row and (row.status, row.error)
+        ticket = session.get(Ticket, row.ticket_id)
+        assert ticket is not None
+        bodies = session.scalars(
+            select(TicketMessage.body).where(TicketMessage.ticket_id == ticket.id)
+        )
+        return row.status, ticket.subject, list(bodies)
+
+
+def test_nul_bytes_in_a_web_form_make_a_ticket(client: TestClient, runtime: Runtime) -> None:
+    form = {**FORM, "name": "Анна\u0000", "subject": "При\u0000нтер", "text": "printer\u0000broken"}
+    resp = client.post("/api/v1/intake/webform", json=form)
+    assert resp.status_code == 202, resp.text
+    drain(runtime)
+    status, subject, bodies = ticket_of(runtime, resp.json()["message_id"])
+    assert (status, subject, bodies[0]) == ("processed", "Принтер", "printerbroken")
+
+
+@pytest.fixture
+def smtp_port(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setenv("OKNO_EMAIL_ADDRESSES", "helpdesk@ssc.example.com")
+    port = free_port()
+    controller = make_controller(
+        Intake(runtime), load_email_settings(), host="127.0.0.1", port=port
+    )
+    controller.start()
+    yield port
+    controller.stop()
+
+
+def test_nul_bytes_in_a_mail_subject_and_body_make_a_ticket(
+    smtp_port: int, runtime: Runtime
+) -> None:
+    raw = (
+        b"From: Ivan <ivan@corp.example.com>\r\nTo: helpdesk@ssc.example.com\r\n"
+        b"Subject: printer\x00 broken\r\nMessage-ID: <nul-1@corp.example.com>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe printer\x00 is broken.\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+        smtp.sendmail("ivan@corp.example.com", ["helpdesk@ssc.example.com"], raw)
+    drain(runtime)
+    with runtime.sessions() as session:
+        message_id = session.scalars(select(InboundMessage.id)).one()
+    status, subject, bodies = ticket_of(runtime, message_id)
+    assert (status, subject) == ("processed", "printer broken")
+    assert bodies[0].startswith("The printer is broken.")
