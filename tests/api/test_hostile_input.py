@@ -81,3 +81,12 @@ def test_nul_bytes_in_a_mail_subject_and_body_make_a_ticket(
     status, subject, bodies = ticket_of(runtime, message_id)
     assert (status, subject) == ("processed", "printer broken")
     assert bodies[0].startswith("The printer is broken.")
+
+
+def test_a_non_ascii_status_key_is_no_server_error(client: TestClient, runtime: Runtime) -> None:
+    resp = client.post("/api/v1/intake/webform", json=FORM)
+    message_id = resp.json()["message_id"]
+    for key in ("%C3%A9", "%E2%82%AC" * 16, "%00"):
+        answer = client.get(f"/api/v1/messages/{message_id}?key={key}")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["updates"] == [] and answer.json()["status"] == "queued"
