@@ -90,3 +90,14 @@ def test_a_non_ascii_status_key_is_no_server_error(client: TestClient, runtime: 
         answer = client.get(f"/api/v1/messages/{message_id}?key={key}")
         assert answer.status_code == 200, answer.text
         assert answer.json()["updates"] == [] and answer.json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("text", [" ", "\n\t  \r\n", "\u00a0\u3000", "\x00 "])
+def test_a_form_with_only_whitespace_is_refused_naming_the_field(
+    client: TestClient, runtime: Runtime, text: str
+) -> None:
+    resp = client.post("/api/v1/intake/webform", json={**FORM, "text": text})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"] == "invalid" and "text" in str(resp.json()["detail"])
+    with runtime.sessions() as session:
+        assert session.scalars(select(InboundMessage.id)).first() is None
