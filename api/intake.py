@@ -29,11 +29,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def form_key(email: str, submission_id: str | None) -> str:
-    """Scoped to the sender: someone else's submission_id must not return their request."""
-    if not submission_id:
+def form_key(body: WebformIn) -> str:
+    """Scoped to the sender and to what was asked.
+
+    Someone else's submission_id must not return their request, and a page that edits its
+    request and sends it again under the same submission_id has made a second request.
+    """
+    if not body.submission_id:
         return f"auto-{uuid.uuid4()}"
-    key = f"{email.strip().lower()}|{submission_id}"
+    asked = "\x1f".join([body.subject.strip(), body.text.strip(), body.service_code or ""])
+    digest = hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    key = f"{body.email.strip().lower()}|{body.submission_id}|{digest}"
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -74,7 +80,7 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
         raise ApiError(422, "unknown_service", f"no active service {body.service_code!r}")
     message = IncomingMessage(
         channel=Channel.webform,
-        external_id=form_key(body.email, body.submission_id),
+        external_id=form_key(body),
         sender_address=body.email.strip().lower(),
         sender_name=body.name.strip(),
         subject=body.subject.strip() or None,

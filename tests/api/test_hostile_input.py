@@ -101,3 +101,19 @@ def test_a_form_with_only_whitespace_is_refused_naming_the_field(
     assert resp.json()["error"] == "invalid" and "text" in str(resp.json()["detail"])
     with runtime.sessions() as session:
         assert session.scalars(select(InboundMessage.id)).first() is None
+
+
+def test_a_changed_request_from_the_same_page_is_a_new_submission(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """The same submission_id resent unchanged is a retry; edited, it is a second request."""
+    form = {**FORM, "submission_id": "portal-page-1"}
+    first = client.post("/api/v1/intake/webform", json=form).json()
+    retry = client.post("/api/v1/intake/webform", json=form).json()
+    assert retry["duplicate"] and retry["message_id"] == first["message_id"]
+    edited = {**form, "subject": "Сканер", "text": "И сканер тоже не сканирует."}
+    second = client.post("/api/v1/intake/webform", json=edited).json()
+    assert not second["duplicate"] and second["message_id"] != first["message_id"]
+    drain(runtime)
+    assert ticket_of(runtime, first["message_id"])[2] == [FORM["text"]]
+    assert ticket_of(runtime, second["message_id"])[2] == [edited["text"]]
