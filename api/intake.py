@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
@@ -91,6 +92,18 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
     return accepted(runtime, Intake(runtime).accept(message))
 
 
+def once(notes: Iterable[NotificationRow]) -> list[NotificationRow]:
+    """One update per thing we said: an e-mail copy or fallback repeats its original."""
+    seen: set[int] = set()
+    kept = []
+    for note in notes:
+        said = note.fallback_of_id or note.id
+        if said not in seen:
+            seen.add(said)
+            kept.append(note)
+    return kept
+
+
 def _error_kind(error: str | None) -> str | None:
     """Without the key only the kind of error shows: its detail may name people or numbers."""
     return error.split(":", 1)[0] if error else None
@@ -123,7 +136,7 @@ def message_status(
             .where(NotificationRow.ticket_id == ticket.id, NotificationRow.status == "sent")
             .order_by(NotificationRow.id)
         )
-        updates = [{"kind": n.kind, "text": n.text, "sent_at": n.sent_at} for n in notes]
+        updates = [{"kind": n.kind, "text": n.text, "sent_at": n.sent_at} for n in once(notes)]
     return MessageStatusOut(
         status=row.status,  # type: ignore[arg-type]
         ticket=ticket.number if ticket else None,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -117,3 +119,36 @@ def test_a_changed_request_from_the_same_page_is_a_new_submission(
     drain(runtime)
     assert ticket_of(runtime, first["message_id"])[2] == [FORM["text"]]
     assert ticket_of(runtime, second["message_id"])[2] == [edited["text"]]
+
+
+class Sink:
+    """The company relay: keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.received.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
+    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
+    yield sink
+    controller.stop()
+
+
+def test_the_status_lists_each_update_once_when_a_relay_copies_it(
+    relay: Sink, runtime: Runtime
+) -> None:
+    client = TestClient(create_app(runtime))
+    accepted = client.post("/api/v1/intake/webform", json=FORM).json()
+    drain(runtime)
+    assert len(relay.received) == 1  # the e-mail copy of "created" went out
+    status = client.get(accepted["status_url"].replace("http://testserver", "")).json()
+    assert [u["kind"] for u in status["updates"]] == ["created"]
