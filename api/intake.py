@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from sqlalchemy import select
 
 from api.deps import RuntimeDep, SessionDep
@@ -16,7 +16,7 @@ from api.schemas import Accepted, MessageStatusOut, WebformIn
 from channels.base import AcceptResult
 from models.db import InboundMessage, NotificationRow, Service, Ticket
 from models.types import Channel, IncomingMessage
-from router import status_link
+from router import ratelimit, status_link
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -26,6 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON."},
     413: {"model": ErrorBody},
     422: {"model": ErrorBody},
+    429: {"model": ErrorBody, "description": "Too many requests; see Retry-After."},
     503: {"model": ErrorBody},
 }
 
@@ -55,6 +56,25 @@ def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
     )
 
 
+def check_rate(runtime: Runtime, client: str, requester: str) -> None:
+    """429 with Retry-After once a client address or a requester's address posts too often."""
+    settings = runtime.settings
+    for scope, who, limit in (
+        ("client", client, settings.rate_limit_per_client),
+        ("requester", requester, settings.rate_limit_per_requester),
+    ):
+        wait = ratelimit.wait_seconds(
+            runtime.redis, scope, who, limit=limit, window=settings.rate_limit_window_seconds
+        )
+        if wait is not None:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many requests from this {scope}; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+
 def check_text_size(runtime: Runtime, text: str) -> None:
     limit = runtime.settings.max_text_bytes
     if len(text.encode("utf-8")) > limit:
@@ -68,8 +88,11 @@ def check_text_size(runtime: Runtime, text: str) -> None:
     responses=ERRORS,
     summary="Submit a request from the web form",
 )
-def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) -> Accepted:
+def submit_webform(
+    body: WebformIn, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Accepted:
     """Store the request and queue it for routing; the same submission_id never makes two tickets."""
+    check_rate(runtime, request.client.host if request.client else "", body.email)
     check_text_size(runtime, body.text)
     if (
         body.service_code

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from channels.base import ParseError, UnsupportedInput
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket, session_scope
 from models.types import IncomingMessage, MessageStatus, utcnow
-from router import actions, notify, pipeline, status_link
+from router import actions, notify, pipeline, recipients, status_link
 from router.outcome import Outcome
 from router.runtime import NOTIFY_QUEUE, Runtime, current
 
@@ -111,6 +111,9 @@ def send_notification(notification_id: int) -> str:
         spec = runtime.channels.get(row.channel)
         if not spec.extras.get("enabled", True):
             row.status, row.error = "suppressed", f"the {row.channel} channel is not configured"
+            return row.status
+        if not recipients.may_mail(row, runtime.settings, session=session):
+            row.status, row.error = "suppressed", recipients.NOT_OURS
             return row.status
         if not _claim(notification_id, session=session):
             return "sending"  # another run of this job has it: never deliver twice
