@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session
 
 from models.db import Employee, NotificationRow
 from models.settings import Settings
+from router.notify import AUTOMATIC  # a specialist's comment or resolution is a person's choice
 
-# What Okno writes by itself; a specialist's comment or resolution is a person's decision.
-AUTOMATIC = frozenset({"created", "status", "clarify", "feedback_request", "sla_warning", "info"})
 NOT_OURS = "automatic mail only to employees and OKNO_ORG_DOMAINS; this address is neither"
 
 
