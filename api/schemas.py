@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.types import without_nul
 
 from api.employee_schemas import EmployeeOut
 
@@ -38,6 +40,13 @@ class WebformIn(BaseModel):
         default=None, min_length=1, max_length=200, description="The form's idempotency key."
     )
     language: Literal["ru", "en"] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not without_nul(value).strip():
+            raise ValueError("the request is empty: write what you need")
+        return value
 
 
 class Accepted(BaseModel):

@@ -29,6 +29,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TRIES_KEY = "okno:telegram:webhook-tries:{}"
 TRIES_TTL = 24 * 3600
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "JSON nested too deeply: stored, marked rejected."},
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
     413: {"model": ErrorBody},
@@ -85,8 +86,26 @@ async def telegram_webhook(
     expected = gateway.settings.webhook_secret or ""
     if not secret or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", f"wrong or missing {SECRET_HEADER}")
-    rejected = await feed(gateway, await request.body(), runtime)
+    body = await request.body()
+    if nested_too_deep(body):
+        message_id = await gateway.reject(body, TOO_DEEP)
+        raise ApiError(400, "malformed", f"{TOO_DEEP}; kept as rejected message {message_id}")
+    rejected = await feed(gateway, body, runtime)
     return TelegramAck(rejected_message_id=rejected)
+
+
+TOO_DEEP = "malformed Telegram update: JSON nested too deeply"
+
+
+def nested_too_deep(body: bytes) -> bool:
+    """No Telegram update nests deep enough to exhaust the parser: such a body is an attack."""
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 async def feed(gateway: Gateway, body: bytes, runtime: Runtime) -> int | None:
@@ -118,7 +137,7 @@ def count_try(runtime: Runtime, update_id: int) -> int:
 def _update_id(body: bytes) -> int | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     update_id = data.get("update_id") if isinstance(data, dict) else None
     return update_id if isinstance(update_id, int) else None

@@ -148,6 +148,13 @@ class UserCreated(BaseModel):
     token: str = Field(description="The API token, shown this once; only its hash is stored.")
 
 
+class UserPatched(UserOut):
+    token: str | None = Field(
+        default=None,
+        description="A new API token when this change re-activated the user, shown this once.",
+    )
+
+
 class UserPatch(BaseModel):
     model_config = _example(teams=["hr", "payroll"], active=True)
 

@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     reopen_grace_days: int = Field(default=7, ge=0)
     notify_cap_per_hour: int = Field(default=20, ge=1)
     sweep_after_seconds: int = Field(default=30, ge=1)
+    rate_limit_per_client: int = Field(
+        default=60, ge=0, description="Web-form posts per window from one client address; 0: off."
+    )
+    rate_limit_per_requester: int = Field(
+        default=10, ge=0, description="Web-form posts per window for one e-mail address; 0: off."
+    )
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    org_domains: str = Field(
+        default="*",
+        description="Comma-separated domains whose addresses may get automatic mail (known "
+        "employees always may); '*' (the default): any address.",
+    )
     default_timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
 

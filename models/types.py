@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 def utcnow() -> datetime:
@@ -74,12 +74,28 @@ class NotificationStatus(enum.StrEnum):
     suppressed = "suppressed"
 
 
+def without_nul(value: Any) -> Any:
+    """NUL is no text: PostgreSQL refuses it where SQLite keeps it, so no channel passes it on."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
 class Attachment(BaseModel):
     name: str
     content_type: str = "application/octet-stream"
     size: int = 0
     stored_key: str | None = None
     note: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return without_nul(value)
 
 
 class IncomingMessage(BaseModel):
@@ -100,6 +116,11 @@ class IncomingMessage(BaseModel):
     language: str | None = None
     # Channel-specific extras the worker may use (auto_submitted, bounce, ivr_choice, chat ids...).
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return without_nul(value)
 
 
 class Notification(BaseModel):

@@ -7,14 +7,14 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Callback, Retry
-from rq.job import Dependency
+from rq.job import Dependency, Job
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.base import ParseError, UnsupportedInput
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket, session_scope
 from models.types import IncomingMessage, MessageStatus, utcnow
-from router import actions, notify, pipeline, status_link
+from router import actions, notify, ordering, pipeline, recipients, status_link
 from router.outcome import Outcome
 from router.runtime import NOTIFY_QUEUE, Runtime, current
 
@@ -98,6 +98,36 @@ def on_process_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb:
 
 def send_notification(notification_id: int) -> str:
     """Deliver one outbox row through its channel; permanent failures fall back to e-mail."""
+    status = _send(notification_id)
+    if status in ordering.FINAL:
+        hand_off(current(), notification_id)
+    return status
+
+
+def hand_off(runtime: Runtime, notification_id: int) -> None:
+    """The next send to the same address about the same ticket may go now: enqueue it."""
+    with session_scope(runtime.sessions) as session:
+        row = session.get(NotificationRow, notification_id)
+        following = ordering.next_in_line(row, session=session) if row is not None else None
+    if following is None:
+        return
+    job_id = f"{send_job_id(following)}-after-{notification_id}"
+    try:
+        if not Job.exists(job_id, connection=runtime.redis):
+            runtime.queue(NOTIFY_QUEUE).enqueue(
+                send_notification,
+                following,
+                job_id=job_id,
+                retry=SEND_RETRY,
+                on_failure=Callback(on_send_failure),
+                result_ttl=600,
+                failure_ttl=7 * 24 * 3600,
+            )
+    except RedisError as exc:
+        log.warning("notification %s not handed on (%s); the sweeper will", following, exc)
+
+
+def _send(notification_id: int) -> str:
     runtime = current()
     with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, notification_id, with_for_update=True)
@@ -105,12 +135,17 @@ def send_notification(notification_id: int) -> str:
             raise LookupError(f"notification {notification_id} does not exist")
         if row.status != "pending":
             return row.status
+        if ordering.earlier_unsent(row, session=session):
+            return "waiting"  # the earlier send hands this one on when it ends
         if notify.over_cap(row, runtime.settings.notify_cap_per_hour, session=session):
             row.status, row.error = "suppressed", "per-recipient hourly cap reached (loop guard)"
             return row.status
         spec = runtime.channels.get(row.channel)
         if not spec.extras.get("enabled", True):
             row.status, row.error = "suppressed", f"the {row.channel} channel is not configured"
+            return row.status
+        if not recipients.may_mail(row, runtime.settings, session=session):
+            row.status, row.error = "suppressed", recipients.NOT_OURS
             return row.status
         if not _claim(notification_id, session=session):
             return "sending"  # another run of this job has it: never deliver twice
@@ -237,6 +272,7 @@ def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: An
             row.status, row.error = "failed", f"{exc_type.__name__}: {value}"
             fallback_ids = _fallback(row, session=session)
     enqueue_send(runtime, fallback_ids)
+    hand_off(runtime, job.args[0])
 
 
 def enqueue_send(runtime: Runtime, notification_ids: list[int], *, chain: bool = True) -> None:

@@ -24,7 +24,7 @@ from router import notify, sla, texts
 from router.outcome import Outcome
 from router.processes import fan_out, service_row
 from router.routing import Decision, decide
-from router.threading import UNPROVEN_SENDER, find_ticket
+from router.threading import UNPROVEN_SENDER, find_ticket, outsider_reference
 from router.tickets import add_event, add_message, add_ticket, set_status
 
 
@@ -45,7 +45,25 @@ def handle(
     if message.meta.get("auto_submitted"):
         return Outcome(None, MessageStatus.rejected, "auto-reply with no ticket to attach it to")
     ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
+    _link_outsider(ticket, message, employee, session=session)
     return _created(ticket, session=session, settings=settings)
+
+
+def _link_outsider(
+    ticket: Ticket, message: IncomingMessage, employee: Employee | None, *, session: Session
+) -> None:
+    """Someone else's ticket the message referred to: linked for the specialist, not joined."""
+    other = outsider_reference(message, session=session, employee=employee)
+    if other is None or other.id == ticket.id:
+        return
+    session.add(TicketLink(ticket_id=ticket.id, other_id=other.id, kind="related"))
+    add_event(
+        ticket,
+        "linked",
+        to_value=other.number,
+        session=session,
+        data={"reason": "refers to a ticket its sender takes no part in"},
+    )
 
 
 def find_employee(message: IncomingMessage, *, session: Session) -> Employee | None:

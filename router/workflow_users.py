@@ -86,8 +86,12 @@ def update_user(
     role: str | None = None,
     teams: list[str] | None = None,
     active: bool | None = None,
-) -> User:
-    """Change what is given; the role and teams are checked together."""
+) -> tuple[User, str | None]:
+    """Change what is given; the role and teams are checked together.
+
+    Deactivation kills the token; reactivation issues a new one (returned once), so a token
+    that was revoked never works again.
+    """
     user = session.get(User, user_id)
     if user is None:
         raise UserError(f"no user {user_id}", code="not_found")
@@ -97,9 +101,13 @@ def update_user(
     new_teams = teams if teams is not None else user.team_codes
     user.teams = _teams(new_teams, new_role, session=session, existing=user)
     user.role = new_role
-    if active is not None:
-        user.active = active
-    return user
+    token = None
+    if active is False:
+        user.token_hash, user.active = None, False
+    elif active and not user.active:
+        token = new_token()
+        user.token_hash, user.active = hash_token(token), True
+    return user, token
 
 
 def issue_token(*, session: Session, email: str) -> tuple[User, str]:

@@ -26,13 +26,15 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
-def malformed_reason(exc: ValueError) -> str:
+def malformed_reason(exc: ValueError | RecursionError) -> str:
     """One line naming what is wrong with the update (the first few fields)."""
     if isinstance(exc, ValidationError):
         parts = [
             ".".join(str(p) for p in err["loc"]) + ": " + err["msg"] for err in exc.errors()[:3]
         ]
         return "malformed Telegram update: " + "; ".join(parts)
+    if isinstance(exc, RecursionError):
+        return "malformed Telegram update: JSON nested too deeply"
     return f"malformed Telegram update: not JSON ({exc})"
 
 
@@ -64,7 +66,7 @@ class Gateway:
         """
         try:
             update = Update.model_validate(json.loads(raw), context={"bot": bot})
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             return await self.reject(raw, malformed_reason(exc))
         await self.dispatcher.feed_update(bot, update, raw_update=raw)
         return None

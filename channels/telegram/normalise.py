@@ -146,7 +146,7 @@ def _ids(raw: bytes) -> tuple[int | None, int | None]:
     """Best-effort update and chat ids out of a payload that may be broken anywhere."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     if not isinstance(data, dict):
         return None, None
