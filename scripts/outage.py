@@ -101,6 +101,10 @@ class OknoRun:
             **({"OKNO_DATABASE_URL": self.database_url} if self.database_url else {}),
             "OKNO_CATALOG_FILE": str(catalog),
             "OKNO_SMTP_PORT": str(free_port()),
+            # The load comes from one client and a few addresses: this measures outages, not
+            # the web form's rate limits, which would refuse most of it.
+            "OKNO_RATE_LIMIT_PER_CLIENT": "0",
+            "OKNO_RATE_LIMIT_PER_REQUESTER": "0",
         }
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> None:
