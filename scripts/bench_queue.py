@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -174,8 +174,15 @@ def measure(client: TestClient, token: str, requests: int) -> dict[str, Any]:
 @click.option("--database-url", required=True, help="PostgreSQL; its tickets are replaced.")
 @click.option("--reset", is_flag=True, help="Drop what the database holds and fill it again.")
 @click.option("--json", "as_json", is_flag=True, help="Last line: one JSON object.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench/queue-postgresql.md"))
 def bench_queue(
-    tickets: int, open_share: float, requests: int, database_url: str, reset: bool, as_json: bool
+    tickets: int,
+    open_share: float,
+    requests: int,
+    database_url: str,
+    reset: bool,
+    as_json: bool,
+    out: Path,
 ) -> None:
     """A team's first queue page and text search over TICKETS tickets (COPY-filled)."""
     if not database_url.startswith("postgresql"):
@@ -187,15 +194,41 @@ def bench_queue(
             result = _run(runtime, tickets, open_share, requests, reset)
         finally:
             runtime.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_report(result), encoding="utf-8")
     click.echo(
         f"queue ({tickets:,} tickets, {result['open_in_team']:,} open in {BENCH_TEAM}): "
         f"first page p50 {result['queue_p50_ms']} ms, p99 {result['queue_p99_ms']} ms; "
         f"search p50 {result['search_p50_ms']} ms, p99 {result['search_p99_ms']} ms"
     )
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        click.echo(io.StringIO(json.dumps(result, indent=2)).getvalue())
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
+def _report(result: dict[str, Any]) -> str:
+    load = os.getloadavg()
+    return "\n".join(
+        [
+            f"# okno bench queue — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"PostgreSQL, {result['tickets']:,} tickets (10 % open), {result['open_in_team']:,} "
+            f"open in team {BENCH_TEAM}; {os.cpu_count()} cores, load average at the end "
+            f"{load[0]:.1f}. Times are one GET /api/v1/queue through FastAPI's TestClient "
+            "(auth, query, serialisation); search terms alternate between common words and a "
+            "long tail.",
+            "",
+            "| measure | p50 | p99 | target (p99) |",
+            "| --- | --- | --- | --- |",
+            f"| first page, sorted by due time | {result['queue_p50_ms']} ms | "
+            f"{result['queue_p99_ms']} ms | 50 ms |",
+            f"| text search | {result['search_p50_ms']} ms | {result['search_p99_ms']} ms | "
+            "200 ms |",
+            "",
+            "```json",
+            json.dumps(result),
+            "```",
+            "",
+        ]
+    )
 
 
 def _run(runtime: Runtime, tickets: int, open_share: float, requests: int, reset: bool) -> dict:  # type: ignore[type-arg]
