@@ -18,16 +18,17 @@ from sqlalchemy.orm import Session
 from models.db import Feedback, InboundMessage, NotificationRow, Service, Ticket, TicketMessage
 from models.settings import Settings
 from models.types import OPEN_STATUSES, Channel, IncomingMessage, MessageStatus, NotificationKind
-from router import actions_linking, notify, pipeline, sla, texts, workflow
+from router import actions_linking, notify, pipeline, texts
 from router.actions_linking import ActionRefused
-from router.outcome import Outcome
-from router.processes import fan_out
+from router.lifecycle.actions import record_feedback
+from router.lifecycle.moves import OTHER, route_by_requester
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.records import by_number
+from router.lifecycle.states import WorkflowError
 from router.threading import same_requester
-from router.tickets import add_event, by_number
 
 log = logging.getLogger(__name__)
 
-OTHER = "other"  # the "something else" answer: the ticket stays in triage
 MAX_OFFERED = 3
 UNSURE_ROUTING = ("triage", "team")
 _WORD = re.compile(r"[0-9a-zа-яё]{4,}", re.IGNORECASE)
@@ -48,9 +49,9 @@ def handle_action(
         if name not in HANDLERS:
             raise ActionRefused("unknown requester action")
         return HANDLERS[name](message, session=session, settings=settings)
-    except (ActionRefused, workflow.WorkflowError) as exc:
+    except (ActionRefused, WorkflowError) as exc:
         log.info("action %r from %s refused: %s", name, message.sender_address, exc)
-        return Outcome(None, MessageStatus.rejected, f"{name or 'action'}: {exc}")
+        return Outcome(None, status=MessageStatus.rejected, error=f"{name or 'action'}: {exc}")
 
 
 # --- which service? ---------------------------------------------------------------------
@@ -129,48 +130,16 @@ def _choose_service(message: IncomingMessage, *, session: Session, settings: Set
     if ticket.service_code is not None or ticket.status not in OPEN_STATUSES:
         return _late_choice(ticket, message, session=session)
     if choice == OTHER:
-        _record_choice(ticket, None, session=session)
+        route_by_requester(ticket, None, session=session)
         text = texts.render("clarified_other", ticket.language, number=ticket.number)
         return _reply(ticket, message, text, session=session)
     service = _active([choice], session=session)
     if not service:
         raise ActionRefused(f"no active service {choice!r}")
-    _route(ticket, service[0], session=session)
+    route_by_requester(ticket, service[0], session=session)
     created = pipeline.created_text(ticket, session=session, settings=settings)
     text = texts.render("clarified", ticket.language) + "\n" + created
     return _reply(ticket, message, text, session=session)
-
-
-def _route(ticket: Ticket, service: Service, *, session: Session) -> None:
-    """The requester's choice routes the ticket; the SLA counts from when they asked."""
-    old_team = ticket.team_code
-    ticket.service_code, ticket.team_code = service.code, service.team_code
-    ticket.priority, ticket.routing = service.priority, "requester"
-    sla.set_due_dates(ticket, service, ticket.created_at, session=session)
-    _record_choice(ticket, service, session=session, team_from=old_team)
-    # A chosen process service (a new hire) fans out exactly as a routed one would.
-    fan_out(ticket, session=session, now=ticket.created_at)
-
-
-def _record_choice(
-    ticket: Ticket, service: Service | None, *, session: Session, team_from: str | None = None
-) -> None:
-    """The "clarified" event is the training label: what the classifier guessed, what was meant."""
-    add_event(
-        ticket,
-        "clarified",
-        session=session,
-        from_value=None,
-        to_value=service.code if service else None,
-        actor="requester",
-        data={
-            "choice": service.code if service else OTHER,
-            "predicted": ticket.predicted_service_code,
-            "confidence": ticket.confidence,
-            "team_from": team_from or ticket.team_code,
-            "team_to": ticket.team_code,
-        },
-    )
 
 
 def _late_choice(ticket: Ticket, message: IncomingMessage, *, session: Session) -> Outcome:
@@ -196,7 +165,7 @@ def _feedback(message: IncomingMessage, *, session: Session, settings: Settings)
     rating = existing.rating if given is None and existing else _rating(given)
     if comment is None and existing is not None:
         comment = existing.comment  # a changed rating keeps the comment given before
-    workflow.record_feedback(
+    record_feedback(
         session=session,
         ticket_number=ticket.number or "",
         rating=rating,

@@ -15,7 +15,7 @@ from channels.base import ParseError, UnsupportedInput
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket, session_scope
 from models.types import IncomingMessage, MessageStatus, utcnow
 from router import actions, notify, pipeline, status_link
-from router.outcome import Outcome
+from router.lifecycle.outcome import Outcome
 from router.runtime import NOTIFY_QUEUE, Runtime, current
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _process(row: InboundMessage, runtime: Runtime, *, session: Session) -> Outc
                 message = spec.parse_raw(row.raw, message)
     except (ParseError, UnsupportedInput) as exc:
         log.warning("message %s rejected: %s", row.id, exc)
-        return Outcome(None, MessageStatus.rejected, f"{type(exc).__name__}: {exc}")
+        return Outcome(None, status=MessageStatus.rejected, error=f"{type(exc).__name__}: {exc}")
     if message.meta.get("action"):
         return actions.handle_action(row, message, session=session, settings=runtime.settings)
     # Reads in the pipeline need not flush what it has added so far: tickets flush

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Employee, NotificationRow, Ticket
 from models.types import IncomingMessage
-from router.tickets import by_number
+from router.lifecycle.records import by_number
 
 # Channels whose sender address the requester merely types in.
 UNPROVEN_SENDER = frozenset({"webform"})

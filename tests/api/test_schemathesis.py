@@ -23,10 +23,10 @@ from api.app import create_app
 from models.db import session_scope
 from models.migrate import upgrade
 from models.settings import load_settings
-from router import workflow
 from router.catalog import load_catalog
+from router.lifecycle import actions
 from router.runtime import build_runtime, use_runtime
-from router.workflow_users import create_user
+from router.users import create_user
 from tests.conftest import CATALOG, make_settings
 from tests.router.test_workflow_support import make_ticket
 
@@ -97,10 +97,10 @@ def _live_runtime(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> I
 def seed_tickets(session: Any, admin_id: int) -> None:
     """OKNO-000001.. in new, assigned, waiting, resolved and closed states."""
     numbers = [make_ticket(session, predicted="hr_certificate").number or "" for _ in range(6)]
-    workflow.claim(session=session, ticket_number=numbers[1], user_id=admin_id)
-    workflow.ask(session=session, ticket_number=numbers[2], user_id=admin_id, text="?")
-    workflow.resolve(session=session, ticket_number=numbers[3], user_id=admin_id, resolution="ok")
-    workflow.close(session=session, ticket_number=numbers[4], user_id=admin_id)
+    actions.claim(session=session, ticket_number=numbers[1], user_id=admin_id)
+    actions.ask(session=session, ticket_number=numbers[2], user_id=admin_id, text="?")
+    actions.resolve(session=session, ticket_number=numbers[3], user_id=admin_id, resolution="ok")
+    actions.close(session=session, ticket_number=numbers[4], user_id=admin_id)
 
 
 @schema.parametrize()
