@@ -48,7 +48,8 @@ def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
     gateway: Gateway | None = getattr(request.app.state, "telegram_gateway", None)
     if gateway is not None:
         return gateway
-    settings: TelegramSettings = runtime.channels.get("telegram").extras["settings"]  # type: ignore[assignment]
+    settings = runtime.channels.get("telegram").settings
+    assert isinstance(settings, TelegramSettings)
     if not settings.webhook_mode:
         return None
     # aiogram takes seconds to import: an API without Telegram webhooks never loads it.

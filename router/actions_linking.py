@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,7 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.db import Employee, EmployeeAddress, LinkCode
-from models.types import Channel, IncomingMessage, Notification, NotificationKind, utcnow
+from models.types import (
+    Channel,
+    IncomingMessage,
+    InvalidPhoneNumber,
+    Notification,
+    NotificationKind,
+    normalize_phone,
+    utcnow,
+)
 from router import texts
 from router.runtime import current
 
@@ -66,13 +73,11 @@ def reply_now(
 
 
 def normalise_phone(raw: str) -> str | None:
-    """E.164 as the directory keeps it; Russian 8-prefixed and bare 10-digit numbers become +7."""
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) == 11 and digits.startswith("8"):
-        digits = "7" + digits[1:]
-    elif len(digits) == 10 and digits.startswith("9"):
-        digits = "7" + digits
-    return "+" + digits if 10 <= len(digits) <= 15 else None
+    """E.164 as the directory keeps it (models.types.normalize_phone's rule), or None."""
+    try:
+        return normalize_phone(raw).e164
+    except InvalidPhoneNumber:
+        return None
 
 
 def link_phone(message: IncomingMessage, *, session: Session) -> None:

@@ -11,9 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import PriorityPolicy, ProcessTemplate, Service, Team
-from models.types import Priority
-
-TRIAGE_TEAM = "triage"
+from models.types import TRIAGE_TEAM, Priority
 
 
 class CatalogError(ValueError):

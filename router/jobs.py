@@ -11,9 +11,8 @@ from rq.job import Dependency
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from channels.base import ParseError, UnsupportedInput
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket, session_scope
-from models.types import IncomingMessage, MessageStatus, utcnow
+from models.types import IncomingMessage, MessageStatus, ParseError, UnsupportedInput, utcnow
 from router import actions, notify, pipeline, status_link
 from router.lifecycle.outcome import Outcome
 from router.runtime import NOTIFY_QUEUE, Runtime, current
@@ -109,7 +108,7 @@ def send_notification(notification_id: int) -> str:
             row.status, row.error = "suppressed", "per-recipient hourly cap reached (loop guard)"
             return row.status
         spec = runtime.channels.get(row.channel)
-        if not spec.extras.get("enabled", True):
+        if not spec.enabled:
             row.status, row.error = "suppressed", f"the {row.channel} channel is not configured"
             return row.status
         if not _claim(notification_id, session=session):
@@ -185,7 +184,7 @@ def _record_attempt(runtime: Runtime, notification_id: int, error: str) -> None:
 
 
 def _email_enabled(runtime: Runtime) -> bool:
-    return bool(runtime.channels.get("email").extras.get("enabled", True))
+    return runtime.channels.get("email").enabled
 
 
 def _email_copy_of_webform(row: NotificationRow, *, session: Session) -> list[int]:

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from channels.base import ParseError
 from channels.email import EmailSettings, external_id, load_email_settings, parse_email
 from channels.email.imap_poller import ImapPoller, run_pollers
 from channels.email.smtp_server import serve
 from models.settings import SettingsError
+from models.types import ParseError
 from scripts.runtime import Intake, Runtime, cli_runtime
 
 __all__ = ["email", "imap", "smtp"]

@@ -12,13 +12,13 @@ from aiogram.types import Update
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.base import Accept
 from channels.telegram import normalise
 from channels.telegram.client import open_bot
 from channels.telegram.files import Downloader
 from channels.telegram.routers import build_dispatcher
 from channels.telegram.settings import TelegramSettings
 from channels.telegram.store import Store
+from models.types import Accept
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Ticket, TicketEvent, TicketMessage
-
-NUMBER_PREFIX = "OKNO-"
+from models.types import TICKET_PREFIX
 
 # The audit-event vocabulary: what can happen to a ticket, one word each.
 EVENT_KINDS = frozenset(
@@ -35,7 +34,7 @@ EVENT_KINDS = frozenset(
 
 
 def format_number(ticket_id: int) -> str:
-    return f"{NUMBER_PREFIX}{ticket_id:06d}"
+    return f"{TICKET_PREFIX}{ticket_id:06d}"
 
 
 def add_ticket(ticket: Ticket, *, session: Session, actor: str = "system") -> Ticket:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from channels.base import Accept
 from channels.telegram.files import Downloader
 from channels.telegram.middleware import RequesterMiddleware
 from channels.telegram.routers import choices, groups, linking, requests, tickets
 from channels.telegram.store import Store
+from models.types import Accept
 
 
 def build_dispatcher(

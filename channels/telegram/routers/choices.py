@@ -10,11 +10,11 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, Update
 
-from channels.base import Accept
 from channels.telegram import normalise, texts
 from channels.telegram.keyboards import Rating, ServiceChoice
 from channels.telegram.routers.common import log, submit
 from channels.telegram.store import Store
+from models.types import Accept
 
 
 async def _done(query: CallbackQuery, ack: str) -> None:

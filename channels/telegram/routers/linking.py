@@ -9,10 +9,10 @@ from aiogram import F, Router
 from aiogram.filters import CommandStart
 from aiogram.types import ChatMemberUpdated, Message, Update
 
-from channels.base import Accept
 from channels.telegram import keyboards, normalise, texts
 from channels.telegram.routers.common import submit
 from channels.telegram.store import Requester, Store
+from models.types import Accept
 
 EMAIL_ONLY = re.compile(r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)\s*$")
 CODE_ONLY = re.compile(r"^\s*(\d{6})\s*$")

@@ -191,7 +191,7 @@ def test_registry_builds_the_channel(tg_settings: TelegramSettings, tmp_path: ob
 
     spec = build(ChannelConfig(data_dir=tmp_path))  # type: ignore[arg-type]
     assert spec.name == "telegram" and spec.parse_raw is not None
-    assert spec.extras["settings"] == tg_settings
+    assert spec.settings == tg_settings
 
 
 async def _me(settings: TelegramSettings) -> str:
