@@ -21,6 +21,7 @@ from models.language import detect_language
 from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
+from router.clarify import clarify_notification
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.states import move
@@ -156,9 +157,11 @@ def _ticket_from(
 
 
 def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome:
+    """The whole new-ticket result: the "created" message, then any question about the service."""
     text = created_text(ticket, session=session, settings=settings)
-    row = notify.outbox(ticket, NotificationKind.created, text, session=session)
-    return Outcome(ticket, notifications=[row] if row else [], created=True)
+    rows = [notify.outbox(ticket, NotificationKind.created, text, session=session)]
+    rows.append(clarify_notification(ticket, session=session))
+    return Outcome(ticket, notifications=[r for r in rows if r], created=True)
 
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:
