@@ -15,6 +15,7 @@ from api.deps import RuntimeDep
 from api.errors import ApiError, ErrorBody
 from channels.telegram.settings import TelegramSettings
 from router.intake import Intake
+from router.requesters import RequesterViews
 from router.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
     gateway = Gateway(
         settings,
         accept=Intake(runtime),
+        views=RequesterViews(runtime.sessions),
         sessions=runtime.sessions,
         data_dir=runtime.settings.data_dir,
         timezone=runtime.settings.default_timezone,

@@ -141,6 +141,36 @@ class SendResult(BaseModel):
     unreachable: bool = False
 
 
+# What a chat bot is told about its requester (router/requesters.py answers, the bot shows it).
+@dataclass(frozen=True)
+class Requester:
+    """Who is writing: the chat, and the employee it is linked to (if any)."""
+
+    chat: str
+    employee_id: int | None = None
+    name: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketView:
+    number: str
+    subject: str
+    status: str
+    due: datetime | None
+    service: dict[str, str] | None
+    team: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SentNote:
+    """A notification we sent into a chat, found by the message a user replied to."""
+
+    ticket: str
+    kind: str
+    expects: str | None
+
+
 class ChannelError(Exception):
     """Base class of the named outcomes a channel reports instead of a silent return."""
 
