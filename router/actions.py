@@ -40,14 +40,16 @@ def handle_action(
     name = str(message.meta.get("action") or "")
     try:
         if name in actions_linking.HANDLERS:
-            actions_linking.HANDLERS[name](message, session=session)
-            return Outcome(None)
+            replies = actions_linking.HANDLERS[name](message, session=session)
+            return Outcome(None, notifications=replies)
         if name not in HANDLERS:
             raise ActionRefused("unknown requester action")
         return HANDLERS[name](message, session=session, settings=settings)
     except (ActionRefused, WorkflowError) as exc:
         log.info("action %r from %s refused: %s", name, message.sender_address, exc)
-        return Outcome(None, status=MessageStatus.rejected, error=f"{name or 'action'}: {exc}")
+        replies = exc.replies if isinstance(exc, ActionRefused) else []
+        error = f"{name or 'action'}: {exc}"
+        return Outcome(None, notifications=replies, status=MessageStatus.rejected, error=error)
 
 
 # --- which service? ---------------------------------------------------------------------

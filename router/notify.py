@@ -60,6 +60,33 @@ def outbox(
     return row
 
 
+def reply(
+    *,
+    session: Session,
+    channel: str,
+    recipient: str,
+    language: str,
+    text: str,
+    subject: str = "",
+    extra: dict[str, Any] | None = None,
+    threading: dict[str, Any] | None = None,
+) -> NotificationRow:
+    """Write one notification that belongs to no ticket (a reply about linking a chat)."""
+    row = NotificationRow(
+        ticket_id=None,
+        kind=NotificationKind.info.value,
+        channel=channel,
+        recipient=recipient,
+        language=language,
+        subject=subject,
+        text=text,
+        threading=threading or {},
+        extra=extra or {},
+    )
+    session.add(row)
+    return row
+
+
 def _threading(ticket: Ticket, kind: str, *, session: Session) -> dict[str, Any]:
     """E-mail threading: answer the requester's first mail and every mail we sent on the ticket."""
     refs: list[str] = []
@@ -197,7 +224,7 @@ def fallback(row: NotificationRow, *, session: Session) -> list[int]:
     """When a chat or phone is unreachable, try the requester's e-mail once."""
     if row.channel == "email" or row.fallback_of_id is not None:
         return []
-    ticket = session.get(Ticket, row.ticket_id)
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
     email = ticket.requester.email if ticket and ticket.requester else None
     if not email:
         return []

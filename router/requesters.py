@@ -82,7 +82,7 @@ class RequesterViews:
             )
             if row is None:
                 return None
-            ticket = session.get(Ticket, row.ticket_id)
+            ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
             number = ticket.number if ticket and ticket.number else ""
             return SentNote(number, row.kind, row.extra.get("expects"))
 
