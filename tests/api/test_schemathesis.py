@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
     negative_data_rejection,
@@ -28,15 +27,9 @@ from router.lifecycle import actions
 from router.runtime import build_runtime, use_runtime
 from router.users import create_user
 from tests.conftest import CATALOG, make_settings
-from tests.router.test_workflow_support import make_ticket
+from tests.support.workflow import make_ticket
 
 AUTH: dict[str, str] = {}
-# Endpoints of other modules whose 422 is still documented as FastAPI's default body rather
-# than our {"error", "detail"}: checked for server errors only until they document it.
-DOC_GAPS: set[tuple[str, str]] = set()
-# Server errors known in other modules, reported to their owners; the operation is still
-# fuzzed and passes as soon as the fix lands.
-KNOWN_SERVER_ERRORS: dict[tuple[str, str], str] = {}
 
 # schemathesis' lazy `from_fixture` loader does not work with this pytest (it reads a removed
 # private attribute), so the schema is read at import from an app whose runtime is a
@@ -111,13 +104,4 @@ def seed_tickets(session: Any, admin_id: int) -> None:
     derandomize=True,
 )
 def test_api_never_fails_with_a_server_error(case: Any) -> None:
-    key = (case.method, case.path)
-    try:
-        if key in DOC_GAPS:
-            case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
-        else:
-            case.call_and_validate(headers=AUTH, excluded_checks=EXCLUDED)
-    except Exception:
-        if key in KNOWN_SERVER_ERRORS:
-            pytest.xfail(KNOWN_SERVER_ERRORS[key])
-        raise
+    case.call_and_validate(headers=AUTH, excluded_checks=EXCLUDED)

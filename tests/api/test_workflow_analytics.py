@@ -13,7 +13,7 @@ from models.types import utcnow
 from router.lifecycle import actions
 from router.lifecycle.moves import reassign
 from router.runtime import Runtime
-from tests.router.test_workflow_support import make_staff, make_ticket
+from tests.support.workflow import make_staff, make_ticket
 
 
 def test_summary_and_export(runtime: Runtime) -> None:

@@ -16,7 +16,7 @@ from router.lifecycle import actions
 from router.lifecycle.outcome import Outcome
 from router.runtime import Runtime
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 FORM = {
     "name": "Анна Петрова",

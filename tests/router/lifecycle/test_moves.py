@@ -13,7 +13,7 @@ from models.db import Service, TicketEvent, TicketLink
 from router.lifecycle import actions, states
 from router.lifecycle.moves import link, merge, reassign
 from router.runtime import Runtime
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 @pytest.fixture

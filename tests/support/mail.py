@@ -10,7 +10,7 @@ from pathlib import Path
 
 from models.types import AcceptResult, IncomingMessage, MessageStatus
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 HELPDESK = "helpdesk@ssc.example.com"
 
 

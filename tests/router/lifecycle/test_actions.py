@@ -17,7 +17,7 @@ from router import sla
 from router.lifecycle import actions, states
 from router.lifecycle.states import ANY_STATUS, TRANSITIONS, check
 from router.runtime import Runtime
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 @pytest.fixture
