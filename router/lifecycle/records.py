@@ -29,6 +29,7 @@ EVENT_KINDS = frozenset(
         "feedback",
         "auto_reply",
         "requester_message",
+        "sla_breached",  # router/sla_breaches.py (on main) marks a missed due time
     }
 )
 
