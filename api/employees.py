@@ -13,7 +13,7 @@ from api.errors import ApiError
 from api.views import error_responses
 from models.db import User
 from router.directory import by_email, search
-from router.workflow_users import Role
+from router.users import Role
 
 router = APIRouter(prefix="/api/v1", tags=["employees"])
 

@@ -13,9 +13,8 @@ from sqlalchemy import select
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
 from api.schemas import Accepted, MessageStatusOut, WebformIn
-from channels.base import AcceptResult
 from models.db import InboundMessage, NotificationRow, Service, Ticket
-from models.types import Channel, IncomingMessage
+from models.types import AcceptResult, Channel, IncomingMessage
 from router import ratelimit, status_link
 from router.intake import Intake
 from router.runtime import Runtime

@@ -15,6 +15,7 @@ from api.deps import RuntimeDep
 from api.errors import ApiError, ErrorBody
 from channels.telegram.settings import TelegramSettings
 from router.intake import Intake
+from router.requesters import RequesterViews
 from router.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
     gateway: Gateway | None = getattr(request.app.state, "telegram_gateway", None)
     if gateway is not None:
         return gateway
-    settings: TelegramSettings = runtime.channels.get("telegram").extras["settings"]  # type: ignore[assignment]
+    settings = runtime.channels.get("telegram").settings
+    assert isinstance(settings, TelegramSettings)
     if not settings.webhook_mode:
         return None
     # aiogram takes seconds to import: an API without Telegram webhooks never loads it.
@@ -58,6 +60,7 @@ def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
     gateway = Gateway(
         settings,
         accept=Intake(runtime),
+        views=RequesterViews(runtime.sessions),
         sessions=runtime.sessions,
         data_dir=runtime.settings.data_dir,
         timezone=runtime.settings.default_timezone,

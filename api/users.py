@@ -13,7 +13,7 @@ from api.errors import ApiError
 from api.views import error_responses
 from api.workflow_schemas import UserCreated, UserIn, UserOut, UserPatch, UserPatched
 from models.db import User
-from router.workflow_users import Role, UserError, create_user, update_user
+from router.users import Role, UserError, create_user, update_user
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 

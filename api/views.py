@@ -12,7 +12,7 @@ from api.errors import ErrorBody
 from models.db import Feedback, Ticket, TicketLink, User
 from models.types import utcnow
 from router import sla
-from router.workflow_states import allowed_actions
+from router.lifecycle.states import allowed_actions
 
 NUMBER_PATTERN = r"^[Oo][Kk][Nn][Oo]-[0-9]{1,12}$"
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.schemas import EMAIL_PATTERN, TicketSummary
 from models.types import Channel, Priority
-from router.workflow_moves import LINK_KINDS
-from router.workflow_users import Role
+from router.lifecycle.moves import LINK_KINDS
+from router.users import Role
 
 # PostgreSQL cannot store NUL characters in text; refuse them up front as a 422.
 NO_NUL = r"^[^\x00]*$"

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-# The project's one phone normaliser; every directory phone goes through `e164` below.
-from channels.phone.numbers import InvalidPhoneNumber, normalize_phone
 from models.db import Employee
-from models.types import utcnow
+
+# The project's one phone normaliser; every directory phone goes through `e164` below.
+from models.types import InvalidPhoneNumber, normalize_phone, utcnow
 
 COLUMNS = ("email", "name", "phone", "department", "branch", "timezone", "manager_email")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")

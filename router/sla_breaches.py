@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Ticket, TicketEvent
 from models.types import utcnow
-from router.tickets import add_event
+from router.lifecycle.records import record_event
 
 BATCH = 200
 
@@ -34,6 +34,6 @@ def record_breaches(*, session: Session, now: datetime | None = None) -> int:
     count = 0
     for ticket in overdue:
         due = ticket.resolution_due_at.isoformat() if ticket.resolution_due_at else None
-        add_event(ticket, "sla_breached", session=session, to_value=due, data={"due": due})
+        record_event(ticket, "sla_breached", session=session, to_value=due, data={"due": due})
         count += 1
     return count

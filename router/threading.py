@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Employee, NotificationRow, Ticket, TicketMessage
-from models.types import IncomingMessage
-from router.tickets import by_number
+from models.types import TICKET_REF, IncomingMessage
+from router.lifecycle.records import by_number
 
 # Channels whose sender address the requester merely types in.
 UNPROVEN_SENDER = frozenset({"webform"})
-TICKET_REF = re.compile(r"\bOKNO-(\d{6,})\b", re.IGNORECASE)
 
 
 def find_ticket(

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 _BY_KIND = {
     "created": ("ticket.created",),
     "status": ("ticket.status_changed",),
-    "reopened": ("ticket.status_changed",),
     "comment": ("ticket.commented",),
     "requester_message": ("ticket.commented",),
     "sla_breached": ("sla.breached",),

@@ -19,8 +19,8 @@ from typing import Any
 
 import click
 
-from channels.base import ParseError
 from channels.email import parse_email
+from models.types import ParseError
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "email" / "corpus"
 

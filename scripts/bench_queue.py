@@ -21,7 +21,7 @@ from models.db import Ticket, User, session_scope
 from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime
-from router.workflow_users import create_user
+from router.users import create_user
 from scripts.bench_pipeline import bench_settings
 
 WORDS = [

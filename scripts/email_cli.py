@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from channels.base import ParseError
 from channels.email import EmailSettings, external_id, load_email_settings, parse_email
 from models.settings import SettingsError
+from models.types import ParseError
 
 if TYPE_CHECKING:
     from scripts.runtime import Intake, Runtime

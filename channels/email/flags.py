@@ -14,8 +14,7 @@ from channels.email.headers import (
     raw_header,
     raw_headers,
 )
-
-TICKET_REF = re.compile(r"\bOKNO-(\d{6,})\b", re.IGNORECASE)
+from models.types import TICKET_REF
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(\[[^\]]*\]\s*)?\[?("
@@ -211,5 +210,5 @@ def find_ticket_ref(*candidates: str | None) -> str | None:
     for text in candidates:
         match = TICKET_REF.search(text or "")
         if match:
-            return f"OKNO-{match.group(1)}"
+            return match.group(1).upper()
     return None

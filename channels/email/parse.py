@@ -11,7 +11,6 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from channels.base import ParseError
 from channels.email import flags
 from channels.email.attachments import MB, AttachmentBudget
 from channels.email.charsets import decode_bytes
@@ -28,7 +27,7 @@ from channels.email.limits import bound, repair_header_block, skip_prefix
 from channels.email.mime import BodyWalker
 from channels.email.quotes import clean_body, has_forward_marker
 from models.language import detect_language
-from models.types import Attachment, Channel, IncomingMessage
+from models.types import Attachment, Channel, IncomingMessage, ParseError
 
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|пересл|переслано|перес)\s*:", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|ответ|отв|aw|sv)\s*(\[\d+\])?\s*:", re.IGNORECASE)

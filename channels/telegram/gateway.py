@@ -12,13 +12,13 @@ from aiogram.types import Update
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.base import Accept
 from channels.telegram import normalise
 from channels.telegram.client import open_bot
 from channels.telegram.files import Downloader
 from channels.telegram.routers import build_dispatcher
 from channels.telegram.settings import TelegramSettings
-from channels.telegram.store import Store
+from channels.telegram.store import Store, Views
+from models.types import Accept
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,14 @@ def malformed_reason(exc: ValueError | RecursionError) -> str:
 
 
 class Gateway:
-    """Everything the bot needs to take updates in; handed `accept` (intake) and the sessions."""
+    """Everything the bot needs to take updates in; handed `accept` (intake), `views` (router/requesters) and the sessions."""
 
     def __init__(
         self,
         settings: TelegramSettings,
         *,
         accept: Accept,
+        views: Views,
         sessions: sessionmaker[Session],
         data_dir: Path,
         timezone: str,
@@ -55,7 +56,11 @@ class Gateway:
         self.store = Store(sessions)
         self.downloader = Downloader(data_dir, settings.telegram_max_file_bytes)
         self.dispatcher = build_dispatcher(
-            accept=accept, store=self.store, downloader=self.downloader, timezone=timezone
+            accept=accept,
+            store=self.store,
+            views=views,
+            downloader=self.downloader,
+            timezone=timezone,
         )
 
     async def feed(self, bot: Bot, raw: bytes) -> int | None:

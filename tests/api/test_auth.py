@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from router.runtime import Runtime
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 # Endpoints that stay public: intake webhooks (their own signatures), the status page, health.
 PUBLIC = {

@@ -21,7 +21,7 @@ from scripts.cli import main
 from tests.api.conftest import free_port
 from tests.channels.phone.phone_servers import hmac_header
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff
+from tests.support.workflow import Staff, make_staff
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SECRET = "pbx-webhook-secret-4f1c9a7e"

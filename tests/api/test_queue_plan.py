@@ -11,7 +11,7 @@ from sqlalchemy import event
 from api.app import create_app
 from api.queue import _search_postgres
 from router.runtime import Runtime
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 def _queue_statements(runtime: Runtime, client: TestClient, headers: dict, params: dict) -> list:  # type: ignore[type-arg]

@@ -12,8 +12,8 @@ from router.runtime import Runtime
 from router.webhook_jobs import WEBHOOK_QUEUE
 from router.webhook_subscriptions import webhook_settings
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
 from tests.router.webhook_receiver import Receiver, serve_receiver
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 @pytest.fixture

@@ -12,16 +12,16 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from models.db import TicketEvent, WebhookDelivery
-from router import workflow
+from router.lifecycle import actions, states
+from router.lifecycle.records import record_event
 from router.runtime import Runtime
 from router.sweeper import sweep
-from router.tickets import add_event
 from router.webhook_jobs import WEBHOOK_QUEUE
 from router.webhook_subscriptions import webhook_settings
 from scripts.cli import main
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
 from tests.router.webhook_receiver import Receiver, serve_receiver
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 ALL = "ticket.created,ticket.status_changed,ticket.resolved,ticket.commented,sla.breached"
 
@@ -90,11 +90,11 @@ def test_signed_deliveries_follow_one_service_through_its_life(
     assert ticket["requester"]["address"] == "a.petrova@corp.example.com"
 
     with runtime.sessions() as session:
-        workflow.claim(session=session, ticket_number=number, user_id=staff.hr.id)
-        workflow.comment(
+        actions.claim(session=session, ticket_number=number, user_id=staff.hr.id)
+        actions.comment(
             session=session, ticket_number=number, user_id=staff.hr.id, text="Готовим", public=False
         )
-        workflow.resolve(
+        actions.resolve(
             session=session, ticket_number=number, user_id=staff.hr.id, resolution="Готово"
         )
         session.commit()
@@ -158,8 +158,8 @@ def test_the_outbox_row_lives_and_dies_with_the_event(
     subscribe(cli, receiver.url + "/all")
     number = new_ticket(runtime)
     with runtime.sessions() as session:
-        ticket = workflow.load(number, session=session)
-        add_event(ticket, "comment", session=session, actor="someone")
+        ticket = states.load(number, session=session)
+        record_event(ticket, "comment", session=session, actor="someone")
         session.rollback()  # the comment never happened: no delivery, no job
     deliver(runtime)
     assert [p.json["event"] for p in receiver.at("/all")] == ["ticket.created"]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.base import ParseError
 from channels.email import parse_email
+from models.types import ParseError
 from scripts.bench_email import CORPUS, agrees, load_manifest, okno_reading, run
 
 MANIFEST: dict[str, dict[str, Any]] = load_manifest()["messages"]

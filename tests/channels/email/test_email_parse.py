@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from email_support import FIXTURES, HELPDESK, fixture_bytes
 
-from channels.base import ChannelConfig, ParseError
+from channels.base import ChannelConfig
 from channels.blobs import stored_path
 from channels.email import build, external_id, minimal_message, parse_email
 from channels.email.settings import EmailSettings
+from models.types import ParseError
 from scripts.email_cli import email
+from tests.support.mail import FIXTURES, HELPDESK, fixture_bytes
 
 LIMIT = 100_000  # the per-file attachment limit these tests use (the scan fixture is bigger)
 

@@ -6,18 +6,18 @@ import struct
 from email.message import EmailMessage
 
 import pytest
-from email_support import HELPDESK  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
-from channels.base import ParseError
 from channels.email import minimal_message, parse_email
 from channels.email.limits import MAX_CONTAINERS, MAX_PARTS
 from channels.email.tnef import SIGNATURE
 from models.db import InboundMessage, NotificationRow, Ticket
+from models.types import ParseError
 from router.intake import Intake
 from router.runtime import Runtime
 from scripts.bench_email import many_attachments, nested_mime
 from tests.conftest import drain
+from tests.support.mail import HELPDESK
 
 PLAIN = b"From: Ivan <ivan@x.example>\r\nSubject: Printer\r\n\r\nThe printer is broken.\r\n"
 

@@ -6,10 +6,10 @@ import struct
 from email.message import EmailMessage
 
 import pytest
-from email_support import FIXTURES  # type: ignore[import-not-found]
 
 from channels.email import parse_email
 from channels.email.tnef import SIGNATURE, parse_tnef
+from tests.support.mail import FIXTURES
 
 # file → (attachment names, has a body) from tnefparse's tests/test_decoding.py SPECS
 EXPECTED = {

@@ -2,7 +2,7 @@
 
 Plain functions with keyword-only arguments; the API (and the worker, for feedback) only
 calls these. Permissions are the caller's business (api/auth.py); these functions enforce
-the lifecycle (router/workflow_states.py), the optimistic version check and the audit
+the lifecycle (router/lifecycle/states.py), the optimistic version check and the audit
 trail, and return the outbox rows to enqueue once the caller has committed.
 """
 
@@ -17,52 +17,17 @@ from sqlalchemy.orm import Session
 from models.db import Feedback, NotificationRow, Ticket, User, UserTeam
 from models.types import NotificationKind, utcnow
 from router import notify, texts
-from router.tickets import add_event, add_message
-from router.workflow_states import (
-    ANY_STATUS,
-    CLOSED,
-    OPEN,
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.records import add_message, record_event
+from router.lifecycle.states import (
     RESOLVED,
-    TRANSITIONS,
-    WAITING,
-    ActionResult,
     Conflict,
     InvalidInput,
-    InvalidTransition,
-    TicketNotFound,
-    VersionMismatch,
-    WorkflowError,
     actor_of,
-    allowed_actions,
     check,
     load,
     move,
 )
-
-__all__ = [
-    "ANY_STATUS",
-    "CLOSED",
-    "OPEN",
-    "TRANSITIONS",
-    "WAITING",
-    "ActionResult",
-    "Conflict",
-    "InvalidInput",
-    "InvalidTransition",
-    "TicketNotFound",
-    "VersionMismatch",
-    "WorkflowError",
-    "allowed_actions",
-    "ask",
-    "assign",
-    "claim",
-    "close",
-    "comment",
-    "record_feedback",
-    "reopen",
-    "resolve",
-    "start",
-]
 
 
 def _notify(
@@ -88,7 +53,7 @@ def _responded(ticket: Ticket, now: datetime) -> None:
 def _set_assignee(ticket: Ticket, user: User, action: str, *, session: Session, actor: str) -> None:
     old = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
     ticket.assignee_id = user.id
-    add_event(
+    record_event(
         ticket,
         "assigned",
         session=session,
@@ -101,7 +66,7 @@ def _set_assignee(ticket: Ticket, user: User, action: str, *, session: Session, 
 
 def claim(
     *, session: Session, ticket_number: str, user_id: int, expected_version: int | None = None
-) -> ActionResult:
+) -> Outcome:
     """Take the ticket: it becomes the caller's (a colleague's ticket needs a lead's `assign`)."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -116,7 +81,7 @@ def claim(
     if ticket.assignee_id != user.id:
         _set_assignee(ticket, user, "claim", session=session, actor=user.email)
     move(ticket, "claim", session=session, actor=user.email, now=utcnow())
-    return ActionResult(ticket)
+    return Outcome(ticket)
 
 
 def assign(
@@ -126,7 +91,7 @@ def assign(
     user_id: int,
     assignee_id: int,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Give the ticket to a member of its team (leads do this)."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     actor = actor_of(user_id, session=session)
@@ -143,12 +108,12 @@ def assign(
     if ticket.assignee_id != assignee.id:
         _set_assignee(ticket, assignee, "assign", session=session, actor=actor.email)
     move(ticket, "assign", session=session, actor=actor.email, now=utcnow())
-    return ActionResult(ticket)
+    return Outcome(ticket)
 
 
 def start(
     *, session: Session, ticket_number: str, user_id: int, expected_version: int | None = None
-) -> ActionResult:
+) -> Outcome:
     """Work begins (or resumes after the requester answered by other means): in_progress."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -156,7 +121,7 @@ def start(
     if ticket.assignee_id is None:
         _set_assignee(ticket, user, "start", session=session, actor=user.email)
     move(ticket, "start", session=session, actor=user.email, now=utcnow())
-    return ActionResult(ticket)
+    return Outcome(ticket)
 
 
 def comment(
@@ -167,7 +132,7 @@ def comment(
     text: str,
     public: bool,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """A note on the ticket; a public one also goes to the requester through the origin channel."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -186,7 +151,7 @@ def comment(
         notes = _notify(ticket, NotificationKind.comment, "comment", session=session, text=text)
         _responded(ticket, now)
     session.flush()
-    add_event(
+    record_event(
         ticket,
         "comment",
         session=session,
@@ -194,7 +159,7 @@ def comment(
         data={"public": public, "message_id": message.id, "notified": bool(notes)},
     )
     ticket.updated_at = now
-    return ActionResult(ticket, notes)
+    return Outcome(ticket, notes)
 
 
 def ask(
@@ -204,7 +169,7 @@ def ask(
     user_id: int,
     text: str,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Ask the requester a question: waiting_for_requester, the SLA clock stops until they answer."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -228,8 +193,8 @@ def ask(
     _responded(ticket, now)
     move(ticket, "ask", session=session, actor=user.email, now=now)
     notes = _notify(ticket, NotificationKind.clarify, "ask", session=session, text=text)
-    add_event(ticket, "asked", session=session, actor=user.email, data={"notified": bool(notes)})
-    return ActionResult(ticket, notes)
+    record_event(ticket, "asked", session=session, actor=user.email, data={"notified": bool(notes)})
+    return Outcome(ticket, notes)
 
 
 def resolve(
@@ -239,7 +204,7 @@ def resolve(
     user_id: int,
     resolution: str,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Resolved with a resolution text; the requester gets it with a request to rate us."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -258,7 +223,7 @@ def resolve(
     _responded(ticket, now)
     move(ticket, "resolve", session=session, actor=user.email, now=now)
     notes = _notify(ticket, NotificationKind.resolved, "resolved", session=session, text=resolution)
-    return ActionResult(ticket, notes)
+    return Outcome(ticket, notes)
 
 
 def close(
@@ -268,14 +233,14 @@ def close(
     user_id: int,
     reason: str | None = None,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Close; a ticket closed without being resolved first tells the requester so."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
     was_resolved = ticket.status == RESOLVED
     move(ticket, "close", session=session, actor=user.email, now=utcnow())
     _internal(ticket, reason, "Closed", user, session=session)
-    return ActionResult(ticket, [] if was_resolved else _status_note(ticket, session=session))
+    return Outcome(ticket, [] if was_resolved else _status_note(ticket, session=session))
 
 
 def reopen(
@@ -285,7 +250,7 @@ def reopen(
     user_id: int,
     reason: str | None = None,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Back to work; a merged duplicate stays closed (reopen the ticket it was merged into)."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -296,9 +261,8 @@ def reopen(
             code="merged",
         )
     move(ticket, "reopen", session=session, actor=user.email, now=utcnow())
-    ticket.resolved_at = ticket.closed_at = None
     _internal(ticket, reason, "Reopened", user, session=session)
-    return ActionResult(ticket, _status_note(ticket, session=session))
+    return Outcome(ticket, _status_note(ticket, session=session))
 
 
 def _internal(
@@ -325,7 +289,7 @@ def record_feedback(
     channel: str | None,
     recorded_by: str | None = None,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """The requester's rating of a resolved ticket; one per ticket, a second one replaces it."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise InvalidInput(f"rating must be an integer from 1 to 5, not {rating!r}", field="rating")
@@ -337,7 +301,7 @@ def record_feedback(
         row = Feedback(ticket_id=ticket.id)
         session.add(row)
     row.rating, row.comment, row.channel = rating, comment, channel
-    add_event(
+    record_event(
         ticket,
         "feedback",
         session=session,
@@ -348,4 +312,4 @@ def record_feedback(
     )
     # Touching the ticket bumps its version, so two ratings at once cannot both insert a row.
     ticket.updated_at = utcnow()
-    return ActionResult(ticket)
+    return Outcome(ticket)

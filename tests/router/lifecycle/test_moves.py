@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Service, TicketEvent, TicketLink
-from router import workflow
+from router.lifecycle import actions, states
+from router.lifecycle.moves import link, merge, reassign
 from router.runtime import Runtime
-from router.workflow_moves import link, merge, reassign
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def service(session: Session, code: str) -> Service:
 def test_reassign_corrects_the_label_and_audits_it(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session, service="hr_certificate", predicted="hr_certificate")
     number = ticket.number or ""
-    workflow.claim(session=session, ticket_number=number, user_id=staff.hr.id)
+    actions.claim(session=session, ticket_number=number, user_id=staff.hr.id)
     reassign(
         session=session,
         ticket_number=number,
@@ -82,12 +82,12 @@ def test_reassign_to_a_team_only_and_bad_destinations(session: Session, staff: S
         ({"service_code": "pay_2ndfl", "team_code": "hr"}, "service_not_in_team"),
     ]
     for kwargs, code in cases:
-        with pytest.raises(workflow.InvalidInput) as err:
+        with pytest.raises(states.InvalidInput) as err:
             reassign(session=session, ticket_number=number, user_id=uid, reason="r", **kwargs)  # type: ignore[arg-type]
         assert err.value.code == code
     reassign(session=session, ticket_number=number, user_id=uid, team_code="it_desk", reason="ИТ")
     assert (ticket.service_code, ticket.team_code) == (None, "it_desk")
-    with pytest.raises(workflow.Conflict) as again:
+    with pytest.raises(states.Conflict) as again:
         reassign(
             session=session, ticket_number=number, user_id=uid, team_code="it_desk", reason="r"
         )
@@ -97,13 +97,13 @@ def test_reassign_to_a_team_only_and_bad_destinations(session: Session, staff: S
 def test_reassign_a_waiting_ticket_keeps_it_waiting(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number = ticket.number or ""
-    workflow.ask(session=session, ticket_number=number, user_id=staff.hr.id, text="?")
+    actions.ask(session=session, ticket_number=number, user_id=staff.hr.id, text="?")
     reassign(
         session=session, ticket_number=number, user_id=staff.hr.id, team_code="legal", reason="r"
     )
     assert ticket.status == "waiting_for_requester" and ticket.sla_paused_at is not None
-    workflow.close(session=session, ticket_number=number, user_id=staff.hr.id)
-    with pytest.raises(workflow.InvalidTransition):
+    actions.close(session=session, ticket_number=number, user_id=staff.hr.id)
+    with pytest.raises(states.InvalidTransition):
         reassign(
             session=session, ticket_number=number, user_id=staff.hr.id, team_code="hr", reason="r"
         )
@@ -124,36 +124,36 @@ def test_merge_closes_the_duplicate_into_the_original(session: Session, staff: S
     kinds = {(e.ticket_id, e.kind) for e in session.scalars(select(TicketEvent))}
     assert {(duplicate.id, "merged_into"), (original.id, "merged")} <= kinds
     assert session.scalars(select(TicketLink)).one().kind == "duplicate"
-    with pytest.raises(workflow.Conflict) as err:
-        workflow.reopen(session=session, ticket_number=duplicate.number or "", user_id=staff.hr.id)
+    with pytest.raises(states.Conflict) as err:
+        actions.reopen(session=session, ticket_number=duplicate.number or "", user_id=staff.hr.id)
     assert err.value.code == "merged" and (original.number or "") in err.value.message
 
 
 def test_merge_refuses_itself_and_closed_targets(session: Session, staff: Staff) -> None:
     one, two = make_ticket(session), make_ticket(session)
-    with pytest.raises(workflow.InvalidInput):
+    with pytest.raises(states.InvalidInput):
         merge(
             session=session,
             ticket_number=one.number or "",
             into_number=one.number or "",
             user_id=staff.hr.id,
         )
-    workflow.close(session=session, ticket_number=two.number or "", user_id=staff.hr.id)
-    with pytest.raises(workflow.Conflict):
+    actions.close(session=session, ticket_number=two.number or "", user_id=staff.hr.id)
+    with pytest.raises(states.Conflict):
         merge(
             session=session,
             ticket_number=one.number or "",
             into_number=two.number or "",
             user_id=staff.hr.id,
         )
-    with pytest.raises(workflow.InvalidTransition):
+    with pytest.raises(states.InvalidTransition):
         merge(
             session=session,
             ticket_number=two.number or "",
             into_number=one.number or "",
             user_id=staff.hr.id,
         )
-    with pytest.raises(workflow.TicketNotFound):
+    with pytest.raises(states.TicketNotFound):
         merge(
             session=session,
             ticket_number=one.number or "",
@@ -179,7 +179,7 @@ def test_link_once_in_either_direction(session: Session, staff: Staff) -> None:
         (one.id, two.number),
         (two.id, one.number),
     }
-    with pytest.raises(workflow.Conflict) as err:
+    with pytest.raises(states.Conflict) as err:
         link(
             session=session,
             ticket_number=two.number or "",
@@ -187,7 +187,7 @@ def test_link_once_in_either_direction(session: Session, staff: Staff) -> None:
             user_id=staff.hr.id,
         )
     assert err.value.code == "already_linked"
-    with pytest.raises(workflow.InvalidInput):
+    with pytest.raises(states.InvalidInput):
         link(
             session=session,
             ticket_number=one.number or "",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api.app import create_app
 from models.db import User
 from router.runtime import Runtime
-from router.workflow_users import hash_token
+from router.users import hash_token
 from scripts.cli import main
 
 

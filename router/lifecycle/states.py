@@ -1,21 +1,21 @@
 """The ticket lifecycle as an explicit state machine: the table, its named errors, the checks.
 
 `TRANSITIONS` is the one place that says which action is allowed from which status and where
-it leads; router/workflow.py and router/workflow_moves.py apply it.
+it leads; `move` is the one place a ticket's status is assigned. The specialists' actions
+(router/lifecycle/actions.py, moves.py) and the worker's replies (router/pipeline.py) apply it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.db import NotificationRow, Ticket, User
+from models.db import Ticket, User
 from models.types import TicketStatus
 from router import sla
-from router.tickets import by_number, set_status
+from router.lifecycle.records import by_number, record_event
 
 NEW, ASSIGNED, IN_PROGRESS = TicketStatus.new, TicketStatus.assigned, TicketStatus.in_progress
 WAITING, RESOLVED, CLOSED = (
@@ -42,6 +42,12 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 # Actions that do not depend on the status (they never change it).
 ANY_STATUS = ("comment", "link")
+# What the requester's own messages do (the worker applies these; the API does not offer them):
+# a reply to our question resumes the work, a reply to a finished ticket reopens it.
+REQUESTER_MOVES: dict[str, dict[str, str]] = {
+    "answer": {WAITING: IN_PROGRESS},
+    "reopen": TRANSITIONS["reopen"],
+}
 
 
 class WorkflowError(Exception):
@@ -83,18 +89,6 @@ class InvalidInput(WorkflowError):
     code = "invalid"
 
 
-@dataclass
-class ActionResult:
-    """The changed ticket and the outbox rows to enqueue after commit."""
-
-    ticket: Ticket
-    notifications: list[NotificationRow] = field(default_factory=list)
-
-    @property
-    def notification_ids(self) -> list[int]:
-        return [n.id for n in self.notifications]
-
-
 def allowed_actions(status: str) -> list[str]:
     """Every action allowed from `status`, the status-independent ones included."""
     return [a for a, moves in TRANSITIONS.items() if status in moves] + list(ANY_STATUS)
@@ -116,7 +110,7 @@ def load(number: str, *, session: Session, expected_version: int | None = None) 
 
 def check(ticket: Ticket, action: str) -> str:
     """The status `action` leads to from the ticket's status, or InvalidTransition."""
-    moves = TRANSITIONS[action]
+    moves = TRANSITIONS.get(action) or REQUESTER_MOVES[action]
     if ticket.status not in moves:
         allowed = [a for a in allowed_actions(ticket.status) if a not in ANY_STATUS]
         raise InvalidTransition(
@@ -144,7 +138,24 @@ def move(ticket: Ticket, action: str, *, session: Session, actor: str, now: date
         sla.resume(ticket, now)
     if target in (WAITING, RESOLVED, CLOSED):
         sla.pause(ticket, now)  # idempotent: waiting → resolved keeps the earlier start
-    set_status(ticket, target, session=session, actor=actor, now=now)
+    _set_status(ticket, target, action, session=session, actor=actor, now=now)
+
+
+def _set_status(
+    ticket: Ticket, status: str, action: str, *, session: Session, actor: str, now: datetime
+) -> None:
+    """Assign the status, stamp when the work was done (or undone), record the move."""
+    old, ticket.status = ticket.status, status
+    if status == RESOLVED:
+        ticket.resolved_at = now
+    if status == CLOSED:
+        ticket.closed_at = now
+    if action == "reopen":
+        ticket.resolved_at = ticket.closed_at = None
+    data = {"action": action}
+    record_event(
+        ticket, "status", session=session, from_value=old, to_value=status, actor=actor, data=data
+    )
 
 
 def actor_of(user_id: int, *, session: Session) -> User:

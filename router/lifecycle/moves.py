@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from models.db import Service, Team, Ticket, TicketLink
 from models.types import NotificationKind, utcnow
 from router import notify, sla, texts
-from router.tickets import add_event
-from router.workflow_states import (
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.records import record_event
+from router.lifecycle.states import (
     CLOSED,
-    ActionResult,
     Conflict,
     InvalidInput,
     actor_of,
@@ -21,8 +21,10 @@ from router.workflow_states import (
     load,
     move,
 )
+from router.processes import fan_out
 
 LINK_KINDS = ("related", "blocks", "follow_up", "duplicate")
+OTHER = "other"  # the requester's "something else" answer: the ticket stays in triage
 
 
 def reassign(
@@ -34,7 +36,7 @@ def reassign(
     service_code: str | None = None,
     team_code: str | None = None,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Send the ticket to another service (and its team) or team; the correction is audited.
 
     `predicted_service_code` keeps what the classifier said, so a resolved ticket whose
@@ -53,7 +55,7 @@ def reassign(
     old_place = _place(ticket.team_code, ticket.service_code)
     _recompute_due(ticket, service, session=session)
     ticket.service_code, ticket.team_code, ticket.assignee_id = new_service, team, None
-    add_event(
+    record_event(
         ticket,
         "reassigned",
         session=session,
@@ -68,7 +70,7 @@ def reassign(
         },
     )
     move(ticket, "reassign", session=session, actor=user.email, now=utcnow())
-    return ActionResult(ticket)
+    return Outcome(ticket)
 
 
 def _place(team: str, service: str | None) -> str:
@@ -140,7 +142,7 @@ def merge(
     into_number: str,
     user_id: int,
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Close a duplicate into the ticket that carries on; both get an event, the two are linked."""
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
@@ -154,8 +156,8 @@ def merge(
     ticket.merged_into_id = target.id
     ticket.resolution = f"Merged into {target.number}"
     move(ticket, "merge", session=session, actor=user.email, now=utcnow())
-    add_event(ticket, "merged_into", session=session, to_value=target.number, actor=user.email)
-    add_event(
+    record_event(ticket, "merged_into", session=session, to_value=target.number, actor=user.email)
+    record_event(
         target,
         "merged",
         session=session,
@@ -167,7 +169,7 @@ def merge(
     _add_link(ticket, target, "duplicate", session=session)
     text = texts.render("merged", ticket.language, number=ticket.number, other=target.number)
     note = notify.outbox(ticket, NotificationKind.status, text, session=session)
-    return ActionResult(ticket, [note] if note else [])
+    return Outcome(ticket, [note] if note else [])
 
 
 def link(
@@ -178,7 +180,7 @@ def link(
     user_id: int,
     kind: str = "related",
     expected_version: int | None = None,
-) -> ActionResult:
+) -> Outcome:
     """Record that two tickets belong together; a pair is linked once, in either direction."""
     if kind not in LINK_KINDS:
         raise InvalidInput(f"link kind must be one of {', '.join(LINK_KINDS)}", field="kind")
@@ -194,7 +196,7 @@ def link(
     _add_link(ticket, other, kind, session=session)
     now = utcnow()
     for one, two in ((ticket, other), (other, ticket)):
-        add_event(
+        record_event(
             one,
             "linked",
             session=session,
@@ -203,7 +205,7 @@ def link(
             data={"kind": kind},
         )
         one.updated_at = now
-    return ActionResult(ticket)
+    return Outcome(ticket)
 
 
 def _other(ticket: Ticket, number: str, *, session: Session) -> Ticket:
@@ -227,3 +229,38 @@ def find_link(one: int, two: int, *, session: Session) -> TicketLink | None:
 def _add_link(ticket: Ticket, other: Ticket, kind: str, *, session: Session) -> None:
     if find_link(ticket.id, other.id, session=session) is None:
         session.add(TicketLink(ticket_id=ticket.id, other_id=other.id, kind=kind))
+
+
+def route_by_requester(ticket: Ticket, service: Service | None, *, session: Session) -> None:
+    """The requester's choice routes the ticket (OTHER leaves it in triage); SLA from the ask."""
+    if service is None:
+        _record_choice(ticket, None, session=session)
+        return
+    old_team = ticket.team_code
+    ticket.service_code, ticket.team_code = service.code, service.team_code
+    ticket.priority, ticket.routing = service.priority, "requester"
+    sla.set_due_dates(ticket, service, ticket.created_at, session=session)
+    _record_choice(ticket, service, session=session, team_from=old_team)
+    # A chosen process service (a new hire) fans out exactly as a routed one would.
+    fan_out(ticket, session=session, now=ticket.created_at)
+
+
+def _record_choice(
+    ticket: Ticket, service: Service | None, *, session: Session, team_from: str | None = None
+) -> None:
+    """The "clarified" event is the training label: what the classifier guessed, what was meant."""
+    record_event(
+        ticket,
+        "clarified",
+        session=session,
+        from_value=None,
+        to_value=service.code if service else None,
+        actor="requester",
+        data={
+            "choice": service.code if service else OTHER,
+            "predicted": ticket.predicted_service_code,
+            "confidence": ticket.confidence,
+            "team_from": team_from or ticket.team_code,
+            "team_to": ticket.team_code,
+        },
+    )

@@ -15,6 +15,11 @@ from scripts.model_cli import model
 from tests.classifier.conftest import CATALOG, synthetic_rows, write_csv
 
 
+@pytest.fixture(scope="module")
+def seed_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_csv(tmp_path_factory.mktemp("seed") / "seed.csv", synthetic_rows())
+
+
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(model, [str(a) for a in args], catch_exceptions=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.phone.numbers import InvalidPhoneNumber, PhoneNumber, normalize_phone
+from models.types import InvalidPhoneNumber, PhoneNumber, normalize_phone
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from channels.base import AcceptResult
-from models.types import IncomingMessage, MessageStatus
+from models.types import AcceptResult, IncomingMessage, MessageStatus
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 HELPDESK = "helpdesk@ssc.example.com"
 
 

@@ -13,10 +13,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models.db import Feedback, NotificationRow, Ticket, TicketEvent
 from models.types import TicketStatus, utcnow
-from router import sla, workflow
+from router import sla
+from router.lifecycle import actions, states
+from router.lifecycle.states import ANY_STATUS, TRANSITIONS, check
 from router.runtime import Runtime
-from router.workflow_states import ANY_STATUS, TRANSITIONS, check
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 @pytest.fixture
@@ -41,12 +42,12 @@ def test_full_lifecycle(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number, uid = ticket.number or "", staff.hr.id
     assert (
-        workflow.claim(session=session, ticket_number=number, user_id=uid).ticket.status
+        actions.claim(session=session, ticket_number=number, user_id=uid).ticket.status
         == "assigned"
     )
     assert ticket.assignee_id == uid
-    workflow.start(session=session, ticket_number=number, user_id=uid)
-    asked = workflow.ask(
+    actions.start(session=session, ticket_number=number, user_id=uid)
+    asked = actions.ask(
         session=session, ticket_number=number, user_id=uid, text="Сколько экземпляров?"
     )
     assert ticket.status == "waiting_for_requester" and ticket.sla_paused_at is not None
@@ -54,19 +55,19 @@ def test_full_lifecycle(session: Session, staff: Staff) -> None:
     assert "Сколько экземпляров?" in asked.notifications[0].text
     due = ticket.resolution_due_at
     ticket.sla_paused_at = utcnow() - timedelta(hours=2)  # as if we waited two hours
-    workflow.start(session=session, ticket_number=number, user_id=uid)
+    actions.start(session=session, ticket_number=number, user_id=uid)
     assert ticket.sla_paused_at is None and due is not None and ticket.resolution_due_at is not None
     assert ticket.resolution_due_at - due >= timedelta(hours=2)
-    done = workflow.resolve(session=session, ticket_number=number, user_id=uid, resolution="Готово")
+    done = actions.resolve(session=session, ticket_number=number, user_id=uid, resolution="Готово")
     note = done.notifications[0]
     assert note.kind == "resolved" and note.extra["feedback_request"] is True
     assert ticket.resolved_at is not None and ticket.first_response_at is not None
-    workflow.record_feedback(
+    actions.record_feedback(
         session=session, ticket_number=number, rating=5, comment="ok", channel="webform"
     )
-    workflow.close(session=session, ticket_number=number, user_id=uid)
+    actions.close(session=session, ticket_number=number, user_id=uid)
     assert ticket.status == "closed" and ticket.closed_at is not None
-    reopened = workflow.reopen(session=session, ticket_number=number, user_id=uid, reason="не то")
+    reopened = actions.reopen(session=session, ticket_number=number, user_id=uid, reason="не то")
     assert ticket.status == "assigned" and ticket.closed_at is None and ticket.resolved_at is None
     assert [n.kind for n in reopened.notifications] == ["status"]
     session.commit()
@@ -81,7 +82,7 @@ def test_every_action_from_every_status(action: str, status: str) -> None:
     if status in TRANSITIONS[action]:
         assert check(ticket, action) in {s.value for s in TicketStatus}
         return
-    with pytest.raises(workflow.InvalidTransition) as err:
+    with pytest.raises(states.InvalidTransition) as err:
         check(ticket, action)
     allowed = err.value.details["allowed"]
     assert action not in allowed and all(status in TRANSITIONS[a] for a in allowed)
@@ -97,25 +98,25 @@ def test_every_status_is_reachable_and_reopen_goes_back_to_the_assignee() -> Non
 
 def test_invalid_transition_names_the_allowed_ones(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
-    workflow.close(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
-    with pytest.raises(workflow.InvalidTransition) as err:
-        workflow.resolve(
+    actions.close(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
+    with pytest.raises(states.InvalidTransition) as err:
+        actions.resolve(
             session=session, ticket_number=ticket.number or "", user_id=staff.hr.id, resolution="x"
         )
     assert err.value.details["allowed"] == ["reopen", "feedback"]
     assert "allowed from closed: reopen, feedback" in err.value.message
-    assert set(workflow.allowed_actions("closed")) == {"reopen", "feedback", *ANY_STATUS}
+    assert set(states.allowed_actions("closed")) == {"reopen", "feedback", *ANY_STATUS}
 
 
 def test_stale_version_is_refused_before_any_change(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     session.commit()
     version = ticket.version
-    workflow.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
+    actions.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
     session.commit()
     assert ticket.version == version + 1
-    with pytest.raises(workflow.VersionMismatch) as err:
-        workflow.comment(
+    with pytest.raises(states.VersionMismatch) as err:
+        actions.comment(
             session=session,
             ticket_number=ticket.number or "",
             user_id=staff.hr.id,
@@ -133,8 +134,8 @@ def test_concurrent_writers_raise_stale_data(
     ticket = make_ticket(session)
     session.commit()
     with runtime.sessions() as other:
-        workflow.claim(session=other, ticket_number=ticket.number or "", user_id=staff.hr2.id)
-        workflow.start(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
+        actions.claim(session=other, ticket_number=ticket.number or "", user_id=staff.hr2.id)
+        actions.start(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
         other.commit()
     with pytest.raises(StaleDataError):
         session.commit()
@@ -142,29 +143,29 @@ def test_concurrent_writers_raise_stale_data(
 
 def test_claim_keeps_a_colleagues_ticket(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
-    workflow.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
-    workflow.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
-    with pytest.raises(workflow.Conflict) as err:
-        workflow.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr2.id)
+    actions.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
+    actions.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr.id)
+    with pytest.raises(states.Conflict) as err:
+        actions.claim(session=session, ticket_number=ticket.number or "", user_id=staff.hr2.id)
     assert err.value.code == "already_assigned" and "hr@ssc.example.com" in err.value.message
 
 
 def test_assign_only_to_members_of_the_team(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number = ticket.number or ""
-    with pytest.raises(workflow.InvalidInput) as err:
-        workflow.assign(
+    with pytest.raises(states.InvalidInput) as err:
+        actions.assign(
             session=session,
             ticket_number=number,
             user_id=staff.lead.id,
             assignee_id=staff.payroll.id,
         )
     assert err.value.code == "assignee_not_in_team"
-    with pytest.raises(workflow.InvalidInput):
-        workflow.assign(
+    with pytest.raises(states.InvalidInput):
+        actions.assign(
             session=session, ticket_number=number, user_id=staff.lead.id, assignee_id=99999
         )
-    workflow.assign(
+    actions.assign(
         session=session, ticket_number=number, user_id=staff.lead.id, assignee_id=staff.hr2.id
     )
     assert ticket.assignee_id == staff.hr2.id and ticket.status == "assigned"
@@ -173,7 +174,7 @@ def test_assign_only_to_members_of_the_team(session: Session, staff: Staff) -> N
 def test_internal_comment_never_reaches_the_requester(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number = ticket.number or ""
-    internal = workflow.comment(
+    internal = actions.comment(
         session=session,
         ticket_number=number,
         user_id=staff.hr.id,
@@ -181,7 +182,7 @@ def test_internal_comment_never_reaches_the_requester(session: Session, staff: S
         public=False,
     )
     assert internal.notifications == [] and ticket.first_response_at is None
-    public = workflow.comment(
+    public = actions.comment(
         session=session, ticket_number=number, user_id=staff.hr.id, text="Готовим", public=True
     )
     [note] = public.notifications
@@ -201,7 +202,7 @@ def test_public_comment_without_recipient_is_recorded_as_undelivered(
     session: Session, staff: Staff
 ) -> None:
     ticket = make_ticket(session, requester=None)
-    result = workflow.comment(
+    result = actions.comment(
         session=session,
         ticket_number=ticket.number or "",
         user_id=staff.hr.id,
@@ -209,8 +210,8 @@ def test_public_comment_without_recipient_is_recorded_as_undelivered(
         public=True,
     )
     assert result.notifications == []
-    with pytest.raises(workflow.Conflict) as err:  # nobody would get the question
-        workflow.ask(
+    with pytest.raises(states.Conflict) as err:  # nobody would get the question
+        actions.ask(
             session=session, ticket_number=ticket.number or "", user_id=staff.hr.id, text="?"
         )
     assert err.value.code == "requester_unreachable" and ticket.status == "new"
@@ -223,17 +224,17 @@ def test_close_from_open_tells_the_requester_but_not_after_resolve(
     session: Session, staff: Staff
 ) -> None:
     first, second = make_ticket(session), make_ticket(session)
-    closed = workflow.close(
+    closed = actions.close(
         session=session, ticket_number=first.number or "", user_id=staff.hr.id, reason="дубль"
     )
     assert [n.kind for n in closed.notifications] == ["status"]
     session.commit()
     assert first.messages[-1].body == "Closed: дубль" and first.messages[-1].direction == "internal"
-    workflow.resolve(
+    actions.resolve(
         session=session, ticket_number=second.number or "", user_id=staff.hr.id, resolution="ok"
     )
     assert (
-        workflow.close(
+        actions.close(
             session=session, ticket_number=second.number or "", user_id=staff.hr.id
         ).notifications
         == []
@@ -243,21 +244,21 @@ def test_close_from_open_tells_the_requester_but_not_after_resolve(
 def test_feedback_one_per_ticket_and_only_when_resolved(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number = ticket.number or ""
-    with pytest.raises(workflow.InvalidTransition):
-        workflow.record_feedback(
+    with pytest.raises(states.InvalidTransition):
+        actions.record_feedback(
             session=session, ticket_number=number, rating=5, comment=None, channel="telegram"
         )
-    workflow.resolve(session=session, ticket_number=number, user_id=staff.hr.id, resolution="ok")
+    actions.resolve(session=session, ticket_number=number, user_id=staff.hr.id, resolution="ok")
     bad_ratings: list[Any] = [0, 6, True, "5"]
     for bad in bad_ratings:
-        with pytest.raises(workflow.InvalidInput):
-            workflow.record_feedback(
+        with pytest.raises(states.InvalidInput):
+            actions.record_feedback(
                 session=session, ticket_number=number, rating=bad, comment=None, channel="telegram"
             )
-    workflow.record_feedback(
+    actions.record_feedback(
         session=session, ticket_number=number, rating=2, comment=None, channel="telegram"
     )
-    workflow.record_feedback(
+    actions.record_feedback(
         session=session, ticket_number=number, rating=4, comment="лучше", channel="telegram"
     )
     session.commit()
@@ -265,8 +266,8 @@ def test_feedback_one_per_ticket_and_only_when_resolved(session: Session, staff:
     assert (row.rating, row.comment, row.channel) == (4, "лучше", "telegram")
     events = session.scalars(select(TicketEvent).where(TicketEvent.kind == "feedback")).all()
     assert [(e.from_value, e.to_value) for e in events] == [(None, "2"), ("2", "4")]
-    with pytest.raises(workflow.TicketNotFound):
-        workflow.record_feedback(
+    with pytest.raises(states.TicketNotFound):
+        actions.record_feedback(
             session=session, ticket_number="OKNO-999999", rating=5, comment=None, channel="telegram"
         )
 
@@ -274,16 +275,16 @@ def test_feedback_one_per_ticket_and_only_when_resolved(session: Session, staff:
 def test_reopen_pushes_due_dates_by_the_time_spent_resolved(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number, uid = ticket.number or "", staff.hr.id
-    workflow.resolve(session=session, ticket_number=number, user_id=uid, resolution="ok")
+    actions.resolve(session=session, ticket_number=number, user_id=uid, resolution="ok")
     assert ticket.sla_paused_at is not None
-    workflow.close(session=session, ticket_number=number, user_id=uid)
+    actions.close(session=session, ticket_number=number, user_id=uid)
     assert ticket.sla_paused_at is not None  # closing a resolved ticket keeps the clock stopped
     # Resolved on time five days ago: the due date has passed since, but not while it was open.
     five_days = timedelta(days=5)
     ticket.sla_paused_at = utcnow() - five_days
     ticket.resolution_due_at = utcnow() - timedelta(days=4)
     due = ticket.resolution_due_at
-    workflow.reopen(session=session, ticket_number=number, user_id=uid)
+    actions.reopen(session=session, ticket_number=number, user_id=uid)
     assert ticket.sla_paused_at is None and ticket.resolution_due_at >= due + five_days
     assert not sla.is_overdue(ticket, utcnow())
 
@@ -291,20 +292,20 @@ def test_reopen_pushes_due_dates_by_the_time_spent_resolved(session: Session, st
 def test_resolving_while_waiting_keeps_the_earlier_pause(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number, uid = ticket.number or "", staff.hr.id
-    workflow.ask(session=session, ticket_number=number, user_id=uid, text="?")
+    actions.ask(session=session, ticket_number=number, user_id=uid, text="?")
     paused = utcnow() - timedelta(hours=3)
     ticket.sla_paused_at = paused
-    workflow.resolve(session=session, ticket_number=number, user_id=uid, resolution="ok")
+    actions.resolve(session=session, ticket_number=number, user_id=uid, resolution="ok")
     assert ticket.sla_paused_at == paused
 
 
 def test_feedback_with_a_stale_version_is_refused(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session)
     number = ticket.number or ""
-    workflow.resolve(session=session, ticket_number=number, user_id=staff.hr.id, resolution="ok")
+    actions.resolve(session=session, ticket_number=number, user_id=staff.hr.id, resolution="ok")
     session.flush()
-    with pytest.raises(workflow.VersionMismatch):
-        workflow.record_feedback(
+    with pytest.raises(states.VersionMismatch):
+        actions.record_feedback(
             session=session,
             ticket_number=number,
             rating=5,

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from models.db import Service, Ticket, User
 from models.types import utcnow
 from router import sla
+from router.lifecycle.records import add_message, add_ticket
 from router.runtime import Runtime
-from router.tickets import add_message, add_ticket
-from router.workflow_users import create_user
+from router.users import create_user
 
 REQUESTER = "a.petrova@corp.example.com"
 
