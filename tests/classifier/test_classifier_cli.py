@@ -168,8 +168,7 @@ def test_label_not_in_catalogue(tmp_path: Path, registry: Path) -> None:
 
 def test_registry_that_does_not_exist(seed_csv: Path, tmp_path: Path) -> None:
     absent = tmp_path / "nowhere"
-    for args in (
-        ("train", "--data", seed_csv, "--catalog", CATALOG),
+    for args in (  # train creates it (test_classifier_train_cli.py)
         ("evaluate", "--data", seed_csv),
         ("list",),
         ("promote", "v1"),
