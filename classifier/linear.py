@@ -53,6 +53,10 @@ class ModelSpec:
     nb_fit_prior: bool = True
     # What picks LinearSVC's C on the first fold: "accuracy" or "macro_f1".
     pick_by: str = "accuracy"
+    # Keep the blend only where its out-of-fold macro-F1 is at least that of the best single
+    # base model; otherwise that model alone (temperature-scaled). The log-loss-fitted blend
+    # can let an over-confident naive Bayes decide the argmax on noisy, rare-class-heavy data.
+    blend_guard: bool = True
 
     def refits(self, n_rows: int) -> bool:
         return self.refit if self.refit is not None else n_rows <= self.many_rows
@@ -143,6 +147,24 @@ def fit_scales(scores: list[np.ndarray], y: np.ndarray) -> np.ndarray:
         loss, np.log(start), method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-5}
     )
     return np.exp(best.x)
+
+
+def _macro_f1(scores: np.ndarray, y: np.ndarray) -> float:
+    return float(f1_score(y, scores.argmax(axis=1), average="macro"))
+
+
+def _guard_blend(scales: np.ndarray, scores: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """The blend's scales, or one base model's own temperature if it alone does better."""
+    if len(scores) < 2:
+        return scales
+    blended = _macro_f1(sum(a * s for a, s in zip(scales, scores, strict=True)), y)
+    singles = [_macro_f1(s, y) for s in scores]
+    best = int(np.argmax(singles))
+    if singles[best] <= blended:
+        return scales
+    alone = np.zeros(len(scores))
+    alone[best] = 1.0 / fit_temperature(scores[best], y)
+    return alone
 
 
 def _linear_params(model: ClassifierMixin) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +319,8 @@ def crossfit(
     }
     progress("calibrating on out-of-fold scores")
     scales = fit_scales([r.oof for r in runs.values()], y)
+    if spec.blend_guard:
+        scales = _guard_blend(scales, [r.oof for r in runs.values()], y)
     combined_oof = sum(a * r.oof for a, r in zip(scales, runs.values(), strict=True))
     combined_neg = sum(a * r.neg for a, r in zip(scales, runs.values(), strict=True))
     weights = np.zeros((X.shape[1], n_classes))

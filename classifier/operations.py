@@ -187,10 +187,19 @@ class Comparison:
 
 def compare_with_active(registry: ModelRegistry, version: str, data: Dataset | None) -> Comparison:
     """Evaluate version and the active model on the same data (default: version's held-back rows)."""
-    data = data if data is not None else registry.holdout(version)
+    stored = None
+    if data is None:
+        data = registry.holdout(version)
+        meta = registry.metadata(version)
+        refitted = meta.get("training_data", {}).get("rows_eval_train") is not None
+        # The registered model learnt from its held-back rows too: its honest score on them is
+        # the one measured before the refit (the champion is evaluated on them now).
+        stored = (
+            {"version": version, **meta["metrics"]} if refitted and meta.get("metrics") else None
+        )
     if data is None or not len(data):
         raise RegistryError(f"version {version} has no held-back rows; pass --data to compare")
-    challenger = evaluate_loaded(registry.load(version), data)
+    challenger = stored or evaluate_loaded(registry.load(version), data)
     active = registry.active_version()
     champion = evaluate_loaded(registry.load(active), data) if active else None
     return Comparison(challenger, champion, data.description)

@@ -1,4 +1,4 @@
-"""`okno bench classifier` end to end on tiny stand-ins of the three public sets."""
+"""`okno bench classifier` end to end on tiny stand-ins of the four public sets."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _fake_datasets(root: Path) -> None:
     for name, text_col, label_col in (
         ("banking77", "text", "category"),
         ("it_service_tickets", "Document", "Topic_group"),
+        ("ru_med_top3", "text", "category"),
     ):
         (root / name).mkdir(parents=True)
         for split, part in (("train", train), ("test", test)):
@@ -51,6 +52,7 @@ def test_bench_writes_the_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = out.read_text()
     for text in ("## Targets", "### banking77", "### clinc150", "### it_service_tickets",
+                 "### ru_med_top3", "ru_med_top3: macro-F1 >= the reference + 0.01",
                  "Out-of-scope test requests", "reference", "Load average"):  # fmt: skip
         assert text in report
     numbers = json.loads(raw.read_text())

@@ -1,0 +1,62 @@
+"""Issue 19: Russian words are read as Russian (stems or lemmas beside the raw n-grams)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from classifier.features import Features, FeatureSpec
+from classifier.morphology import Morphology, language, parse
+from classifier.text import normalise
+
+
+def test_language_of_a_request_follows_its_letters() -> None:
+    assert language("не работает vpn") == "ru"
+    assert language("vpn does not work, сломался") == "en"
+
+
+def test_snowball_reduces_the_words_of_the_request_language_only() -> None:
+    morph = Morphology({"ru": "snowball"})
+    assert morph("забыл пароль") == morph("забыла пароля")
+    assert morph("не работает vpn") == "не работа vpn"  # the Latin word stays as written
+    assert morph("passwords expired") == "passwords expired"  # English: not named, untouched
+    both = Morphology({"ru": "snowball", "en": "snowball"})
+    assert both("passwords expired") == "password expir"
+    assert (
+        both("пароли истекли, expired") == "парол истекл expired"
+    )  # in a Russian request English stays
+
+
+def test_pymorphy_gives_dictionary_lemmas() -> None:
+    morph = Morphology({"ru": "pymorphy"})
+    assert morph("болит плечо, боли в плече") == "болеть плечо боль в плечо"
+
+
+def test_bad_specs_are_refused_and_the_reducer_pickles_without_its_backend() -> None:
+    with pytest.raises(ValueError, match="morphology"):
+        parse("ru=porter")
+    assert parse("off") is None
+    morph = parse("ru=snowball")
+    assert morph is not None and morph("пароля") == "парол"
+    again = pickle.loads(pickle.dumps(morph))
+    assert again == morph and again("пароля") == "парол"
+
+
+def test_the_stem_block_joins_the_features_and_both_paths_agree() -> None:
+    texts = ["забыл пароль от почты", "сбросьте пароли", "не работает vpn дома", "нет vpn"] * 3
+    plain = Features(FeatureSpec(encoder="off", morphology="off"))
+    plain.fit_transform([normalise(t) for t in texts], [{}] * len(texts))
+    features = Features(FeatureSpec(encoder="off", morphology="ru=snowball"))
+    X = features.fit_transform([normalise(t) for t in texts], [{}] * len(texts))
+    assert features.sizes["stem"] > 0 and plain.sizes["stem"] == 0
+    assert X.shape[1] == features.count_columns == sum(features.sizes.values())
+    assert "парол" in set(features.names)
+    new = ["Пароля не помню", "VPN отключился"]
+    batch = features.transform([normalise(t) for t in new * 10], None).toarray()[:2]
+    one = features.transform([normalise(t) for t in new], None).toarray()
+    assert np.allclose(batch, one, atol=1e-6)
+    # "пароля" is a new word form; its stem is known, so the stem block sees it
+    stem_cols = slice(features.sizes["word"] + features.sizes["char"], features.count_columns)
+    assert one[0, stem_cols].any()
