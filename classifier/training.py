@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,11 @@ def fit_model(
     texts = [normalise(t) for t in train.texts]
     extra_cols = list(train.extras[0]) if train.extras else []
     progress("building word and character n-gram features (and sentence embeddings)")
-    features = Features(config.features, extra_cols)
+    spec = config.features
+    n_labels = len(set(train.labels))
+    if spec.min_df is None and len(train) < spec.few_per_class * n_labels:
+        spec = replace(spec, min_df=1)
+    features = Features(spec, extra_cols)
     X = features.fit_transform(texts, train.extras, train.texts, tick)
     classes = sorted(set(train.labels))
     index = {c: i for i, c in enumerate(classes)}

@@ -60,3 +60,18 @@ def test_the_stem_block_joins_the_features_and_both_paths_agree() -> None:
     # "пароля" is a new word form; its stem is known, so the stem block sees it
     stem_cols = slice(features.sizes["word"] + features.sizes["char"], features.count_columns)
     assert one[0, stem_cols].any()
+
+
+def test_few_examples_a_class_keep_terms_seen_once() -> None:
+    from classifier.dataset import Dataset
+    from classifier.training import TrainConfig, fit_model
+
+    texts = [f"заявка {i} номер {w}" for i, w in enumerate(["альфа", "бета"] * 2600)]
+    labels = ["a", "b"] * 2600  # 5,200 rows: above small_data, but 2,600 a class
+    data = Dataset(texts=texts, labels=labels, extras=[{}] * len(texts))
+    spec = FeatureSpec(encoder="off", few_per_class=3000)
+    model, _info, _v = fit_model(data, {"a": "t", "b": "t"}, TrainConfig(features=spec))
+    assert model.features.word is not None and model.features.word.min_df == 1
+    spec = FeatureSpec(encoder="off", few_per_class=100)
+    model, _info, _v = fit_model(data, {"a": "t", "b": "t"}, TrainConfig(features=spec))
+    assert model.features.word is not None and model.features.word.min_df == 2
