@@ -216,7 +216,7 @@ def _live_catalog() -> LiveCatalog:
 
 
 @contextmanager
-def _feature_bar(every: float = 2.0) -> Iterator[Callable[[int, int], None]]:
+def _feature_bar(every: float = 10.0) -> Iterator[Callable[[int, int], None]]:
     """A progress bar with an estimate for the slow part of building features (the encoder):
     redrawn in place on a terminal, a line every `every` seconds in a log."""
     tty = sys.stderr.isatty()
