@@ -108,8 +108,9 @@ class Features:
         self.word, words = _fit_tfidf(self.spec, "word", texts)
         self.char, chars = _fit_tfidf(self.spec, "char_wb", texts)
         blocks = [words, chars]
-        if self.morph is not None:
-            self.stem, stems = _fit_tfidf(self.spec, "word", [self.morph(t) for t in texts])
+        reduced = [self.morph(t) for t in texts] if self.morph is not None else []
+        if any(reduced):  # no request in a reduced language: no block
+            self.stem, stems = _fit_tfidf(self.spec, "word", reduced)
             blocks.append(stems)
         if self.extra_cols:
             self.extra = DictVectorizer(dtype=np.float32)

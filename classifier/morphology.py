@@ -4,8 +4,9 @@ Russian inflects heavily ("болит", "боли", "болью"; "пароль"
 word n-grams see a new term in each form. The base forms go into a TF-IDF block of their own,
 beside the raw n-grams (never instead of them). Which words are reduced, and how, follows the
 language the request is written in (more Cyrillic than Latin letters: Russian): in a Russian
-request its Russian words, in an English one its English words; the other words stay as they
-are. Backends, both installed from the package index with their data:
+request its Russian words, in an English one its English words (when English is named); the
+block holds only those (the raw n-grams hold every word as written), so it is empty for a
+language that is not reduced. Backends, both installed from the package index with their data:
 
 - "snowball": the Snowball stemmer (PyStemmer, C, well under a microsecond a word);
 - "pymorphy": the lemma of the most likely parse (pymorphy3 with pymorphy3-dicts-ru, Russian
@@ -84,9 +85,13 @@ class Morphology:
         return found
 
     def __call__(self, text: str) -> str:
-        """The normalised text with every word of its language in its base form."""
+        """The base forms of the words of the text's language, in order; "" when its language
+        is not reduced (the raw n-grams already hold every word as written)."""
         lang = language(text)
-        return " ".join(self.base_form(w, lang) for w in WORD.findall(text))
+        if lang not in self.by_language:
+            return ""
+        script = CYRILLIC if lang == "ru" else LATIN
+        return " ".join(self.base_form(w, lang) for w in WORD.findall(text) if script.search(w))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"by_language": dict(self.by_language)}

@@ -20,12 +20,12 @@ def test_language_of_a_request_follows_its_letters() -> None:
 def test_snowball_reduces_the_words_of_the_request_language_only() -> None:
     morph = Morphology({"ru": "snowball"})
     assert morph("забыл пароль") == morph("забыла пароля")
-    assert morph("не работает vpn") == "не работа vpn"  # the Latin word stays as written
-    assert morph("passwords expired") == "passwords expired"  # English: not named, untouched
+    assert morph("не работает vpn") == "не работа"  # the Latin word is in the raw n-grams
+    assert morph("passwords expired") == ""  # English is not named: nothing to add
     both = Morphology({"ru": "snowball", "en": "snowball"})
     assert both("passwords expired") == "password expir"
     assert (
-        both("пароли истекли, expired") == "парол истекл expired"
+        both("пароли истекли, expired") == "парол истекл"
     )  # in a Russian request English stays
 
 
@@ -51,6 +51,10 @@ def test_the_stem_block_joins_the_features_and_both_paths_agree() -> None:
     features = Features(FeatureSpec(encoder="off", morphology="ru=snowball"))
     X = features.fit_transform([normalise(t) for t in texts], [{}] * len(texts))
     assert features.sizes["stem"] > 0 and plain.sizes["stem"] == 0
+    english = Features(FeatureSpec(encoder="off", morphology="ru=snowball"))
+    english.fit_transform(["vpn is down", "password reset", "vpn again", "new password"], [{}] * 4)
+    assert english.stem is None and english.sizes["stem"] == 0  # nothing Russian: no block
+    assert english.transform(["пароль vpn"], None).shape[1] == sum(english.sizes.values())
     assert X.shape[1] == features.count_columns == sum(features.sizes.values())
     assert "парол" in set(features.names)
     new = ["Пароля не помню", "VPN отключился"]
