@@ -24,9 +24,7 @@ def test_snowball_reduces_the_words_of_the_request_language_only() -> None:
     assert morph("passwords expired") == ""  # English is not named: nothing to add
     both = Morphology({"ru": "snowball", "en": "snowball"})
     assert both("passwords expired") == "password expir"
-    assert (
-        both("пароли истекли, expired") == "парол истекл"
-    )  # in a Russian request English stays
+    assert both("пароли истекли, expired") == "парол истекл"  # in a Russian request English stays
 
 
 def test_pymorphy_gives_dictionary_lemmas() -> None:
