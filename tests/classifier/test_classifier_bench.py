@@ -70,3 +70,26 @@ def test_oracle_coverage() -> None:
     conf = np.array([0.9, 0.8, 0.7, 0.6])
     assert oracle_coverage(conf, np.array([True, True, False, True]), 0.95) == 0.5
     assert oracle_coverage(conf, np.array([False, True, True, True]), 0.95) == 0.0
+
+
+def test_the_command_line_gives_the_numbers_of_the_bench(tmp_path: Path) -> None:
+    from classifier.bench import bench_ours
+    from classifier.bench_data import banking77
+    from scripts.model_cli import model
+
+    root = tmp_path / "datasets"
+    _fake_datasets(root)
+    measured = bench_ours(banking77(root), progress=lambda _m: None)
+    runner, registry = CliRunner(), str(tmp_path / "models")
+    trained = runner.invoke(model, ["train", "--data", str(root / "banking77" / "train.csv"),
+                                    "--label-col", "category", "--catalog", "none",
+                                    "--registry", registry, "--json"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    version = json.loads(trained.stdout)["version"]
+    result = runner.invoke(model, ["evaluate", "--version", version, "--registry", registry,
+                                   "--data", str(root / "banking77" / "test.csv"),
+                                   "--label-col", "category", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    for key in ("accuracy", "macro_f1", "coverage", "precision_on_covered"):
+        assert got[key] == measured[key], key
