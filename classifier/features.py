@@ -39,7 +39,8 @@ class FeatureSpec:
     # The pretrained sentence encoder's embedding beside the n-grams: "on", "off", or "auto" =
     # on when it is installed and the training texts total at most `encoder_token_budget`
     # word pieces (about a minute of encoding on two cores); long e-mail sets gain least from
-    # it (it reads only their first `encoder_max_tokens` pieces) and would pay most.
+    # it (it reads only their first `encoder_max_tokens` pieces) and would pay most. "auto"
+    # also leaves it out when over 90 % of the training texts are Russian (English-trained).
     encoder: str = "auto"
     encoder_layers: int = 4  # of 6: two thirds of the cost, most of the gain (docs/benchmarks.md)
     encoder_max_tokens: int = sentence_encoder.DEFAULT_TOKENS
@@ -134,6 +135,10 @@ class Features:
             self.spec.encoder_layers, max_tokens=self.spec.encoder_max_tokens
         )
         if mode == "auto":
+            # It was trained on English: Russian reads to it as English word pieces, and on
+            # all-Russian data it was not measured to help (issue 19); bilingual data keeps it.
+            if sum(morphology.language(t.lower()) == "ru" for t in raw) > 0.9 * len(raw):
+                return None
             pieces = sum(len(ids) for ids in encoder.token_ids(raw))
             if pieces > self.spec.encoder_token_budget:
                 return None

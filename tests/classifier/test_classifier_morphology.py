@@ -77,3 +77,14 @@ def test_few_examples_a_class_keep_terms_seen_once() -> None:
     spec = FeatureSpec(encoder="off", few_per_class=100)
     model, _info, _v = fit_model(data, {"a": "t", "b": "t"}, TrainConfig(features=spec))
     assert model.features.word is not None and model.features.word.min_df == 2
+
+
+def test_auto_leaves_the_english_encoder_out_of_all_russian_data() -> None:
+    russian = ["забыл пароль от почты", "не работает впн дома", "нужен отпуск"] * 4
+    features = Features(FeatureSpec(encoder="auto"))
+    features.fit_transform([normalise(t) for t in russian], [{}] * len(russian), russian)
+    assert not features.uses_encoder
+    mixed = [*russian[:9], "vpn is down", "password reset", "book a room"]
+    features = Features(FeatureSpec(encoder="auto"))
+    features.fit_transform([normalise(t) for t in mixed], [{}] * len(mixed), mixed)
+    assert features.uses_encoder  # bilingual data (the seed set) keeps it
