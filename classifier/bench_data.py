@@ -2,7 +2,8 @@
 
 Their labels are not catalogue services, so each label gets a pseudo-team for the team-level
 routing: banking77 by the label's first word (card_*, top_up_*, transfer_*...), clinc150 by its
-official domain, it_service_tickets one team per label (8 broad labels already).
+official domain, it_service_tickets one team per label (8 broad labels already), ru_med_top3 by
+the letter of its ICD-10 code.
 """
 
 from __future__ import annotations
@@ -84,4 +85,19 @@ def clinc150(root: Path = DEFAULT_ROOT, negative_share: float | None = None) -> 
     )
 
 
-LOADERS = {"banking77": banking77, "clinc150": clinc150, "it_service_tickets": it_service_tickets}
+def ru_med_top3(root: Path = DEFAULT_ROOT) -> BenchSet:
+    base = root / "ru_med_top3"
+    train = _csv(base / "train.csv", "text", "category")
+    test = _csv(base / "test.csv", "text", "category")
+    teams = {lb: lb[0] for lb in set(train.labels)}
+    return BenchSet(
+        "ru_med_top3", train, test, teams, note="Russian; pseudo-team = letter of the ICD-10 code"
+    )
+
+
+LOADERS = {
+    "banking77": banking77,
+    "clinc150": clinc150,
+    "it_service_tickets": it_service_tickets,
+    "ru_med_top3": ru_med_top3,
+}

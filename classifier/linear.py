@@ -22,6 +22,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.svm import LinearSVC
@@ -46,6 +47,16 @@ class ModelSpec:
     # validate); otherwise the artefact is the average of the fold models. None: refit up to
     # `many_rows` rows; above, the average of three folds is as good and saves a whole fit.
     refit: bool | None = None
+    # Rare services must not lose to frequent ones: LinearSVC's class weights ("balanced":
+    # inversely to the class's share) and naive Bayes' class prior (False: uniform).
+    svc_class_weight: str | None = None
+    nb_fit_prior: bool = True
+    # What picks LinearSVC's C on the first fold: "accuracy" or "macro_f1".
+    pick_by: str = "accuracy"
+    # Keep the blend only where its out-of-fold macro-F1 is at least that of the best single
+    # base model; otherwise that model alone (temperature-scaled). The log-loss-fitted blend
+    # can let an over-confident naive Bayes decide the argmax on noisy, rare-class-heavy data.
+    blend_guard: bool = True
 
     def refits(self, n_rows: int) -> bool:
         return self.refit if self.refit is not None else n_rows <= self.many_rows
@@ -54,9 +65,12 @@ class ModelSpec:
         """Each base model's candidate settings (one or more)."""
         models: dict[str, list[ClassifierMixin]] = {}
         if self.svc_c:
-            models["svc"] = [LinearSVC(C=c, random_state=self.seed) for c in self.svc_c]
+            models["svc"] = [
+                LinearSVC(C=c, class_weight=self.svc_class_weight, random_state=self.seed)
+                for c in self.svc_c
+            ]
         if self.nb_alpha:
-            models["nb"] = [MultinomialNB(alpha=self.nb_alpha)]
+            models["nb"] = [MultinomialNB(alpha=self.nb_alpha, fit_prior=self.nb_fit_prior)]
         if self.lr_c:
             models["lr"] = [LogisticRegression(
                 C=self.lr_c, solver="saga", max_iter=self.lr_max_iter, tol=1e-3,
@@ -135,6 +149,24 @@ def fit_scales(scores: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     return np.exp(best.x)
 
 
+def _macro_f1(scores: np.ndarray, y: np.ndarray) -> float:
+    return float(f1_score(y, scores.argmax(axis=1), average="macro"))
+
+
+def _guard_blend(scales: np.ndarray, scores: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """The blend's scales, or one base model's own temperature if it alone does better."""
+    if len(scores) < 2:
+        return scales
+    blended = _macro_f1(sum(a * s for a, s in zip(scales, scores, strict=True)), y)
+    singles = [_macro_f1(s, y) for s in scores]
+    best = int(np.argmax(singles))
+    if singles[best] <= blended:
+        return scales
+    alone = np.zeros(len(scores))
+    alone[best] = 1.0 / fit_temperature(scores[best], y)
+    return alone
+
+
 def _linear_params(model: ClassifierMixin) -> tuple[np.ndarray, np.ndarray]:
     """Weights and intercepts of a fitted linear classifier (naive Bayes included)."""
     if isinstance(model, MultinomialNB):
@@ -189,15 +221,21 @@ def _pick(
     fold: tuple[np.ndarray, np.ndarray],
     n_classes: int,
     count_cols: int,
+    pick_by: str = "accuracy",
 ) -> tuple[ClassifierMixin, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The candidate with the best accuracy on the fold's held-out rows, and its fit."""
+    """The candidate with the best accuracy (or macro-F1) on the fold's held-out rows, and its fit."""
     train, held = fold
     best: tuple[float, ClassifierMixin, Any] | None = None
     for candidate in candidates:
         fit = _fit_one(candidate, X[train], y[train], n_classes, count_cols)
-        accuracy = float(((X[held] @ fit[0] + fit[1]).argmax(axis=1) == y[held]).mean())
-        if best is None or accuracy > best[0]:
-            best = (accuracy, candidate, fit)
+        predicted = (X[held] @ fit[0] + fit[1]).argmax(axis=1)
+        score = (
+            float(f1_score(y[held], predicted, average="macro"))
+            if pick_by == "macro_f1"
+            else float((predicted == y[held]).mean())
+        )
+        if best is None or score > best[0]:
+            best = (score, candidate, fit)
     assert best is not None
     return best[1], best[2]
 
@@ -230,7 +268,7 @@ def _run_base(
             continue
         if k == 0 and len(candidates) > 1:
             base, (weights, bias, present) = _pick(
-                candidates, X, y, folds[0], n_classes, count_cols
+                candidates, X, y, folds[0], n_classes, count_cols, spec.pick_by
             )
             sums.params = _describe(base)
         else:
@@ -281,6 +319,8 @@ def crossfit(
     }
     progress("calibrating on out-of-fold scores")
     scales = fit_scales([r.oof for r in runs.values()], y)
+    if spec.blend_guard:
+        scales = _guard_blend(scales, [r.oof for r in runs.values()], y)
     combined_oof = sum(a * r.oof for a, r in zip(scales, runs.values(), strict=True))
     combined_neg = sum(a * r.neg for a, r in zip(scales, runs.values(), strict=True))
     weights = np.zeros((X.shape[1], n_classes))

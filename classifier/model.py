@@ -142,7 +142,7 @@ class OknoModel:
                 break
             col = int(x.indices[pos])
             term = str(names[col]).strip()
-            if col < n_word and _too_plain(term):
+            if not n_word <= col < n_text and _too_plain(term):
                 continue
             (words if col < n_word or col >= n_text else chars).append(term)
         picked = list(dict.fromkeys(words))[:N_REASONS]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
 
 from classifier.catalog import CatalogInfo
-from classifier.dataset import Dataset, check_labels
+from classifier.dataset import Dataset, check_counts, check_labels
+from classifier.encoder import Tick
 from classifier.errors import RegistryError
 from classifier.linear import Progress
 from classifier.metrics import evaluate
@@ -29,7 +31,11 @@ def library_versions() -> dict[str, str]:
 
 
 def build_metadata(
-    result: TrainResult, data: Dataset, config: TrainConfig, catalog: CatalogInfo, dropped: int
+    result: TrainResult,
+    data: Dataset,
+    config: TrainConfig,
+    catalog: CatalogInfo | None,
+    dropped: int,
 ) -> dict[str, Any]:
     """Everything a reader of the registry needs to trust or question a version."""
     info = result.info
@@ -39,10 +45,12 @@ def build_metadata(
             "description": data.description,
             "sha256": data.sha256,
             "rows": len(data),
+            # The registered model learnt from every row; the evaluation model from rows_eval_train.
             "rows_train": info["n_train"],
+            "rows_eval_train": info["n_eval_train"],
             "rows_test": info["n_test"],
             "rows_dropped_excluded_services": dropped,
-            "catalog": catalog.source,
+            "catalog": catalog.source if catalog is not None else None,
             "extra_columns": result.model.extra_cols,
         },
         "sizes": {
@@ -58,7 +66,10 @@ def build_metadata(
         "training_seconds": info["training_seconds"],
         "thresholds": result.model.thresholds.as_dict(),
         "service_team": result.model.service_team,
+        # Of the evaluation model on the held-back rows (empty with --test-size 0).
         "metrics": result.metrics,
+        # Of the registered model's out-of-fold predictions over all rows (thresholds' basis).
+        "out_of_fold": info["oof"],
     }
 
 
@@ -67,29 +78,93 @@ class Trained:
     version: str
     result: TrainResult
     promoted: bool
+    # Why a first model of a new registry was not made active (None: it was, or not first).
+    not_activated: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveCatalog:
+    """The services the running app can route to (active in its database or catalogue)."""
+
+    services: frozenset[str]
+    source: str
+
+
+def foreign_labels(labels: Iterable[str], live: LiveCatalog) -> list[str]:
+    return sorted(set(labels) - live.services)
+
+
+def _refusal(version: str, foreign: list[str], live: LiveCatalog) -> str:
+    named = ", ".join(foreign[:10]) + (
+        f" and {len(foreign) - 10} more" if len(foreign) > 10 else ""
+    )
+    return (
+        f"refusing to promote {version}: {len(foreign)} of its labels are not active services of"
+        f" the live catalogue ({live.source}): {named}"
+    )
+
+
+def _service_team(
+    data: Dataset, catalog: CatalogInfo | None
+) -> tuple[Dataset, dict[str, str], int]:
+    """Labels checked against the catalogue; without one (foreign labels) each is its own team."""
+    if catalog is None:
+        check_counts(data.labels)
+        return data, {label: label for label in set(data.labels)}, 0
+    data, dropped = check_labels(data, catalog)
+    return data, catalog.service_team, dropped
 
 
 def train_version(
     data: Dataset,
-    catalog: CatalogInfo,
+    catalog: CatalogInfo | None,
     registry: ModelRegistry,
     config: TrainConfig,
     *,
     promote: bool = False,
+    live: LiveCatalog | None = None,
     progress: Progress = lambda _msg: None,
+    tick: Tick | None = None,
 ) -> Trained:
-    """Check the labels, train, evaluate on the held-back split, register (and promote)."""
-    registry.require()
-    data, dropped = check_labels(data, catalog)
+    """Check the labels, evaluate on a held-back split, refit on all rows, register (promote).
+
+    `catalog` None: the labels need not be services (data of another system, for evaluation
+    only); such a model is never promoted. The first model of a new registry becomes active
+    when its labels are all services of the `live` catalogue.
+    """
+    if catalog is None and promote:
+        raise RegistryError(
+            "a model trained without the catalogue (--catalog none) cannot be promoted"
+        )
+    data, service_team, dropped = _service_team(data, catalog)
+    if promote and live is not None and (foreign := foreign_labels(data.labels, live)):
+        raise RegistryError(_refusal("the new model", foreign, live))
+    registry.path.mkdir(parents=True, exist_ok=True)
     if dropped:
         progress(f"left out {dropped} rows of services excluded from training")
-    result = train_and_evaluate(data, catalog.service_team, config, progress=progress)
+    result = train_and_evaluate(data, service_team, config, progress=progress, tick=tick)
     metadata = build_metadata(result, data, config, catalog, dropped)
     progress("writing the model into the registry")
-    version = registry.register(result.model, metadata, result.holdout)
+    holdout = result.holdout if len(result.holdout) else None
+    version = registry.register(result.model, metadata, holdout)
+    not_activated = None
+    if not promote and registry.active_version() is None:
+        not_activated = _first_model_blocker(result.model.classes, catalog, live)
+        promote = not_activated is None
     if promote:
         registry.promote(version)
-    return Trained(version=version, result=result, promoted=promote)
+    return Trained(version=version, result=result, promoted=promote, not_activated=not_activated)
+
+
+def _first_model_blocker(
+    classes: list[str], catalog: CatalogInfo | None, live: LiveCatalog | None
+) -> str | None:
+    if catalog is None:
+        return "trained without the catalogue (--catalog none)"
+    foreign = foreign_labels(classes, live) if live is not None else []
+    if foreign:
+        return f"labels that are not live services: {', '.join(foreign[:10])}"
+    return None
 
 
 def evaluate_loaded(loaded: LoadedModel, data: Dataset) -> dict[str, Any]:
@@ -112,20 +187,43 @@ class Comparison:
 
 def compare_with_active(registry: ModelRegistry, version: str, data: Dataset | None) -> Comparison:
     """Evaluate version and the active model on the same data (default: version's held-back rows)."""
-    data = data if data is not None else registry.holdout(version)
+    stored = None
+    if data is None:
+        data = registry.holdout(version)
+        meta = registry.metadata(version)
+        refitted = meta.get("training_data", {}).get("rows_eval_train") is not None
+        # The registered model learnt from its held-back rows too: its honest score on them is
+        # the one measured before the refit (the champion is evaluated on them now).
+        stored = (
+            {"version": version, **meta["metrics"]} if refitted and meta.get("metrics") else None
+        )
     if data is None or not len(data):
         raise RegistryError(f"version {version} has no held-back rows; pass --data to compare")
-    challenger = evaluate_loaded(registry.load(version), data)
+    challenger = stored or evaluate_loaded(registry.load(version), data)
     active = registry.active_version()
     champion = evaluate_loaded(registry.load(active), data) if active else None
     return Comparison(challenger, champion, data.description)
 
 
 def promote_checked(
-    registry: ModelRegistry, version: str, data: Dataset | None = None, *, force: bool = False
+    registry: ModelRegistry,
+    version: str,
+    data: Dataset | None = None,
+    *,
+    force: bool = False,
+    live: LiveCatalog | None = None,
 ) -> Comparison | None:
-    """Promote version unless it is worse than the active one on the same data (or forced)."""
+    """Promote version unless it is worse than the active one on the same data (or forced).
+
+    A version whose labels are not all active services of the `live` catalogue is refused
+    whatever `force` says: every request it routed would fail.
+    """
     registry.version_dir(version)
+    if live is not None:
+        labels = registry.metadata(version).get("service_team") or {}
+        foreign = foreign_labels(labels, live)
+        if foreign:
+            raise RegistryError(_refusal(version, foreign, live))
     active = registry.active_version()
     comparison = None
     if active and active != version and not force:

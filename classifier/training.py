@@ -1,19 +1,21 @@
-"""Training: split, fit features and the cross-fitted scorer, choose thresholds, evaluate."""
+"""Training: split, fit features and the cross-fitted scorer, choose thresholds, evaluate,
+refit on every row."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from classifier.dataset import Dataset
+from classifier.encoder import Tick
 from classifier.features import Features, FeatureSpec
 from classifier.linear import ModelSpec, Progress, crossfit
-from classifier.metrics import evaluate
+from classifier.metrics import class_metrics, evaluate, routing_metrics
 from classifier.model import OknoModel
 from classifier.text import normalise
 from classifier.thresholds import Thresholds, select_thresholds, team_matrix
@@ -78,6 +80,13 @@ class Validation:
 
 @dataclass
 class TrainResult:
+    """The registered model (fitted on every row) and the evaluation that preceded it.
+
+    `metrics` are those of a model fitted on `train` and tested on `holdout` (empty when
+    nothing was held back); `model` was then refitted on train + holdout, its thresholds chosen
+    on out-of-fold scores over all rows (`info["oof"]` sums those up).
+    """
+
     model: OknoModel
     metrics: dict[str, Any]
     info: dict[str, Any]
@@ -115,6 +124,7 @@ def fit_model(
     *,
     negatives: Sequence[str] = (),
     progress: Progress = lambda _msg: None,
+    tick: Tick | None = None,
 ) -> tuple[OknoModel, dict[str, Any], Validation]:
     """Fit on all of train; out-of-fold predictions choose the thresholds."""
     started = time.perf_counter()
@@ -122,8 +132,12 @@ def fit_model(
     texts = [normalise(t) for t in train.texts]
     extra_cols = list(train.extras[0]) if train.extras else []
     progress("building word and character n-gram features (and sentence embeddings)")
-    features = Features(config.features, extra_cols)
-    X = features.fit_transform(texts, train.extras, train.texts)
+    spec = config.features
+    n_labels = len(set(train.labels))
+    if spec.min_df is None and len(train) < spec.few_per_class * n_labels:
+        spec = replace(spec, min_df=1)
+    features = Features(spec, extra_cols)
+    X = features.fit_transform(texts, train.extras, train.texts, tick)
     classes = sorted(set(train.labels))
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[lb] for lb in train.labels])
@@ -160,18 +174,48 @@ def fit_model(
     return model, info, validation
 
 
+def oof_summary(validation: Validation, classes: list[str], model: OknoModel) -> dict[str, Any]:
+    """Accuracy, macro-F1 and routing of the out-of-fold predictions the thresholds were set on."""
+    predicted = [classes[i] for i in validation.oof.argmax(axis=1)]
+    truth = [classes[i] for i in validation.y]
+    routing = routing_metrics(model, validation.oof, truth)
+    return {
+        "n": len(truth),
+        "accuracy": routing["accuracy"],
+        "macro_f1": class_metrics(truth, predicted)["macro_f1"],
+        "coverage": routing["coverage"],
+        "precision_on_covered": routing["precision_on_covered"],
+    }
+
+
 def train_and_evaluate(
     data: Dataset,
     service_team: dict[str, str],
     config: TrainConfig,
     *,
     progress: Progress = lambda _msg: None,
+    tick: Tick | None = None,
 ) -> TrainResult:
-    """Hold back a stratified test split, fit on the rest, evaluate the fitted model on it."""
-    train_idx, test_idx = stratified_split(data.labels, config.test_size, config.seed)
-    train, holdout = data.subset(train_idx), data.subset(test_idx)
-    model, info, _validation = fit_model(train, service_team, config, progress=progress)
-    progress(f"evaluating on {len(holdout)} held-back rows")
-    metrics = evaluate(model, holdout.texts, holdout.labels, holdout.extras) if len(holdout) else {}
+    """Hold back a stratified test split, fit on the rest and evaluate on it; then refit on all.
+
+    With `config.test_size` 0 nothing is held back and the evaluation is skipped.
+    """
+    metrics: dict[str, Any] = {}
+    holdout = Dataset()
+    n_eval_train = 0
+    if config.test_size > 0:
+        train_idx, test_idx = stratified_split(data.labels, config.test_size, config.seed)
+        train, holdout = data.subset(train_idx), data.subset(test_idx)
+        n_eval_train = len(train)
+        progress(f"evaluation: fitting on {len(train)} rows, {len(holdout)} held back")
+        trial, _info, _validation = fit_model(
+            train, service_team, config, progress=progress, tick=tick
+        )
+        progress(f"evaluating on {len(holdout)} held-back rows")
+        metrics = evaluate(trial, holdout.texts, holdout.labels, holdout.extras)
+        progress(f"refitting on all {len(data)} rows for the registered model")
+    model, info, validation = fit_model(data, service_team, config, progress=progress, tick=tick)
     info["n_test"] = len(holdout)
-    return TrainResult(model=model, metrics=metrics, info=info, train=train, holdout=holdout)
+    info["n_eval_train"] = n_eval_train
+    info["oof"] = oof_summary(validation, model.classes, model)
+    return TrainResult(model=model, metrics=metrics, info=info, train=data, holdout=holdout)

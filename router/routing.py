@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from models.db import Employee, Service
 from models.types import TRIAGE_TEAM, IncomingMessage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +44,8 @@ def decide(
         return Decision(chosen.code, chosen.team_code, "requester", confidence=1.0)
     has_text = bool((message.text or "").strip() or (message.subject or "").strip())
     decision = _classify(message, model, employee) if model is not None and has_text else None
+    if decision is not None and decision.predicted_service_code is not None:
+        decision = _known_service(decision, session=session)
     hint = message.meta.get("routing_hint") or {}
     if hint:
         return _with_hint(decision, hint, session=session)
@@ -99,6 +104,22 @@ def _classify(message: IncomingMessage, model: Any, employee: Employee | None) -
         classifier_version=pred.model_version,
         predicted_service_code=pred.candidates[0]["service"] if pred.candidates else None,
     )
+
+
+def _known_service(decision: Decision, *, session: Session) -> Decision:
+    """A model that predicts services the catalogue does not have (promoted by mistake, or a
+    service since retired) must not fail the message: triage, and an error for the operator."""
+    code = decision.predicted_service_code
+    if _service(code, session=session) is not None:
+        return decision
+    error = (
+        f"classifier model {decision.classifier_version} predicts {code!r}, which is not an"
+        " active service of the catalogue; routed to triage"
+    )
+    log.error(error)
+    decision.service_code, decision.team_code, decision.routing = None, TRIAGE_TEAM, "triage"
+    decision.notes.append(f"error: {error}")
+    return decision
 
 
 def _with_hint(decision: Decision | None, hint: dict[str, Any], *, session: Session) -> Decision:

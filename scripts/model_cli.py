@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from classifier.bench import run_benchmarks
@@ -25,14 +26,21 @@ from classifier.dataset import (
     examples_from_db,
     read_csv_data,
 )
+from classifier.encoder import TICK_EVERY as TICK_FIRST
 from classifier.errors import ClassifierError
 from classifier.export import write_examples
 from classifier.features import FeatureSpec
 from classifier.metrics import confusion_highlights, headline
-from classifier.operations import evaluate_loaded, promote_checked, train_version
+from classifier.operations import (
+    LiveCatalog,
+    Trained,
+    evaluate_loaded,
+    promote_checked,
+    train_version,
+)
 from classifier.registry import ModelRegistry
 from classifier.training import TrainConfig
-from models.db import make_engine, session_scope
+from models.db import Service, make_engine, session_scope
 from models.settings import Settings, SettingsError, load_settings
 
 
@@ -110,15 +118,27 @@ def model() -> None:
     """The classifier: train, evaluate, list, promote, roll back, export examples."""
 
 
+def _test_size(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if value != 0 and not 0.05 <= value <= 0.5:
+        raise click.BadParameter("give 0 (no evaluation) or a share from 0.05 to 0.5")
+    return value
+
+
 @model.command("train")
 @data_options
 @click.option("--from-db", is_flag=True, help="Add labels of resolved and reassigned tickets.")
 @registry_option
-@click.option("--catalog", type=click.Path(path_type=Path), help="Catalogue YAML [settings].")
+@click.option(
+    "--catalog",
+    help="Catalogue YAML [settings]; 'none': the labels need not be services (evaluation only).",
+)
 @click.option(
     "--target-precision", default=0.95, show_default=True, type=click.FloatRange(0.5, 1.0)
 )
-@click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
+@click.option(
+    "--test-size", default=0.2, show_default=True, type=float, callback=_test_size,
+    help="Share held back for the evaluation (0: none); the registered model learns from all rows.",
+)  # fmt: skip
 @click.option("--seed", default=42, show_default=True)
 @click.option(
     "--encoder",
@@ -128,6 +148,7 @@ def model() -> None:
     help="Sentence-encoder embedding beside the n-grams (auto: when the data is not too large).",
 )
 @click.option("--promote", is_flag=True, help="Make the new version the active one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train(
     data: tuple[Path, ...],
     text_col: str,
@@ -135,29 +156,109 @@ def train(
     extra_cols: tuple[str, ...],
     from_db: bool,
     registry: Path | None,
-    catalog: Path | None,
+    catalog: str | None,
     target_precision: float,
     test_size: float,
     seed: int,
     encoder: str,
     promote: bool,
+    as_json: bool,
 ) -> None:
-    """Train on CSV data (and tickets), evaluate on a held-back split, register the version."""
+    """Train on CSV data (and tickets), evaluate on a held-back split, refit on all rows and
+    register the version (the first of a registry becomes active)."""
     if not data and not from_db:
         raise click.UsageError("give --data CSV (repeatable) and/or --from-db")
-    reg = _registry(registry, create_default=True)
-    info = _catalog(catalog)
+    foreign = catalog is not None and catalog.lower() == "none"
+    if foreign and (promote or from_db):
+        raise click.UsageError(
+            "--catalog none trains on foreign labels: no --promote, no --from-db"
+        )
+    info = None if foreign else _catalog(Path(catalog) if catalog else None)
+    reg = ModelRegistry(_settings().registry_dir if registry is None else registry)
     say = _progress()
     dataset = _read(data, text_col, label_col, extra_cols) if data else Dataset()
-    if from_db:
+    if from_db and info is not None:
         dataset = _add_db_examples(dataset, info, extra_cols, say)
+    live = _live_catalog() if not foreign and (promote or reg.active_version() is None) else None
     config = TrainConfig(
         target_precision=target_precision, test_size=test_size, seed=seed,
         features=FeatureSpec(encoder=encoder),
     )  # fmt: skip
-    with _clear_errors():
-        trained = train_version(dataset, info, reg, config, promote=promote, progress=say)
-    _print_trained(trained.version, trained.promoted, trained.result.info, trained.result.metrics)
+    with _clear_errors(), _feature_bar() as tick:
+        trained = train_version(
+            dataset, info, reg, config, promote=promote, live=live, progress=say, tick=tick
+        )
+    if as_json:
+        click.echo(json.dumps(_trained_json(trained), ensure_ascii=False))
+    else:
+        _print_trained(trained)
+
+
+def _live_catalog() -> LiveCatalog:
+    """Active services of the running app: its database's, or (no database yet) the configured
+    catalogue file's."""
+    settings = _settings()
+    url = settings.effective_database_url
+    codes: set[str] = set()
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file():
+        engine = make_engine(url)
+        try:
+            with session_scope(engine) as session:
+                codes = set(session.scalars(select(Service.code).where(Service.active.is_(True))))
+        except SQLAlchemyError:
+            codes = set()  # not migrated yet: nothing runs on it
+        finally:
+            engine.dispose()
+    if codes:
+        return LiveCatalog(frozenset(codes), "active services in the database")
+    file = _catalog(None)
+    return LiveCatalog(frozenset(file.service_team), f"catalogue {file.source}")
+
+
+@contextmanager
+def _feature_bar(every: float = 10.0) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with an estimate for the slow part of building features (the encoder):
+    redrawn in place on a terminal, a line every `every` seconds in a log."""
+    tty = sys.stderr.isatty()
+    state = {"started": 0.0, "shown": 0.0}
+
+    def tick(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done <= TICK_FIRST or not state["started"]:
+            state["started"], state["shown"] = now, 0.0
+        if done < total and now - state["shown"] < (0.2 if tty else every):
+            return
+        state["shown"] = now
+        spent = now - state["started"]
+        left = spent / done * (total - done) if done else 0.0
+        filled = int(30 * done / total)
+        line = (
+            f"  sentence embeddings [{'#' * filled}{'-' * (30 - filled)}] {done}/{total}"
+            f" ({100 * done // total}%), {'done in' if done >= total else 'about'}"
+            f" {spent if done >= total else left:.0f} s{' left' if done < total else ''}"
+        )
+        end = "\n" if done >= total or not tty else ""
+        click.echo(("\r" if tty else "") + line, err=True, nl=False)
+        click.echo(end, err=True, nl=False)
+
+    yield tick
+
+
+def _trained_json(trained: Trained) -> dict[str, Any]:
+    info = trained.result.info
+    return {
+        "version": trained.version,
+        "promoted": trained.promoted,
+        "not_activated": trained.not_activated,
+        "rows": info["n_train"],
+        "rows_eval_train": info["n_eval_train"],
+        "rows_test": info["n_test"],
+        "n_classes": info["n_classes"],
+        "training_seconds": info["training_seconds"],
+        "thresholds": trained.result.model.thresholds.as_dict(),
+        "evaluation": trained.result.metrics or None,
+        "out_of_fold": info["oof"],
+    }
 
 
 def _add_db_examples(
@@ -190,16 +291,28 @@ def _db_examples(since: datetime | None, exclude: frozenset[str]) -> list[dict[s
         engine.dispose()
 
 
-def _print_trained(
-    version: str, promoted: bool, info: dict[str, Any], metrics: dict[str, Any]
-) -> None:
-    click.echo(f"{version}{' (promoted)' if promoted else ''}")
-    click.echo(
-        f"  rows: {info['n_train']} train / {info['n_test']} held back, {info['n_classes']} services,"
-        f" {info['training_seconds']:.1f}s"
-    )
+def _print_trained(trained: Trained) -> None:
+    info, metrics = trained.result.info, trained.result.metrics
+    state = " (promoted)" if trained.promoted else ""
+    click.echo(f"{trained.version}{state}")
     if metrics:
-        click.echo("  " + _headline_line(metrics))
+        click.echo(
+            f"  evaluation: fitted on {info['n_eval_train']} rows, tested on {info['n_test']}"
+            " held back:"
+        )
+        click.echo("    " + _headline_line(metrics))
+    else:
+        click.echo("  evaluation: skipped (--test-size 0)")
+    oof = info["oof"]
+    t = trained.result.model.thresholds
+    click.echo(
+        f"  registered: refitted on all {info['n_train']} rows, {info['n_classes']} services,"
+        f" {info['training_seconds']:.1f}s; out-of-fold over all rows: accuracy"
+        f" {oof['accuracy']:.3f}  macro-F1 {oof['macro_f1']:.3f}  coverage {oof['coverage']:.3f}"
+        f" (threshold {_num(t.service)}, team {_num(t.team)})"
+    )
+    if trained.not_activated:
+        click.echo(f"  not made active: {trained.not_activated}")
 
 
 def _headline_line(metrics: dict[str, Any]) -> str:
@@ -256,10 +369,14 @@ def _print_report(metrics: dict[str, Any]) -> None:
         f"  not routed to a service: {metrics['team_triage_share']:.3f} to a team's triage,"
         f" {metrics['central_triage_share']:.3f} to central triage"
     )
-    click.echo(f"\n  {'service':32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}")
-    for name, m in sorted(metrics["per_class"].items(), key=lambda kv: kv[1]["f1"]):
+    per_class = metrics["per_class"]
+    width = max([32, *(len(name) for name in per_class)])
+    count = max([5, *(len(str(m["support"])) for m in per_class.values())])
+    click.echo(f"\n  {'service':{width}} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>{count}}")
+    for name, m in sorted(per_class.items(), key=lambda kv: kv[1]["f1"]):
         click.echo(
-            f"  {name:32} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['support']:5d}"
+            f"  {name:{width}} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}"
+            f" {m['support']:{count}d}"
         )
     pairs = confusion_highlights(metrics)
     if pairs:
@@ -270,28 +387,46 @@ def _print_report(metrics: dict[str, Any]) -> None:
 
 @model.command("list")
 @registry_option
-def list_cmd(registry: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def list_cmd(registry: Path | None, as_json: bool) -> None:
     """Registered versions, newest last; * marks the active one."""
     reg = _registry(registry)
     active = reg.active_version()
-    versions = reg.versions()
-    if not versions:
+    rows = []
+    for version in reg.versions():
+        with _clear_errors():
+            meta = reg.metadata(version)
+        m = meta.get("metrics") or {}
+        rows.append(
+            {
+                "version": version,
+                "active": version == active,
+                "created": meta.get("created", ""),
+                "rows": meta.get("training_data", {}).get("rows", 0),
+                **{k: m.get(k) for k in ("accuracy", "macro_f1", "coverage")},
+                "precision_on_covered": m.get("precision_on_covered"),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"registry": str(reg.path), "active": active, "versions": rows}))
+        return
+    if not rows:
         click.echo(f"no models in {reg.path}")
         return
     click.echo(
         f"  {'version':22} {'created':25} {'acc':>6} {'F1':>6} {'cover':>6} {'prec':>6} {'rows':>6}"
     )
-    for version in versions:
-        with _clear_errors():
-            meta = reg.metadata(version)
-        m = meta.get("metrics") or {}
-        prec = m.get("precision_on_covered")
+    for row in rows:
         click.echo(
-            f"{'*' if version == active else ' '} {version:22} {meta.get('created', ''):25}"
-            f" {m.get('accuracy', 0):6.3f} {m.get('macro_f1', 0):6.3f} {m.get('coverage', 0):6.3f}"
-            f" {'   n/a' if prec is None else f'{prec:6.3f}'}"
-            f" {meta.get('training_data', {}).get('rows', 0):6d}"
+            f"{'*' if row['active'] else ' '} {row['version']:22} {row['created']:25}"
+            f" {_cell(row['accuracy'])} {_cell(row['macro_f1'])} {_cell(row['coverage'])}"
+            f" {_cell(row['precision_on_covered'])} {row['rows']:6d}"
         )
+
+
+def _cell(value: float | None) -> str:
+    """A 6-wide metric; n/a for a version without an evaluation (trained with --test-size 0)."""
+    return "   n/a" if value is None else f"{value:6.3f}"
 
 
 @model.command("promote")
@@ -312,7 +447,7 @@ def promote_cmd(
     reg = _registry(registry)
     dataset = _read(data, text_col, label_col, extra_cols, require_extras=False) if data else None
     with _clear_errors():
-        comparison = promote_checked(reg, version, dataset, force=force)
+        comparison = promote_checked(reg, version, dataset, force=force, live=_live_catalog())
     if comparison is not None and comparison.champion is not None:
         ch, champ = comparison.challenger, comparison.champion
         click.echo(

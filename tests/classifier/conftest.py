@@ -101,3 +101,12 @@ def trained(seed_csv: Path, catalog: CatalogInfo) -> OknoModel:
     model, _info, _validation = fit_model(data, catalog.service_team, TrainConfig())
     model.version = "test-version"
     return model
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live catalogue the model commands check against is this test's: no database yet,
+    so the configured catalogue file (the seed catalogue)."""
+    monkeypatch.setenv("OKNO_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("OKNO_DATABASE_URL", raising=False)
+    monkeypatch.setenv("OKNO_CATALOG_FILE", str(CATALOG))

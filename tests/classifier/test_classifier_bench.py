@@ -1,4 +1,4 @@
-"""`okno bench classifier` end to end on tiny stand-ins of the three public sets."""
+"""`okno bench classifier` end to end on tiny stand-ins of the four public sets."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _fake_datasets(root: Path) -> None:
     for name, text_col, label_col in (
         ("banking77", "text", "category"),
         ("it_service_tickets", "Document", "Topic_group"),
+        ("ru_med_top3", "text", "category"),
     ):
         (root / name).mkdir(parents=True)
         for split, part in (("train", train), ("test", test)):
@@ -51,6 +52,7 @@ def test_bench_writes_the_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = out.read_text()
     for text in ("## Targets", "### banking77", "### clinc150", "### it_service_tickets",
+                 "### ru_med_top3", "ru_med_top3: macro-F1 >= the reference + 0.01",
                  "Out-of-scope test requests", "reference", "Load average"):  # fmt: skip
         assert text in report
     numbers = json.loads(raw.read_text())
@@ -68,3 +70,26 @@ def test_oracle_coverage() -> None:
     conf = np.array([0.9, 0.8, 0.7, 0.6])
     assert oracle_coverage(conf, np.array([True, True, False, True]), 0.95) == 0.5
     assert oracle_coverage(conf, np.array([False, True, True, True]), 0.95) == 0.0
+
+
+def test_the_command_line_gives_the_numbers_of_the_bench(tmp_path: Path) -> None:
+    from classifier.bench import bench_ours
+    from classifier.bench_data import banking77
+    from scripts.model_cli import model
+
+    root = tmp_path / "datasets"
+    _fake_datasets(root)
+    measured = bench_ours(banking77(root), progress=lambda _m: None)
+    runner, registry = CliRunner(), str(tmp_path / "models")
+    trained = runner.invoke(model, ["train", "--data", str(root / "banking77" / "train.csv"),
+                                    "--label-col", "category", "--catalog", "none",
+                                    "--registry", registry, "--json"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    version = json.loads(trained.stdout)["version"]
+    result = runner.invoke(model, ["evaluate", "--version", version, "--registry", registry,
+                                   "--data", str(root / "banking77" / "test.csv"),
+                                   "--label-col", "category", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    for key in ("accuracy", "macro_f1", "coverage", "precision_on_covered"):
+        assert got[key] == measured[key], key

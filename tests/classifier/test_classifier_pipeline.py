@@ -72,6 +72,7 @@ def test_probabilities_sum_to_one(trained: OknoModel) -> None:
 def test_fast_transform_matches_sklearn(trained: OknoModel) -> None:
     f = trained.features
     assert f.word is not None and f.char is not None and f.extra is not None
+    assert f.stem is not None and f.morph is not None  # Russian stems (issue 19)
     assert f.uses_encoder  # the encoder is installed (make install) and the seed set is small
     originals = ["Забыл пароль от почты", "VPN дома, ошибка 809", ""]
     texts = [normalise(t) for t in originals]
@@ -80,6 +81,7 @@ def test_fast_transform_matches_sklearn(trained: OknoModel) -> None:
         [
             f.word.transform(texts),
             f.char.transform(texts),
+            f.stem.transform([f.morph(t) for t in texts]),
             f.extra.transform(f._extra_dicts(extras)),
             f.encoder().encode(originals) * f.spec.encoder_weight,
         ]
