@@ -6,11 +6,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     analytics,
+    attachments,
     catalog,
     employees,
     errors,
@@ -24,9 +26,12 @@ from api import (
     webhooks,
     workflow,
 )
+from api.agent import routes as agent_routes
+from api.agent import ticket_routes as agent_ticket_routes
 from router.runtime import Runtime
 
 PORTAL = Path(__file__).parent / "static" / "portal.html"
+AGENT_STATIC = Path(__file__).parent / "static" / "agent"
 
 
 class BodyLimit:
@@ -115,8 +120,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         analytics,
         employees,
         webhooks,
+        attachments,
+        agent_routes,
+        agent_ticket_routes,
     ):
         app.include_router(module.router)
+    app.mount("/static/agent", StaticFiles(directory=AGENT_STATIC), name="agent-static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def portal() -> str:

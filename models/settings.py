@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     reopen_grace_days: int = Field(default=7, ge=0)
     notify_cap_per_hour: int = Field(default=20, ge=1)
     sweep_after_seconds: int = Field(default=30, ge=1)
+    agent_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a /agent/ sign-in lasts."
+    )
     default_timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
 
