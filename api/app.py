@@ -18,6 +18,7 @@ from api import (
     errors,
     health,
     intake,
+    knowledge,
     phone,
     queue,
     telegram,
@@ -26,6 +27,8 @@ from api import (
     webhooks,
     workflow,
 )
+from api.agent import analytics_routes as agent_analytics_routes
+from api.agent import knowledge_routes as agent_knowledge_routes
 from api.agent import routes as agent_routes
 from api.agent import ticket_routes as agent_ticket_routes
 from router.runtime import Runtime
@@ -123,6 +126,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         attachments,
         agent_routes,
         agent_ticket_routes,
+        knowledge,
+        agent_knowledge_routes,
+        agent_analytics_routes,
     ):
         app.include_router(module.router)
     app.mount("/static/agent", StaticFiles(directory=AGENT_STATIC), name="agent-static")

@@ -17,6 +17,7 @@ from api.attachments import AttachmentId, attachment_response, listed
 from api.auth import scope, visible_ticket
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
+from api.knowledge import for_service
 from api.tickets import detail
 from api.views import TicketNumber
 from models.db import Employee, Service, Ticket, User, UserTeam
@@ -60,6 +61,8 @@ def page_context(ticket: Ticket, user: User, db: Session) -> dict[str, Any]:
         "actions": offered(ticket.status),
         "members": _members(ticket, user, db),
         "services": list(services),
+        "articles": for_service(ticket.service_code, user, db) if ticket.service_code else [],
+        "reply_text": "",
     }
 
 
@@ -79,6 +82,8 @@ def _show(
     ctx = {**page_context(ticket, agent[0], db), "error": error, "done": None}
     if error is None and request.query_params.get("done"):
         ctx["done"] = "done"
+    chosen = request.query_params.get("insert", "")
+    ctx["reply_text"] = next((a.body for a in ctx["articles"] if str(a.id) == chosen), "")
     return render(request, "ticket.html", ctx, status=status, agent=agent)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from channels.blobs import store_blob
 from models.db import Employee, NotificationRow, Ticket
+from models.knowledge import KnowledgeArticle
 from models.types import Attachment, Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import Runtime
@@ -61,6 +62,16 @@ def backlog(runtime: Runtime) -> None:
             ("hr_personal_data", "Смена фамилии после брака", 70),
         ):
             make_ticket(session, service=service, subject=subject, due_in=timedelta(hours=hours))
+        session.add(
+            KnowledgeArticle(
+                service_code="hr_certificate",
+                language="ru",
+                title="Справка готова",
+                body="Справка будет готова завтра к 12:00, заберите в кабинете 214.",
+                public=False,
+                author="lead@ssc.example.com",
+            )
+        )
         session.add(
             Employee(
                 email=REQUESTER,
@@ -127,7 +138,8 @@ def test_a_specialist_works_a_ticket_in_the_browser(
 
     page.click("#act-claim")
     page.wait_for_selector("#done")
-    page.fill("#reply-text", "Справка будет готова завтра к 12:00, заберите в кабинете 214.")
+    page.click("a.insert")  # one click puts the canned answer into the reply
+    page.wait_for_function("document.querySelector('#reply-text').value.includes('кабинете 214')")
     page.click("#reply-send")
     page.wait_for_selector("#done")
     assert "кабинете 214" in page.text_content(".msg.outbound")
