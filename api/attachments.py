@@ -70,7 +70,10 @@ def listed(ticket: Ticket) -> list[dict[str, Any]]:
     summary="Download an attachment",
     description="The file as stored, as a download. Ids are in the ticket's messages "
     "(`<message id>-<position>`), and in the workspace's ticket page.",
-    responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(401, 404)},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **error_responses(401, 404, 422),
+    },
 )
 def download(
     number: TicketNumber,

@@ -127,6 +127,7 @@ def _article(article_id: int, user: User, session: Session) -> KnowledgeArticle:
     response_model=list[ArticleOut],
     tags=["catalogue"],
     summary="Public articles of a service (the portal shows them before submitting)",
+    responses=error_responses(422),
 )
 def public_articles(
     code: ServiceCode, session: SessionDep, language: Literal["ru", "en"] | None = None
@@ -158,7 +159,7 @@ def list_articles(
     response_model=ArticleOut,
     status_code=201,
     summary="Add an article (leads of the service's team, admins)",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(400, 401, 403, 422),
 )
 def create_article(body: ArticleIn, session: SessionDep, user: CurrentUser) -> ArticleOut:
     article_id = save(body, user, session)
@@ -169,7 +170,7 @@ def create_article(body: ArticleIn, session: SessionDep, user: CurrentUser) -> A
     "/knowledge/{article_id}",
     response_model=ArticleOut,
     summary="Change an article (leads of the service's team, admins)",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 def update_article(
     article_id: Annotated[int, Path(ge=1, le=2**53)],
@@ -185,7 +186,7 @@ def update_article(
     "/knowledge/{article_id}",
     status_code=204,
     summary="Remove an article (leads of the service's team, admins)",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(401, 403, 404, 422),
 )
 def delete_article(
     article_id: Annotated[int, Path(ge=1, le=2**53)], session: SessionDep, user: CurrentUser
