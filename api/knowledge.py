@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StrictBool, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import CurrentUser, sees_all
+from api.auth import CurrentUser, Role, sees_all
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.views import error_responses
@@ -24,7 +24,6 @@ from api.workflow_schemas import CODE, NO_NUL
 from models.db import Service, User
 from models.knowledge import KnowledgeArticle
 from models.types import utcnow
-from router.workflow_users import Role
 
 router = APIRouter(prefix="/api/v1", tags=["knowledge"])
 

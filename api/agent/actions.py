@@ -2,8 +2,9 @@
 
 Every action goes through the same access checks, state machine, audit events, commit and
 notification enqueueing as `POST /api/v1/tickets/{number}/<action>`; the workspace only turns
-form fields into the API's request bodies. This is the one module of api/agent/ that knows
-where the lifecycle lives.
+form fields into the API's request bodies. This is the one module of api/agent/ that imports
+from the lifecycle's modules in router/ (the others take `Role` and `user_by_token` from
+api.auth), so moving them means changing the imports here only.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.agent.web import render, to_login, who
+from api.auth import Role
 from api.deps import RuntimeDep, SessionDep
 from models.types import utcnow
 from router import analytics as stats
-from router.workflow_users import Role
 
 router = APIRouter(prefix="/agent", include_in_schema=False)
 READERS = (Role.lead, Role.analyst, Role.admin)

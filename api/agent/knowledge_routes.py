@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from api.agent import session
 from api.agent.web import render, to_login, who
+from api.auth import Role
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.knowledge import ArticleIn, delete, for_service, render_markdown, save
 from models.db import Service
-from router.workflow_users import Role
 
 router = APIRouter(prefix="/agent", include_in_schema=False)
 Field = Annotated[str, Form(max_length=20_000)]

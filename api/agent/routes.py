@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from api.agent import i18n, session
 from api.agent.web import render, to_login, who
+from api.auth import user_by_token
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.queue import QUEUE_ORDER, QueueFilters, queue_query
 from api.tickets import summary
 from models.db import Service, User
 from models.types import OPEN_STATUSES
-from router.workflow_users import user_by_token
 
 router = APIRouter(prefix="/agent", include_in_schema=False)
 
@@ -119,7 +119,7 @@ def queue_page(
 ) -> Response:
     agent = who(request, runtime, db)
     if agent is None:
-        return to_login()
+        return to_login(request)
     user = agent[0]
     f = _filters(team, status, service, who_, q)
     try:

@@ -14,7 +14,7 @@ from api.agent.actions import ActionRefused, offered, perform
 from api.agent.session import AgentSession
 from api.agent.web import render, to_login, who
 from api.attachments import AttachmentId, attachment_response, listed
-from api.auth import scope, visible_ticket
+from api.auth import Role, scope, visible_ticket
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.knowledge import for_service
@@ -23,7 +23,6 @@ from api.views import TicketNumber
 from models.db import Employee, Service, Ticket, User, UserTeam
 from models.types import OPEN_STATUSES
 from router.runtime import Runtime
-from router.workflow_users import Role
 
 router = APIRouter(prefix="/agent", include_in_schema=False)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,15 @@ def stamp(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
+# Pages hold requesters' data (no caching) and buttons that act (never inside a frame).
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
 TEMPLATES.env.filters["left"] = left
 TEMPLATES.env.filters["stamp"] = stamp
 
@@ -62,12 +71,17 @@ def render(
         "csrf": agent[1].csrf if agent else "",
         "now": utcnow(),
     }
-    return TEMPLATES.TemplateResponse(request, name, {**base, **context}, status_code=status)
+    response = TEMPLATES.TemplateResponse(request, name, {**base, **context}, status_code=status)
+    response.headers.update(HEADERS)
+    return response
 
 
 def who(request: Request, runtime: Runtime, session: Session) -> tuple[User, AgentSession] | None:
     return signed_in(request, runtime.secret_key, session)
 
 
-def to_login() -> RedirectResponse:
+def to_login(request: Request | None = None) -> Response:
+    """To the sign-in page; an htmx poll is told to load it as a whole page."""
+    if request is not None and request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": "/agent/login"})
     return RedirectResponse("/agent/login", status_code=303)

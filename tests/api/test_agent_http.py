@@ -68,6 +68,8 @@ def test_sign_in_sets_a_signed_httponly_lax_cookie_and_sign_out_ends_it(
     client: TestClient, staff: Staff
 ) -> None:
     assert client.get("/agent/").headers["location"] == "/agent/login"
+    poll = client.get("/agent/", headers={"HX-Request": "true"})  # an htmx poll, signed out
+    assert poll.status_code == 204 and poll.headers["hx-redirect"] == "/agent/login"
     bad = client.post("/agent/login", data={"token": "okno_nope", "csrf": "x"})
     assert bad.status_code == 403  # no login CSRF cookie: refused before the token is looked at
     form = client.get("/agent/login")
@@ -79,6 +81,7 @@ def test_sign_in_sets_a_signed_httponly_lax_cookie_and_sign_out_ends_it(
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and f"{COOKIE}=" in cookie
     page = client.get("/agent/")
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
     token = CSRF.search(page.text)
     assert token
     assert client.post("/agent/logout", data={"csrf": "forged"}).status_code == 403
