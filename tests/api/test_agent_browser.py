@@ -166,3 +166,12 @@ def test_a_specialist_works_a_ticket_in_the_browser(
     page.wait_for_selector("#token")
     page.goto(live_server + "/agent/")
     assert page.url.endswith("/agent/login")
+
+    # A lead sees the analytics summary as charts (server-side SVG, no script needed).
+    page.fill("#token", staff.lead.token)
+    page.click("#sign-in")
+    page.wait_for_selector("#queue-rows")
+    page.click("text=Аналитика")
+    page.wait_for_selector("figure.chart svg")
+    assert page.locator("figure.chart svg").count() == 5
+    shot(page, tmp_path, "agent-analytics.png")
