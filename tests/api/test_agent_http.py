@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.agent.session import COOKIE, AgentSession, encode
 from api.app import create_app
 from channels.blobs import store_blob
-from models.db import NotificationRow, Ticket, TicketMessage
+from models.db import NotificationRow, Ticket, TicketMessage, User
 from router.runtime import Runtime
 from tests.router.test_workflow_support import Staff, make_staff, make_ticket
 
@@ -96,8 +96,6 @@ def test_a_forged_or_expired_cookie_is_no_session(
     client.cookies.set(COOKIE, "eyJ4IjoxfQ.deadbeef")
     assert client.get("/agent/").status_code == 303
     with runtime.sessions() as session:
-        from models.db import User
-
         user = session.get(User, staff.hr.id)
         assert user is not None
         token_fp = (user.token_hash or "")[:16]
