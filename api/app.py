@@ -6,16 +6,19 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     analytics,
+    attachments,
     catalog,
     employees,
     errors,
     health,
     intake,
+    knowledge,
     phone,
     queue,
     telegram,
@@ -24,9 +27,14 @@ from api import (
     webhooks,
     workflow,
 )
+from api.agent import analytics_routes as agent_analytics_routes
+from api.agent import knowledge_routes as agent_knowledge_routes
+from api.agent import routes as agent_routes
+from api.agent import ticket_routes as agent_ticket_routes
 from router.runtime import Runtime
 
 PORTAL = Path(__file__).parent / "static" / "portal.html"
+AGENT_STATIC = Path(__file__).parent / "static" / "agent"
 
 
 class BodyLimit:
@@ -115,8 +123,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         analytics,
         employees,
         webhooks,
+        attachments,
+        agent_routes,
+        agent_ticket_routes,
+        knowledge,
+        agent_knowledge_routes,
+        agent_analytics_routes,
     ):
         app.include_router(module.router)
+    app.mount("/static/agent", StaticFiles(directory=AGENT_STATIC), name="agent-static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def portal() -> str:

@@ -6,11 +6,13 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, Select, and_, exists, literal, literal_column, or_, select
+from sqlalchemy.orm import Session
 
 from api.auth import CurrentUser, require_team, scope
 from api.deps import SessionDep
@@ -19,7 +21,7 @@ from api.schemas import TicketSummary
 from api.tickets import summary
 from api.views import error_responses
 from api.workflow_schemas import NO_NUL, QueuePage
-from models.db import Ticket, TicketMessage
+from models.db import Ticket, TicketMessage, User
 from models.types import OPEN_STATUSES, Channel, Priority, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
@@ -68,30 +70,67 @@ def queue(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> QueuePage:
-    if team:
-        require_team(user, team)
-    query = scope(select(Ticket).where(_status_in(status or sorted(OPEN_STATUSES))), user)
-    query = _filter(query, team=team, service=service, priority=priority, channel=channel)
-    if overdue is not None:
-        query = query.where(_overdue() if overdue else ~_overdue())
-    if unassigned:
-        query = query.where(Ticket.assignee_id.is_(None))
-    if mine:
-        query = query.where(Ticket.assignee_id == user.id)
-    if q and q.strip():
-        postgres = session.get_bind().dialect.name == "postgresql"
-        query = query.where(_search_postgres(q.strip()) if postgres else _search(q.strip()))
+    query = queue_query(
+        session,
+        user,
+        QueueFilters(
+            status=list(status or []),
+            service=service,
+            team=team,
+            priority=priority,
+            channel=channel,
+            overdue=overdue,
+            unassigned=unassigned,
+            mine=mine,
+            q=q,
+        ),
+    )
     if cursor:
         query = query.where(_after(*decode_cursor(cursor)))
-    # Undated tickets last, in an order the open-ticket index (team, due, id) serves as it is.
-    order = (Ticket.resolution_due_at.asc().nulls_last(), Ticket.id.asc())
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    rows = list(session.scalars(query.order_by(*QUEUE_ORDER).limit(limit + 1)))
     page = rows[:limit]
     more = len(rows) > limit
     return QueuePage(
         items=[TicketSummary(**summary(t)) for t in page],  # type: ignore[arg-type]
         next_cursor=encode_cursor(page[-1]) if more else None,
     )
+
+
+@dataclass
+class QueueFilters:
+    """The queue's filters, shared by the API and the agents' workspace (api/agent/)."""
+
+    status: list[str] = field(default_factory=list)
+    service: str | None = None
+    team: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    overdue: bool | None = None
+    unassigned: bool = False
+    mine: bool = False
+    q: str | None = None
+
+
+def queue_query(session: Session, user: User, f: QueueFilters) -> Select[Ticket]:
+    """Open tickets the caller may see, filtered (AND); unordered, the caller pages it."""
+    if f.team:
+        require_team(user, f.team)
+    query = scope(select(Ticket).where(_status_in(f.status or sorted(OPEN_STATUSES))), user)
+    query = _filter(query, team=f.team, service=f.service, priority=f.priority, channel=f.channel)
+    if f.overdue is not None:
+        query = query.where(_overdue() if f.overdue else ~_overdue())
+    if f.unassigned:
+        query = query.where(Ticket.assignee_id.is_(None))
+    if f.mine:
+        query = query.where(Ticket.assignee_id == user.id)
+    if f.q and f.q.strip():
+        postgres = session.get_bind().dialect.name == "postgresql"
+        query = query.where(_search_postgres(f.q.strip()) if postgres else _search(f.q.strip()))
+    return query
+
+
+# Undated tickets last, in an order the open-ticket index (team, due, id) serves as it is.
+QUEUE_ORDER = (Ticket.resolution_due_at.asc().nulls_last(), Ticket.id.asc())
 
 
 def _filter(query: Select[Ticket], **equals: object) -> Select[Ticket]:

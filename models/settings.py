@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         description="Comma-separated domains whose addresses may get automatic mail (known "
         "employees always may); '*' (the default): any address.",
     )
+    agent_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a /agent/ sign-in lasts."
+    )
     default_timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
 

@@ -15,6 +15,7 @@ BENCHES = {
         "Our e-mail parser against the bare email package.",
     ),
     "queue": ("scripts.bench_queue:bench_queue", "The specialist queue and search, PostgreSQL."),
+    "agent": ("scripts.bench_agent:bench_agent", "The workspace's queue page, render time."),
 }
 
 

@@ -23,6 +23,7 @@ PUBLIC = {
     ("POST", "/api/v1/intake/telegram"),
     ("GET", "/api/v1/messages/{message_id}"),
     ("GET", "/api/v1/services"),  # the portal's web form lists the catalogue to everyone
+    ("GET", "/api/v1/services/{code}/articles"),  # and a service's public articles
 }
 EXAMPLES = {
     "number": "OKNO-000001",
@@ -31,6 +32,8 @@ EXAMPLES = {
     "message_id": "1",
     "email": "a.petrova@corp.example.com",
     "webhook_id": "1",
+    "id": "1-0",
+    "article_id": "1",
 }
 
 

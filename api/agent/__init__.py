@@ -1,0 +1,1 @@
+"""The specialists' workspace: server-rendered pages at /agent/ (issue #16)."""
