@@ -34,13 +34,13 @@ class LazyGroup(click.Group):
         """List every command with its help line, importing none of the lazy ones."""
         rows = []
         for name in self.list_commands(ctx):
-            if name in self.commands:
+            if name in self.lazy:  # the same line whether or not the command was loaded yet
+                rows.append((name, self.lazy[name][1]))
+            elif name in self.commands:
                 command = self.commands[name]
                 if command.hidden:
                     continue
                 rows.append((name, command.get_short_help_str(formatter.width)))
-            else:
-                rows.append((name, self.lazy[name][1]))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
