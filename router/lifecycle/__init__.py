@@ -1,0 +1,1 @@
+"""The ticket lifecycle: state machine, actions, SLA clocks, processes."""
