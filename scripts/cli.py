@@ -15,6 +15,7 @@ from scripts.model_cli import bench_classifier, model
 from scripts.report_cli import report
 from scripts.runtime import cli_runtime, cli_settings
 from scripts.services import api, run, worker
+from scripts.sla_cli import sla
 from scripts.telegram_cli import telegram
 from scripts.user_cli import user
 
@@ -58,7 +59,7 @@ def catalog_load(file: Path) -> None:
 
 
 bench.add_command(bench_classifier)
-for command in (run, api, worker, bench, email, smtp, imap, report, model):
+for command in (run, api, worker, bench, email, smtp, imap, report, model, sla):
     main.add_command(command)
 main.add_command(user)
 main.add_command(telegram)

@@ -173,7 +173,7 @@ def parse_calendar(code: str, spec: dict[str, Any]) -> Calendar:
     if country is not None:
         _country(country)
     workday_hours = parse_hours(spec.get("workday_hours"), "workday_hours")
-    check_week((workday_hours,))
+    check_week((workday_hours,), "workday_hours")
     return Calendar(
         code=code,
         timezone=timezone,
@@ -240,21 +240,22 @@ def _interval(text: str, key: str) -> Interval:
     return begin, end
 
 
-def check_week(week: tuple[tuple[Interval, ...], ...]) -> None:
+def check_week(week: tuple[tuple[Interval, ...], ...], key: str = "hours") -> None:
     """Refuse intervals that overlap, including an overnight one running into the next day."""
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str, int]] = []
     period = len(week) * DAY_MINUTES
     for index, hours in enumerate(week):
         for begin, end in hours:
             s, e = index * DAY_MINUTES + begin, index * DAY_MINUTES + end
             label = _label(index, begin, end, len(week))
-            spans.append((s, min(e, period), label))
+            spans.append((s, min(e, period), label, index))
             if e > period and len(week) > 1:  # Sunday night runs into Monday
-                spans.append((0, e - period, label))
+                spans.append((0, e - period, label, index))
     spans.sort()
-    for (_, e1, a), (s2, _, b) in zip(spans, spans[1:], strict=False):
+    for (_, e1, a, _), (s2, _, b, day) in zip(spans, spans[1:], strict=False):
         if s2 < e1:
-            raise CalendarError("hours", f"intervals {a} and {b} overlap")
+            where = f"{key}.{DAYS[day]}" if len(week) > 1 else key
+            raise CalendarError(where, f"intervals {a} and {b} overlap")
 
 
 def _label(index: int, begin: int, end: int, days: int) -> str:

@@ -187,10 +187,10 @@ def test_always_and_naive_instants_are_utc() -> None:
     ("spec", "key", "reason"),
     [
         ({"timezone": "Mars/Olympus", "hours": {"mon": "09:00-18:00"}}, "timezone", "unknown"),
-        ({"timezone": "UTC", "hours": {"mon": "09:00-13:00,12:00-18:00"}}, "hours", "overlap"),
+        ({"timezone": "UTC", "hours": {"mon": "09:00-13:00,12:00-18:00"}}, "hours.mon", "overlap"),
         (
             {"timezone": "UTC", "hours": {"mon": "22:00-06:00", "tue": "05:00-09:00"}},
-            "hours",
+            "hours.tue",
             "overlap",
         ),
         ({"timezone": "UTC", "hours": {"mon": "9-18"}}, "hours.mon", "not an interval"),
