@@ -86,8 +86,8 @@ def _new_ticket(
     decision = decide(message, session=session, model=model, employee=employee)
     now = utcnow()
     ticket = _ticket_from(decision, message, employee, row, session=session)
-    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
     add_ticket(ticket, session=session)
+    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
     _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):
         add_message(

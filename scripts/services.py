@@ -23,6 +23,7 @@ from models.migrate import upgrade
 from models.settings import Settings, SettingsError
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
+from router.sla_sweep import sla_sweep_forever
 from router.sweeper import sweep_forever
 from scripts.runtime import cli_runtime, cli_settings
 
@@ -64,6 +65,12 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
         interval = max(5.0, runtime.settings.sweep_after_seconds / 2)
         threading.Thread(
             target=sweep_forever, args=(runtime, stop, interval), daemon=True, name="okno-sweeper"
+        ).start()
+        threading.Thread(
+            target=sla_sweep_forever,
+            args=(runtime, stop, runtime.settings.sla_sweep_seconds),
+            daemon=True,
+            name="okno-sla-sweep",
         ).start()
     try:
         SimpleWorker([runtime.queue(q) for q in queues], connection=runtime.redis).work(

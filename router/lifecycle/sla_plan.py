@@ -10,11 +10,13 @@ from functools import lru_cache
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models.db import Branch, Service, SlaCalendar, Team
+from models.db import Branch, PriorityPolicy, Service, SlaCalendar, Team
 from router.lifecycle.calendar import ALWAYS, Calendar, add_working, always, parse_calendar
-from router.sla import TRIAGE_RESOLUTION_HOURS, TRIAGE_RESPONSE_HOURS, factors
 
 CLOCKS = ("response", "resolution")
+DEFAULT_FACTORS = {"critical": 0.25, "high": 0.5, "normal": 1.0, "low": 2.0}
+TRIAGE_RESPONSE_HOURS = 4.0
+TRIAGE_RESOLUTION_HOURS = 40.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,15 @@ def pick_calendar(
             return found
     default = session.scalar(select(SlaCalendar.code).where(SlaCalendar.is_default.is_(True)))
     return load_calendar(default, session=session) or always()
+
+
+def factors(priority: str, *, session: Session) -> tuple[float, float]:
+    """Response and resolution multipliers of a priority (the catalogue's, else the defaults)."""
+    policy = session.get(PriorityPolicy, priority)
+    if policy is None:
+        f = DEFAULT_FACTORS.get(priority, 1.0)
+        return f, f
+    return policy.response_factor, policy.resolution_factor
 
 
 def targets(service: Service | None, priority: str, *, session: Session) -> tuple[float, float]:
