@@ -25,8 +25,10 @@ RESPONSE, RESOLUTION = CLOCKS
 def clocks_of(ticket: Ticket, *, session: Session) -> dict[str, SlaClock]:
     if ticket.id is None:
         return {}
-    rows = session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))
-    return {row.clock: row for row in rows}
+    rows = {
+        r.clock: r for r in session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))
+    }
+    return {name: rows[name] for name in CLOCKS if name in rows}  # response first, always
 
 
 def calendar_of(clock: SlaClock, *, session: Session) -> Calendar:
