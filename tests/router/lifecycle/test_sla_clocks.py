@@ -82,7 +82,9 @@ def test_pause_stops_the_clock_in_working_time(session: Session) -> None:
     paused = sla_events(session, ticket, "sla_paused")
     assert [e.data["elapsed_seconds"] for e in paused] == [7200, 7200]
     resumed = sla_events(session, ticket, "sla_resumed")
-    assert resumed[1].data["cycle"] == 1 and datetime.fromisoformat(resumed[1].data["due_at"]) == msk(4, 17)
+    assert resumed[1].data["cycle"] == 1 and datetime.fromisoformat(
+        resumed[1].data["due_at"]
+    ) == msk(4, 17)
 
 
 def test_a_night_of_waiting_outside_hours_costs_nothing(session: Session) -> None:
