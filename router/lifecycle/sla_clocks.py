@@ -48,6 +48,30 @@ def remaining(clock: SlaClock, now: datetime, *, session: Session) -> timedelta:
     return timedelta(seconds=clock.target_seconds) - elapsed(clock, now, session=session)
 
 
+def describe(ticket: Ticket, now: datetime, *, session: Session) -> list[dict[str, Any]]:
+    """The clocks as a ticket page shows them: state, due time, working time spent and left."""
+    out = []
+    for clock in clocks_of(ticket, session=session).values():
+        spent = elapsed(clock, now, session=session).total_seconds()
+        state = "running" if clock.running_since is not None else "paused"
+        if clock.stopped_at is not None:
+            state = "met" if clock.met else "breached"
+        elif clock.breached_at is not None:
+            state = "breached"
+        out.append(
+            {
+                "clock": clock.clock,
+                "calendar": clock.calendar,
+                "state": state,
+                "due_at": clock.due_at,
+                "elapsed_seconds": round(spent),
+                "remaining_seconds": round(clock.target_seconds - spent),
+                "target_seconds": round(clock.target_seconds),
+            }
+        )
+    return out
+
+
 def plan_ticket(
     ticket: Ticket, service: Service | None, start: datetime, *, session: Session, now: datetime
 ) -> None:
@@ -153,6 +177,9 @@ def stop(ticket: Ticket, name: str, now: datetime, *, session: Session) -> SlaCl
     clock.met = clock.elapsed_seconds <= clock.target_seconds
     if clock.met:
         log_clock_event(ticket, "sla_met", clock, now, session=session)
+    elif clock.breached_at is None:  # late, and stopped before the sweep looked: still logged
+        clock.breached_at = now
+        log_clock_event(ticket, "sla_breached", clock, now, session=session, at_stop=True)
     return clock
 
 

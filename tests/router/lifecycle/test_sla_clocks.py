@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from models.db import NotificationRow, Service, SlaClock, Ticket, TicketEvent
 from models.settings import Settings
-from router import sla
+from router import analytics, sla
 from router.lifecycle import sla_clocks
 from router.runtime import Runtime, build_runtime
 from router.sla_sweep import sla_tick
@@ -209,3 +209,22 @@ def test_a_new_pause_cycle_may_warn_again_but_a_breach_stays_single(runtime: Run
             if e.data["clock"] == "response" and e.kind in ("sla_warning", "sla_breached")
         ]
     assert fired == [("sla_warning", 0), ("sla_warning", 1), ("sla_breached", 1)]
+
+
+def test_compliance_per_team_service_and_channel_from_the_events(runtime: Runtime) -> None:
+    with runtime.sessions() as session:
+        answered, late = open_ticket(session), open_ticket(session)
+        sla.responded(answered, msk(1, 10))
+        session.commit()
+    sla_tick(runtime, now=msk(1, 13, 30))  # the second one is late by then
+    with runtime.sessions() as session:
+        stats = analytics.summarize(session=session, where=[])
+        sla.responded(session.get(Ticket, late.id), msk(1, 14))  # type: ignore[arg-type]
+        session.commit()
+    response = stats["sla_compliance"]["response"]
+    assert response["by_team"]["hr"] == {"met": 1, "breached": 1, "compliance": 0.5}
+    assert response["by_service"]["hr_certificate"]["breached"] == 1
+    assert response["by_channel"]["webform"]["met"] == 1
+    with runtime.sessions() as session:  # answering late does not turn a breach into a met
+        again = analytics.summarize(session=session, where=[])["sla_compliance"]["response"]
+    assert again["by_team"]["hr"] == {"met": 1, "breached": 1, "compliance": 0.5}
