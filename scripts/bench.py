@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from scripts.bench_pipeline import bench_pipeline
+from scripts.bench_sla import bench_sla
 
 
 @click.group()
@@ -13,3 +14,4 @@ def bench() -> None:
 
 
 bench.add_command(bench_pipeline)
+bench.add_command(bench_sla)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,10 @@ class Tick:
     warnings: int = 0
     breaches: int = 0
     notifications: list[int] = field(default_factory=list)
+    mails: list[NotificationRow] = field(default_factory=list)
+    # Per team, within one tick: the addresses, so a batch asks once per team, not per clock.
+    teams: dict[str, list[str]] = field(default_factory=dict)
+    leads: dict[str, list[str]] = field(default_factory=dict)
 
 
 def check_due(*, session: Session, now: datetime, share: float, limit: int = BATCH) -> Tick:
@@ -41,48 +46,73 @@ def check_due(*, session: Session, now: datetime, share: float, limit: int = BAT
         .with_for_update(skip_locked=True)
     ).all()
     tick = Tick(checked=len(rows))
+    ids = [clock.ticket_id for clock in rows]
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
+    spent = {clock.id: elapsed(clock, now, session=session) for clock in rows}
+    late, near = _due_alerts(rows, spent, share)
+    # One conditional UPDATE per kind for the whole batch: only rows still unmarked come back.
+    breached = _claim(session, late, SlaClock.breached_at.is_(None), breached_at=now)
+    warned = _claim(
+        session, near, SlaClock.warned_cycle < SlaClock.cycle, warned_cycle=SlaClock.cycle
+    )
     for clock in rows:
-        _check(clock, now, share, session=session, tick=tick)
-    session.flush()
+        ticket = tickets[clock.ticket_id]
+        if clock.id in breached:
+            clock.breached_at = now
+            breach(ticket, clock, now, spent[clock.id], session=session, tick=tick)
+        elif clock.id in warned:
+            clock.warned_cycle = clock.cycle
+            _warn(ticket, clock, now, spent[clock.id], session=session, tick=tick)
+        _plan_next(clock, now, share, spent[clock.id], session=session)
+    session.flush()  # one flush: events and mails go in as batched inserts
+    tick.notifications = [row.id for row in tick.mails]
     return tick
 
 
-def _check(clock: SlaClock, now: datetime, share: float, *, session: Session, tick: Tick) -> None:
-    if clock.running_since is None or clock.stopped_at is not None:
-        clock.next_check_at = None
-        return
-    spent = elapsed(clock, now, session=session)
-    target = timedelta(seconds=clock.target_seconds)
-    ticket = session.get(Ticket, clock.ticket_id)
-    assert ticket is not None
-    if spent >= target:
-        if _mark(clock, SlaClock.breached_at.is_(None), breached_at=now, session=session):
-            breach(ticket, clock, now, spent, session=session, tick=tick)
-        clock.next_check_at = None
-        return
-    warn_point = target * share
-    if spent >= warn_point and clock.warned_cycle < clock.cycle and clock.breached_at is None:
-        condition = SlaClock.warned_cycle < clock.cycle
-        if _mark(clock, condition, warned_cycle=clock.cycle, session=session):
-            _warn(ticket, clock, now, spent, session=session, tick=tick)
-    left = (warn_point if clock.warned_cycle < clock.cycle else target) - spent
-    clock.next_check_at = add_working(calendar_of(clock, session=session), now, left)
+def _due_alerts(
+    rows: list[SlaClock] | Any, spent: dict[int, timedelta], share: float
+) -> tuple[list[int], list[int]]:
+    late, near = [], []
+    for clock in rows:
+        if clock.running_since is None or clock.stopped_at is not None:
+            continue
+        target = timedelta(seconds=clock.target_seconds)
+        if spent[clock.id] >= target:
+            late.append(clock.id)
+        elif spent[clock.id] >= target * share and _may_warn(clock):
+            near.append(clock.id)
+    return late, near
 
 
-def _mark(clock: SlaClock, condition: object, *, session: Session, **values: object) -> bool:
-    """Set `values` only if `condition` still holds in the database; True when we did."""
-    result = session.execute(
+def _may_warn(clock: SlaClock) -> bool:
+    return clock.warned_cycle < clock.cycle and clock.breached_at is None
+
+
+def _claim(session: Session, ids: list[int], condition: Any, **values: Any) -> set[int]:
+    """Mark the rows where `condition` still holds in the database; the ids we marked.
+
+    On the connection, not the session: no autoflush, and the in-memory rows stay as read."""
+    if not ids:
+        return set()
+    result = session.connection().execute(
         update(SlaClock)
-        .where(SlaClock.id == clock.id, condition)  # type: ignore[arg-type]
+        .where(SlaClock.id.in_(ids), condition)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .returning(SlaClock.id)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(clock)
-        return False
-    for name, value in values.items():
-        setattr(clock, name, value)
-    return True
+    return set(result.scalars())
+
+
+def _plan_next(
+    clock: SlaClock, now: datetime, share: float, spent: timedelta, *, session: Session
+) -> None:
+    """The next moment worth a look: the warning mark, else the due time, else never."""
+    target = timedelta(seconds=clock.target_seconds)
+    if clock.running_since is None or clock.stopped_at is not None or spent >= target:
+        clock.next_check_at = None
+        return
+    mark = target * share if clock.warned_cycle < clock.cycle else target
+    clock.next_check_at = add_working(calendar_of(clock, session=session), now, mark - spent)
 
 
 def _warn(
@@ -103,7 +133,7 @@ def _warn(
         elapsed_seconds=round(spent.total_seconds()),
     )
     tick.warnings += 1
-    recipients = _team_addresses(ticket, session=session) + _lead_addresses(ticket, session=session)
+    recipients = _team_addresses(ticket, session, tick) + _lead_addresses(ticket, session, tick)
     _mail(ticket, clock, NotificationKind.sla_warning, recipients, session=session, tick=tick)
 
 
@@ -126,7 +156,7 @@ def breach(
         elapsed_seconds=round(spent.total_seconds()),
     )
     tick.breaches += 1
-    leads = _lead_addresses(ticket, session=session) or _team_addresses(ticket, session=session)
+    leads = _lead_addresses(ticket, session, tick) or _team_addresses(ticket, session, tick)
     _mail(ticket, clock, NotificationKind.sla_breached, leads, session=session, tick=tick)
     service = session.scalar(select(Service).where(Service.code == ticket.service_code))
     higher = PRIORITY_UP.get(ticket.priority)
@@ -143,19 +173,25 @@ def breach(
         ticket.priority = higher
 
 
-def _team_addresses(ticket: Ticket, *, session: Session) -> list[str]:
-    team = session.scalar(select(Team).where(Team.code == ticket.team_code))
-    return [team.email] if team is not None and team.email else []
+def _team_addresses(ticket: Ticket, session: Session, tick: Tick) -> list[str]:
+    code = ticket.team_code
+    if code not in tick.teams:
+        email = session.scalar(select(Team.email).where(Team.code == code))
+        tick.teams[code] = [email] if email else []
+    return tick.teams[code]
 
 
-def _lead_addresses(ticket: Ticket, *, session: Session) -> list[str]:
-    rows = session.scalars(
-        select(User.email)
-        .join(UserTeam, UserTeam.user_id == User.id)
-        .where(UserTeam.team_code == ticket.team_code, User.role == "lead", User.active.is_(True))
-        .order_by(User.id)
-    )
-    return list(rows)
+def _lead_addresses(ticket: Ticket, session: Session, tick: Tick) -> list[str]:
+    code = ticket.team_code
+    if code not in tick.leads:
+        rows = session.scalars(
+            select(User.email)
+            .join(UserTeam, UserTeam.user_id == User.id)
+            .where(UserTeam.team_code == code, User.role == "lead", User.active.is_(True))
+            .order_by(User.id)
+        )
+        tick.leads[code] = list(rows)
+    return tick.leads[code]
 
 
 def _mail(
@@ -169,7 +205,6 @@ def _mail(
 ) -> None:
     """An internal e-mail to the team (never to the requester), sent by the notify job."""
     text = _text(ticket, clock, kind)
-    rows = []
     for address in dict.fromkeys(recipients):
         row = NotificationRow(
             ticket_id=ticket.id,
@@ -183,9 +218,7 @@ def _mail(
             extra={"internal": True, "clock": clock.clock},
         )
         session.add(row)
-        rows.append(row)
-    session.flush()
-    tick.notifications += [row.id for row in rows]
+        tick.mails.append(row)
 
 
 def _text(ticket: Ticket, clock: SlaClock, kind: NotificationKind) -> str:
