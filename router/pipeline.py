@@ -21,6 +21,7 @@ from models.language import detect_language
 from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
+from router.lifecycle.sla_plan import requester_timezone
 from router.outcome import Outcome
 from router.processes import fan_out, service_row
 from router.routing import Decision, decide
@@ -160,7 +161,7 @@ def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:
     lang = texts.lang(ticket.language)
-    tz = (ticket.requester.timezone if ticket.requester else None) or settings.default_timezone
+    tz = requester_timezone(ticket, session=session) or settings.default_timezone
     due = {
         "response_due": texts.local_time(ticket.response_due_at, tz),
         "resolution_due": texts.local_time(ticket.resolution_due_at, tz),

@@ -10,7 +10,7 @@ from functools import lru_cache
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models.db import Branch, PriorityPolicy, Service, SlaCalendar, Team
+from models.db import Branch, PriorityPolicy, Service, SlaCalendar, Team, Ticket
 from router.lifecycle.calendar import ALWAYS, Calendar, add_working, always, parse_calendar
 
 CLOCKS = ("response", "resolution")
@@ -116,3 +116,12 @@ def plan_for(
     calendar = pick_calendar(session=session, service=service, team_code=team_code, branch=branch)
     response_h, resolution_h = targets(service, priority, session=session)
     return Plan(calendar, timedelta(hours=response_h), timedelta(hours=resolution_h))
+
+
+def requester_timezone(ticket: Ticket, *, session: Session) -> str | None:
+    """Where the requester reads our promises: their own zone, else their branch's."""
+    person = ticket.requester if ticket.requester_id else None
+    if person is None:
+        return None
+    branch = find_branch(person.branch, session=session)
+    return person.timezone or (branch.timezone if branch else None)

@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import NotificationRow, Service, SlaClock, Ticket, TicketEvent
+from models.db import Employee, NotificationRow, Service, SlaClock, Ticket, TicketEvent
 from models.settings import Settings
-from router import analytics, sla
+from models.types import Channel, IncomingMessage
+from router import analytics, jobs, sla
+from router.intake import Intake
 from router.lifecycle import sla_clocks
 from router.runtime import Runtime, build_runtime
 from router.sla_sweep import sla_tick
@@ -228,3 +230,33 @@ def test_compliance_per_team_service_and_channel_from_the_events(runtime: Runtim
     with runtime.sessions() as session:  # answering late does not turn a breach into a met
         again = analytics.summarize(session=session, where=[])["sla_compliance"]["response"]
     assert again["by_team"]["hr"] == {"met": 1, "breached": 1, "compliance": 0.5}
+
+
+def test_a_novosibirsk_requester_is_promised_novosibirsk_hours_in_their_zone(
+    runtime: Runtime,
+) -> None:
+    with runtime.sessions.begin() as session:
+        session.add(Employee(name="Ольга", email="olga@corp.example.com", branch="nsk"))
+    request = IncomingMessage.model_validate(
+        {
+            "channel": Channel.webform,
+            "external_id": "nsk-1",
+            "sender_address": "olga@corp.example.com",
+            "sender_name": "Ольга",
+            "subject": "Нужна справка",
+            "text": "Нужна справка с места работы",
+            "service_hint": "hr_certificate",
+        }
+    )
+    number = jobs.process_message(Intake(runtime).accept(request).message_id)
+    with runtime.sessions() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert clocks(session, ticket)["response"].calendar == "nsk_office"
+        note = session.scalars(
+            select(NotificationRow).where(NotificationRow.kind == "created")
+        ).one()
+        nsk = ZoneInfo("Asia/Novosibirsk")
+        assert ticket.response_due_at is not None
+        promised = ticket.response_due_at.astimezone(nsk).strftime("%d.%m.%Y %H:%M")
+        assert promised in note.text and "Asia/Novosibirsk" in note.text
+        assert 9 <= ticket.response_due_at.astimezone(nsk).hour <= 18
