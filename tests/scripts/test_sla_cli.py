@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Service, SlaCalendar
 from scripts.cli import main
+from scripts.report_cli import _compliance
 from tests.conftest import CATALOG
 
 EXAMPLE = """\
@@ -119,3 +120,10 @@ def test_bad_calendar_data_is_refused_with_the_line_and_nothing_is_loaded(
 def test_unknown_service_is_a_usage_error(env: Path) -> None:
     result = CliRunner().invoke(main, ["sla", "due", "--service", "nope", "--json"])
     assert result.exit_code == 2 and "unknown service 'nope'" in result.output
+
+
+def test_report_prints_sla_compliance_per_clock_and_team() -> None:
+    lines = _compliance(
+        {"response": {"by_team": {"hr": {"met": 9, "breached": 1, "compliance": 0.9}}}}
+    )
+    assert lines == ["response SLA met by team: hr 90.0% (9/10)"]
