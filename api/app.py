@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import (
     analytics,
     catalog,
+    employees,
     errors,
     health,
     intake,
@@ -20,6 +21,7 @@ from api import (
     telegram,
     tickets,
     users,
+    webhooks,
     workflow,
 )
 from router.runtime import Runtime
@@ -111,6 +113,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         users,
         catalog,
         analytics,
+        employees,
+        webhooks,
     ):
         app.include_router(module.router)
 

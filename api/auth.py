@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from api.deps import SessionDep
 from api.errors import ApiError
 from models.db import Ticket, User
-from router.tickets import by_number
-from router.workflow_users import Role, user_by_token
+from router.lifecycle.records import by_number
+from router.users import Role, user_by_token
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -14,7 +14,7 @@ from api.schemas import ServiceOut
 from api.views import error_responses
 from api.workflow_schemas import CODE, MemberOut, ServiceIn, ServicePatch, TeamOut
 from models.db import Service, Team, User, UserTeam
-from router.workflow_catalog import CatalogChangeError, create_service, update_service
+from router.catalog import CatalogChangeError, create_service, update_service
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 

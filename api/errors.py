@@ -20,9 +20,11 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """An error the API answers with `status` and a machine-readable `code`."""
 
-    def __init__(self, status: int, code: str, detail: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, detail: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(code)
-        self.status, self.code, self.detail = status, code, detail
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
 def error_response(
@@ -51,7 +53,7 @@ _CODES = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.detail)
+        return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from sqlalchemy import select
 
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
 from api.schemas import Accepted, MessageStatusOut, WebformIn
-from channels.base import AcceptResult
 from models.db import InboundMessage, NotificationRow, Service, Ticket
-from models.types import Channel, IncomingMessage
-from router import status_link
+from models.types import AcceptResult, Channel, IncomingMessage
+from router import ratelimit, status_link
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -25,15 +25,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON."},
     413: {"model": ErrorBody},
     422: {"model": ErrorBody},
+    429: {"model": ErrorBody, "description": "Too many requests; see Retry-After."},
     503: {"model": ErrorBody},
 }
 
 
-def form_key(email: str, submission_id: str | None) -> str:
-    """Scoped to the sender: someone else's submission_id must not return their request."""
-    if not submission_id:
+def form_key(body: WebformIn) -> str:
+    """Scoped to the sender and to what was asked.
+
+    Someone else's submission_id must not return their request, and a page that edits its
+    request and sends it again under the same submission_id has made a second request.
+    """
+    if not body.submission_id:
         return f"auto-{uuid.uuid4()}"
-    key = f"{email.strip().lower()}|{submission_id}"
+    asked = "\x1f".join([body.subject.strip(), body.text.strip(), body.service_code or ""])
+    digest = hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    key = f"{body.email.strip().lower()}|{body.submission_id}|{digest}"
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -46,6 +53,25 @@ def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
         duplicate=result.duplicate,
         ticket=result.ticket_number,
     )
+
+
+def check_rate(runtime: Runtime, client: str, requester: str) -> None:
+    """429 with Retry-After once a client address or a requester's address posts too often."""
+    settings = runtime.settings
+    for scope, who, limit in (
+        ("client", client, settings.rate_limit_per_client),
+        ("requester", requester, settings.rate_limit_per_requester),
+    ):
+        wait = ratelimit.wait_seconds(
+            runtime.redis, scope, who, limit=limit, window=settings.rate_limit_window_seconds
+        )
+        if wait is not None:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many requests from this {scope}; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
 
 
 def check_text_size(runtime: Runtime, text: str) -> None:
@@ -61,8 +87,11 @@ def check_text_size(runtime: Runtime, text: str) -> None:
     responses=ERRORS,
     summary="Submit a request from the web form",
 )
-def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) -> Accepted:
+def submit_webform(
+    body: WebformIn, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Accepted:
     """Store the request and queue it for routing; the same submission_id never makes two tickets."""
+    check_rate(runtime, request.client.host if request.client else "", body.email)
     check_text_size(runtime, body.text)
     if (
         body.service_code
@@ -74,7 +103,7 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
         raise ApiError(422, "unknown_service", f"no active service {body.service_code!r}")
     message = IncomingMessage(
         channel=Channel.webform,
-        external_id=form_key(body.email, body.submission_id),
+        external_id=form_key(body),
         sender_address=body.email.strip().lower(),
         sender_name=body.name.strip(),
         subject=body.subject.strip() or None,
@@ -83,6 +112,18 @@ def submit_webform(body: WebformIn, runtime: RuntimeDep, session: SessionDep) ->
         language=body.language,
     )
     return accepted(runtime, Intake(runtime).accept(message))
+
+
+def once(notes: Iterable[NotificationRow]) -> list[NotificationRow]:
+    """One update per thing we said: an e-mail copy or fallback repeats its original."""
+    seen: set[int] = set()
+    kept = []
+    for note in notes:
+        said = note.fallback_of_id or note.id
+        if said not in seen:
+            seen.add(said)
+            kept.append(note)
+    return kept
 
 
 def _error_kind(error: str | None) -> str | None:
@@ -117,7 +158,7 @@ def message_status(
             .where(NotificationRow.ticket_id == ticket.id, NotificationRow.status == "sent")
             .order_by(NotificationRow.id)
         )
-        updates = [{"kind": n.kind, "text": n.text, "sent_at": n.sent_at} for n in notes]
+        updates = [{"kind": n.kind, "text": n.text, "sent_at": n.sent_at} for n in once(notes)]
     return MessageStatusOut(
         status=row.status,  # type: ignore[arg-type]
         ticket=ticket.number if ticket else None,

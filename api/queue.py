@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, literal, literal_column, or_, select
 
 from api.auth import CurrentUser, require_team, scope
 from api.deps import SessionDep
@@ -69,7 +70,7 @@ def queue(
 ) -> QueuePage:
     if team:
         require_team(user, team)
-    query = scope(select(Ticket).where(Ticket.status.in_(status or list(OPEN_STATUSES))), user)
+    query = scope(select(Ticket).where(_status_in(status or sorted(OPEN_STATUSES))), user)
     query = _filter(query, team=team, service=service, priority=priority, channel=channel)
     if overdue is not None:
         query = query.where(_overdue() if overdue else ~_overdue())
@@ -78,10 +79,12 @@ def queue(
     if mine:
         query = query.where(Ticket.assignee_id == user.id)
     if q and q.strip():
-        query = query.where(_search(q.strip()))
+        postgres = session.get_bind().dialect.name == "postgresql"
+        query = query.where(_search_postgres(q.strip()) if postgres else _search(q.strip()))
     if cursor:
         query = query.where(_after(*decode_cursor(cursor)))
-    order = (Ticket.resolution_due_at.is_(None), Ticket.resolution_due_at, Ticket.id)
+    # Undated tickets last, in an order the open-ticket index (team, due, id) serves as it is.
+    order = (Ticket.resolution_due_at.asc().nulls_last(), Ticket.id.asc())
     rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     page = rows[:limit]
     more = len(rows) > limit
@@ -104,6 +107,12 @@ def _filter(query: Select[Ticket], **equals: object) -> Select[Ticket]:
     return query
 
 
+def _status_in(statuses: Sequence[str]) -> ColumnElement[bool]:
+    """Statuses as SQL literals: a bound list would hide the partial index's predicate from a
+    generic (prepared) plan on PostgreSQL."""
+    return Ticket.status.in_([literal(str(s), literal_execute=True) for s in statuses])
+
+
 def _overdue() -> ColumnElement[bool]:
     """Past due with the clock running (a ticket waiting for its requester is not overdue)."""
     return and_(
@@ -114,12 +123,12 @@ def _overdue() -> ColumnElement[bool]:
 
 
 def _search(text: str) -> ColumnElement[bool]:
-    """Case-insensitive substring search.
+    """Case-insensitive substring search on SQLite (PostgreSQL: `_search_postgres`).
 
     SQLite folds case for ASCII only, so the common Cyrillic spellings (as typed, lower,
-    upper, capitalised) are searched too; PostgreSQL's ILIKE needs none of that.
+    upper, capitalised) are searched too.
     """
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = _like_escape(text)
     patterns = {f"%{v}%" for v in (escaped, escaped.lower(), escaped.upper(), escaped.capitalize())}
     columns = (Ticket.number, Ticket.subject, Ticket.requester_address, Ticket.requester_name)
     in_ticket = [c.ilike(p, escape="\\") for c in columns for p in patterns]
@@ -128,6 +137,25 @@ def _search(text: str) -> ColumnElement[bool]:
         or_(*[TicketMessage.body.ilike(p, escape="\\") for p in patterns]),
     )
     return or_(*in_ticket, in_messages)
+
+
+# The same expression as the trigram index in models/migrations 0002_queue_search.
+_SEARCH_EXPR: ColumnElement[str] = literal_column(
+    "(tickets.search_head || ' ' || tickets.search_body)"
+)
+
+
+def _search_postgres(text: str) -> ColumnElement[bool]:
+    """One LIKE over the ticket's fields and its messages' text, lower-cased on write by
+    triggers and served by a trigram index."""
+    # A literal, not a parameter: a prepared (generic) plan cannot see that a pattern like
+    # '%не%' is too short for the trigram index and may scan all of it (seconds at 1M tickets).
+    pattern = literal(f"%{_like_escape(text.lower())}%", literal_execute=True)
+    return _SEARCH_EXPR.like(pattern, escape="\\")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def encode_cursor(ticket: Ticket) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.employee_schemas import EmployeeOut
+from models.types import without_nul
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -36,6 +39,13 @@ class WebformIn(BaseModel):
         default=None, min_length=1, max_length=200, description="The form's idempotency key."
     )
     language: Literal["ru", "en"] | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not without_nul(value).strip():
+            raise ValueError("the request is empty: write what you need")
+        return value
 
 
 class Accepted(BaseModel):
@@ -156,4 +166,7 @@ class TicketDetail(TicketSummary):
     )
     sla: list[SlaClockOut] = Field(
         default_factory=list, description="The SLA clocks: due times and working time left."
+    )
+    requester_employee: EmployeeOut | None = Field(
+        default=None, description="The requester in the directory: department, branch, manager."
     )

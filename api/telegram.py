@@ -15,6 +15,7 @@ from api.deps import RuntimeDep
 from api.errors import ApiError, ErrorBody
 from channels.telegram.settings import TelegramSettings
 from router.intake import Intake
+from router.requesters import RequesterViews
 from router.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TRIES_KEY = "okno:telegram:webhook-tries:{}"
 TRIES_TTL = 24 * 3600
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "JSON nested too deeply: stored, marked rejected."},
     401: {"model": ErrorBody},
     404: {"model": ErrorBody},
     413: {"model": ErrorBody},
@@ -48,7 +50,8 @@ def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
     gateway: Gateway | None = getattr(request.app.state, "telegram_gateway", None)
     if gateway is not None:
         return gateway
-    settings: TelegramSettings = runtime.channels.get("telegram").extras["settings"]  # type: ignore[assignment]
+    settings = runtime.channels.get("telegram").settings
+    assert isinstance(settings, TelegramSettings)
     if not settings.webhook_mode:
         return None
     # aiogram takes seconds to import: an API without Telegram webhooks never loads it.
@@ -57,6 +60,7 @@ def gateway_for(request: Request, runtime: Runtime) -> Gateway | None:
     gateway = Gateway(
         settings,
         accept=Intake(runtime),
+        views=RequesterViews(runtime.sessions),
         sessions=runtime.sessions,
         data_dir=runtime.settings.data_dir,
         timezone=runtime.settings.default_timezone,
@@ -85,8 +89,26 @@ async def telegram_webhook(
     expected = gateway.settings.webhook_secret or ""
     if not secret or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", f"wrong or missing {SECRET_HEADER}")
-    rejected = await feed(gateway, await request.body(), runtime)
+    body = await request.body()
+    if nested_too_deep(body):
+        message_id = await gateway.reject(body, TOO_DEEP)
+        raise ApiError(400, "malformed", f"{TOO_DEEP}; kept as rejected message {message_id}")
+    rejected = await feed(gateway, body, runtime)
     return TelegramAck(rejected_message_id=rejected)
+
+
+TOO_DEEP = "malformed Telegram update: JSON nested too deeply"
+
+
+def nested_too_deep(body: bytes) -> bool:
+    """No Telegram update nests deep enough to exhaust the parser: such a body is an attack."""
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 async def feed(gateway: Gateway, body: bytes, runtime: Runtime) -> int | None:
@@ -118,7 +140,7 @@ def count_try(runtime: Runtime, update_id: int) -> int:
 def _update_id(body: bytes) -> int | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     update_id = data.get("update_id") if isinstance(data, dict) else None
     return update_id if isinstance(update_id, int) else None

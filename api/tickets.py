@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from api.auth import CurrentUser, scope, visible_ticket
 from api.deps import SessionDep
+from api.employee_schemas import employee_out
 from api.schemas import EventOut, MessageOut, ServiceOut, TicketDetail, TicketSummary
 from api.views import ETAG_HEADER, TicketNumber, error_responses, etag, extras, sla_flags
 from models.db import Service, Ticket
@@ -56,6 +57,9 @@ def detail(ticket: Ticket, *, session: SessionDep) -> TicketDetail:
         messages=[MessageOut.model_validate(m, from_attributes=True) for m in ticket.messages],
         events=[EventOut.model_validate(e, from_attributes=True) for e in ticket.events],
         **extras(ticket, session=session),
+        requester_employee=(
+            employee_out(ticket.requester, session=session) if ticket.requester else None
+        ),
     )
 
 

@@ -11,9 +11,9 @@ from api.auth import AdminUser, CurrentUser
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.views import error_responses
-from api.workflow_schemas import UserCreated, UserIn, UserOut, UserPatch
+from api.workflow_schemas import UserCreated, UserIn, UserOut, UserPatch, UserPatched
 from models.db import User
-from router.workflow_users import Role, UserError, create_user, update_user
+from router.users import Role, UserError, create_user, update_user
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -86,17 +86,20 @@ def add_user(body: UserIn, session: SessionDep, admin: AdminUser) -> UserCreated
 
 @router.patch(
     "/users/{user_id}",
-    response_model=UserOut,
+    response_model=UserPatched,
     summary="Change a user's name, role, teams or access (admins)",
-    description="`active: false` revokes access at once. Admins cannot demote or deactivate "
+    description="`active: false` revokes access and its token at once; `active: true` on an "
+    "inactive user issues a new token (in this answer only). Admins cannot demote or deactivate "
     "themselves, so the last admin is never locked out by accident.",
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
-def patch_user(user_id: UserId, body: UserPatch, session: SessionDep, admin: AdminUser) -> UserOut:
+def patch_user(
+    user_id: UserId, body: UserPatch, session: SessionDep, admin: AdminUser
+) -> UserPatched:
     if user_id == admin.id and (body.active is False or body.role not in (None, Role.admin)):
         raise ApiError(409, "self_lockout", "an admin cannot demote or deactivate themselves")
     try:
-        user = update_user(
+        user, token = update_user(
             session=session,
             user_id=user_id,
             name=body.name,
@@ -106,4 +109,4 @@ def patch_user(user_id: UserId, body: UserPatch, session: SessionDep, admin: Adm
         )
     except UserError as exc:
         raise user_error(exc) from exc
-    return user_out(user)
+    return UserPatched(**user_out(user).model_dump(), token=token)

@@ -13,7 +13,7 @@ from models.db import Feedback, Ticket, TicketLink, User
 from models.types import utcnow
 from router import sla
 from router.lifecycle import sla_clocks
-from router.workflow_states import allowed_actions
+from router.lifecycle.states import allowed_actions
 
 NUMBER_PATTERN = r"^[Oo][Kk][Nn][Oo]-[0-9]{1,12}$"
 

@@ -33,10 +33,11 @@ from api.workflow_schemas import (
     ResolveIn,
 )
 from models.db import Ticket, User
-from router import workflow, workflow_moves
 from router.jobs import enqueue_send
+from router.lifecycle import actions, moves, states
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.states import TRANSITIONS
 from router.runtime import Runtime
-from router.workflow_states import TRANSITIONS, ActionResult
 
 router = APIRouter(prefix="/api/v1", tags=["ticket actions"])
 
@@ -58,7 +59,7 @@ class Act:
     response: Response
     if_match: str | None
 
-    def run(self, number: str, call: Callable[[int | None], ActionResult]) -> TicketDetail:
+    def run(self, number: str, call: Callable[[int | None], Outcome]) -> TicketDetail:
         """Check access, apply the action, commit, then enqueue its notifications."""
         ticket = visible_ticket(number, self.user, session=self.session)
         try:
@@ -66,17 +67,15 @@ class Act:
             self.session.commit()
         except StaleDataError as exc:  # someone changed the ticket between our read and write
             raise ApiError(409, "conflict", "the ticket changed meanwhile; reload it") from exc
-        except workflow.WorkflowError as exc:
+        except states.WorkflowError as exc:
             raise to_api_error(exc) from exc
         enqueue_send(self.runtime, result.notification_ids)
         self.session.expire_all()  # the answer shows the committed state, new messages included
-        self.response.headers["ETag"] = etag(result.ticket)
-        return detail(result.ticket, session=self.session)
+        self.response.headers["ETag"] = etag(result.changed)
+        return detail(result.changed, session=self.session)
 
-    def apply(
-        self, number: str, action: Callable[..., ActionResult], **fields: Any
-    ) -> TicketDetail:
-        """Run a router.workflow action as this user, with the If-Match version it was sent."""
+    def apply(self, number: str, action: Callable[..., Outcome], **fields: Any) -> TicketDetail:
+        """Run a router/lifecycle action as this user, with the If-Match version it was sent."""
         return self.run(
             number,
             lambda version: action(
@@ -133,19 +132,19 @@ def expected_version(header: str | None, ticket: Ticket) -> int | None:
     return ticket.version if ticket.version in versions else min(versions)
 
 
-def to_api_error(exc: workflow.WorkflowError) -> ApiError:
+def to_api_error(exc: states.WorkflowError) -> ApiError:
     """The HTTP face of a workflow outcome, in the one error shape."""
-    if isinstance(exc, workflow.TicketNotFound):
+    if isinstance(exc, states.TicketNotFound):
         return ApiError(404, exc.code, exc.message)
-    if isinstance(exc, workflow.VersionMismatch):
+    if isinstance(exc, states.VersionMismatch):
         return ApiError(
             412,
             "precondition_failed",
             {"message": exc.message, "current_version": exc.details["current"]},
         )
-    if isinstance(exc, workflow.InvalidTransition):
+    if isinstance(exc, states.InvalidTransition):
         return ApiError(409, exc.code, {"message": exc.message, **exc.details})
-    if isinstance(exc, workflow.InvalidInput):
+    if isinstance(exc, states.InvalidInput):
         field = exc.details.get("field", "body")
         return ApiError(422, exc.code, [{"field": field, "message": exc.message}])
     return ApiError(409, exc.code, exc.message)
@@ -168,7 +167,7 @@ def post(path: str, summary: str, description: str) -> Callable[[Any], Any]:
 
 @post("claim", "Claim the ticket", "It becomes yours; new → assigned. " + allowed_from("claim"))
 def claim(number: TicketNumber, ctx: ActDep) -> TicketDetail:
-    return ctx.apply(number, workflow.claim)
+    return ctx.apply(number, actions.claim)
 
 
 @post(
@@ -179,7 +178,7 @@ def claim(number: TicketNumber, ctx: ActDep) -> TicketDetail:
 )
 def assign(number: TicketNumber, body: AssignIn, ctx: ActDep) -> TicketDetail:
     require_lead_of(ctx.user, visible_ticket(number, ctx.user, session=ctx.session))
-    return ctx.apply(number, workflow.assign, assignee_id=body.user_id)
+    return ctx.apply(number, actions.assign, assignee_id=body.user_id)
 
 
 @post(
@@ -189,7 +188,7 @@ def assign(number: TicketNumber, body: AssignIn, ctx: ActDep) -> TicketDetail:
     + allowed_from("start"),
 )
 def start(number: TicketNumber, ctx: ActDep) -> TicketDetail:
-    return ctx.apply(number, workflow.start)
+    return ctx.apply(number, actions.start)
 
 
 @post(
@@ -200,7 +199,7 @@ def start(number: TicketNumber, ctx: ActDep) -> TicketDetail:
     "Allowed in every status.",
 )
 def comment(number: TicketNumber, body: CommentIn, ctx: ActDep) -> TicketDetail:
-    return ctx.apply(number, workflow.comment, text=body.text, public=body.public)
+    return ctx.apply(number, actions.comment, text=body.text, public=body.public)
 
 
 @post(
@@ -210,7 +209,7 @@ def comment(number: TicketNumber, body: CommentIn, ctx: ActDep) -> TicketDetail:
     "the SLA clock until the requester answers. " + allowed_from("ask"),
 )
 def ask(number: TicketNumber, body: AskIn, ctx: ActDep) -> TicketDetail:
-    return ctx.apply(number, workflow.ask, text=body.text)
+    return ctx.apply(number, actions.ask, text=body.text)
 
 
 @post(
@@ -220,7 +219,7 @@ def ask(number: TicketNumber, body: AskIn, ctx: ActDep) -> TicketDetail:
     + allowed_from("resolve"),
 )
 def resolve(number: TicketNumber, body: ResolveIn, ctx: ActDep) -> TicketDetail:
-    return ctx.apply(number, workflow.resolve, resolution=body.resolution)
+    return ctx.apply(number, actions.resolve, resolution=body.resolution)
 
 
 @post(
@@ -231,7 +230,7 @@ def resolve(number: TicketNumber, body: ResolveIn, ctx: ActDep) -> TicketDetail:
 )
 def close(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> TicketDetail:
     reason = body.reason if body else None
-    return ctx.apply(number, workflow.close, reason=reason)
+    return ctx.apply(number, actions.close, reason=reason)
 
 
 @post(
@@ -242,7 +241,7 @@ def close(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> Ti
 )
 def reopen(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> TicketDetail:
     reason = body.reason if body else None
-    return ctx.apply(number, workflow.reopen, reason=reason)
+    return ctx.apply(number, actions.reopen, reason=reason)
 
 
 @post(
@@ -256,7 +255,7 @@ def reopen(number: TicketNumber, ctx: ActDep, body: ReasonIn | None = None) -> T
 def reassign(number: TicketNumber, body: ReassignIn, ctx: ActDep) -> TicketDetail:
     return ctx.apply(
         number,
-        workflow_moves.reassign,
+        moves.reassign,
         service_code=body.service,
         team_code=body.team,
         reason=body.reason,
@@ -271,13 +270,13 @@ def reassign(number: TicketNumber, body: ReassignIn, ctx: ActDep) -> TicketDetai
 )
 def merge(number: TicketNumber, body: MergeIn, ctx: ActDep) -> TicketDetail:
     visible_ticket(body.into, ctx.user, session=ctx.session)
-    return ctx.apply(number, workflow_moves.merge, into_number=body.into)
+    return ctx.apply(number, moves.merge, into_number=body.into)
 
 
 @post("links", "Link to another ticket", "Both tickets get a `linked` event. Any status.")
 def link(number: TicketNumber, body: LinkIn, ctx: ActDep) -> TicketDetail:
     visible_ticket(body.other, ctx.user, session=ctx.session)
-    return ctx.apply(number, workflow_moves.link, other_number=body.other, kind=body.kind)
+    return ctx.apply(number, moves.link, other_number=body.other, kind=body.kind)
 
 
 @post(
@@ -291,7 +290,7 @@ def link(number: TicketNumber, body: LinkIn, ctx: ActDep) -> TicketDetail:
 def feedback(number: TicketNumber, body: FeedbackIn, ctx: RateDep) -> TicketDetail:
     return ctx.run(
         number,
-        lambda v: workflow.record_feedback(
+        lambda v: actions.record_feedback(
             session=ctx.session,
             ticket_number=number,
             rating=body.rating,

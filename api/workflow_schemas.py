@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.schemas import EMAIL_PATTERN, TicketSummary
 from models.types import Channel, Priority
-from router.workflow_moves import LINK_KINDS
-from router.workflow_users import Role
+from router.lifecycle.moves import LINK_KINDS
+from router.users import Role
 
 # PostgreSQL cannot store NUL characters in text; refuse them up front as a 422.
 NO_NUL = r"^[^\x00]*$"
@@ -146,6 +146,13 @@ class UserIn(BaseModel):
 class UserCreated(BaseModel):
     user: UserOut
     token: str = Field(description="The API token, shown this once; only its hash is stored.")
+
+
+class UserPatched(UserOut):
+    token: str | None = Field(
+        default=None,
+        description="A new API token when this change re-activated the user, shown this once.",
+    )
 
 
 class UserPatch(BaseModel):

@@ -1,45 +1,18 @@
-"""What every channel module provides, and the named outcomes channels report."""
+"""What every channel module provides (the contracts it shares with the router: models/types)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from models.types import IncomingMessage, MessageStatus, Notification, SendResult
+from pydantic_settings import BaseSettings
 
-
-class ChannelError(Exception):
-    """Base class of the named outcomes a channel reports instead of a silent return."""
-
-
-class UnsupportedInput(ChannelError):
-    """Input the channel understands the shape of but does not handle (kept, marked rejected)."""
-
-
-class ParseError(ChannelError):
-    """Input the channel cannot parse at all (kept raw, marked rejected with this reason)."""
+from models.types import ChannelError, IncomingMessage, Notification, SendResult
 
 
 class PermanentSendError(ChannelError):
     """The recipient can never be reached this way (blocked bot, 4xx from a gateway)."""
-
-
-@dataclass(frozen=True)
-class AcceptResult:
-    """What intake answers a channel: the stored message id and whether it was already known."""
-
-    message_id: int
-    duplicate: bool
-    status: MessageStatus
-    ticket_number: str | None = None
-
-
-class Accept(Protocol):
-    """The intake function channels are handed: store, dedupe, enqueue."""
-
-    def __call__(self, message: IncomingMessage, *, raw: bytes | None = None) -> AcceptResult: ...
 
 
 Sender = Callable[[Notification], SendResult]
@@ -61,4 +34,7 @@ class ChannelSpec:
     name: str
     send: Sender
     parse_raw: RawParser | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+    # False when the channel is not configured: its notifications are suppressed, not sent.
+    enabled: bool = True
+    # The channel's own settings, read once at build (webhook endpoints need them too).
+    settings: BaseSettings | None = None

@@ -9,8 +9,6 @@ import yaml
 
 from classifier.errors import DataError
 
-TRIAGE_TEAM = "triage"
-
 
 @dataclass(frozen=True)
 class CatalogInfo:

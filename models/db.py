@@ -19,11 +19,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from models.engine import make_engine, make_sessionmaker, session_scope
-from models.types import utcnow
+from models.types import OPEN_STATUSES, utcnow
 
 __all__ = ["Base", "make_engine", "make_sessionmaker", "session_scope"]
 
@@ -50,6 +51,8 @@ class Base(DeclarativeBase):
 
 
 Id = BigInteger().with_variant(Integer, "sqlite")
+# Literal, in a fixed order, so a partial index's predicate matches the queue's query exactly.
+OPEN_STATUS_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES)))
 
 
 class Team(Base):
@@ -113,6 +116,12 @@ class Employee(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The directory (CSV import, LDAP sync): a deactivated person keeps their tickets but
+    # is no longer recognised as a requester.
+    manager_email: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime | None] = mapped_column()
 
     addresses: Mapped[list[EmployeeAddress]] = relationship(back_populates="employee")
 
@@ -192,6 +201,16 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("parent_id", "process_step", name="uq_ticket_parent_step"),
         Index("ix_ticket_team_status_due", "team_code", "status", "resolution_due_at"),
+        # The specialists' queue: open tickets of a team in due order, read straight off the
+        # index (models/migrations 0002_queue_search; PostgreSQL adds trigram text search).
+        Index(
+            "ix_ticket_open_team_due",
+            "team_code",
+            "resolution_due_at",
+            "id",
+            postgresql_where=text(OPEN_STATUS_SQL),
+            sqlite_where=text(OPEN_STATUS_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -288,7 +307,10 @@ class NotificationRow(Base):
     __table_args__ = (Index("ix_notification_recipient_created", "recipient", "created_at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # None for a reply that belongs to no ticket (linking a chat to an employee).
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(320))
@@ -412,3 +434,55 @@ class SlaClock(Base):
     breached_at: Mapped[datetime | None] = mapped_column()
     stopped_at: Mapped[datetime | None] = mapped_column()
     met: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class WebhookSubscription(Base):
+    """An outbound webhook: a URL, the events it wants, optionally one service or team."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    service_code: Mapped[str | None] = mapped_column(String(64))
+    team_code: Mapped[str | None] = mapped_column(String(64))
+    # Kept in clear: Okno signs every delivery with it (HMAC needs the secret, not a hash).
+    secret: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one event for one subscription, its exact body, its fate."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_delivery_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # X-Okno-Delivery
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: when, what came back, how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         description="Signs status links. Unset: generated once into data_dir/secret.key "
         "(set it explicitly when several API processes serve the same links).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Set: /metrics needs `Authorization: Bearer <token>`."
+    )
     model_registry_dir: Path | None = None
     catalog_file: Path = Path("training_data/catalog.yaml")
     max_text_bytes: int = Field(default=64_000, ge=1_000)
@@ -41,10 +44,22 @@ class Settings(BaseSettings):
     # after the moment, as promised).
     sla_warning_share: float = Field(default=0.8, gt=0, lt=1)
     sla_sweep_seconds: float = Field(default=10.0, ge=0.5, le=30)
+    rate_limit_per_client: int = Field(
+        default=60, ge=0, description="Web-form posts per window from one client address; 0: off."
+    )
+    rate_limit_per_requester: int = Field(
+        default=10, ge=0, description="Web-form posts per window for one e-mail address; 0: off."
+    )
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    org_domains: str = Field(
+        default="*",
+        description="Comma-separated domains whose addresses may get automatic mail (known "
+        "employees always may); '*' (the default): any address.",
+    )
     default_timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "metrics_token")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
@@ -116,7 +131,10 @@ def read_settings(cls: type[S], **overrides: object) -> S:
         raise SettingsError(f"bad setting {name}: not valid JSON") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "OKNO_" + str(first["loc"][0]).upper() if first["loc"] else "OKNO_*"
+        if not first["loc"]:  # a rule between settings: its message names them
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise SettingsError(f"bad settings: {message}") from exc
+        name = "OKNO_" + str(first["loc"][0]).upper()
         raise SettingsError(f"bad setting {name}: {first['msg']}") from exc
 
 

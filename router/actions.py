@@ -8,29 +8,26 @@ the outcome's replies go through the outbox. Linking lives in router/actions_lin
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import Feedback, InboundMessage, NotificationRow, Service, Ticket, TicketMessage
+from models.db import Feedback, InboundMessage, Service, Ticket
 from models.settings import Settings
-from models.types import OPEN_STATUSES, Channel, IncomingMessage, MessageStatus, NotificationKind
-from router import actions_linking, notify, pipeline, sla, texts, workflow
+from models.types import OPEN_STATUSES, IncomingMessage, MessageStatus, NotificationKind
+from router import actions_linking, notify, pipeline, texts
 from router.actions_linking import ActionRefused
-from router.outcome import Outcome
-from router.processes import fan_out
+from router.clarify import active_services
+from router.lifecycle.actions import record_feedback
+from router.lifecycle.moves import OTHER, route_by_requester
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.records import by_number
+from router.lifecycle.states import WorkflowError
 from router.threading import same_requester
-from router.tickets import add_event, by_number
 
 log = logging.getLogger(__name__)
-
-OTHER = "other"  # the "something else" answer: the ticket stays in triage
-MAX_OFFERED = 3
-UNSURE_ROUTING = ("triage", "team")
-_WORD = re.compile(r"[0-9a-zа-яё]{4,}", re.IGNORECASE)
 
 
 Handler = Callable[..., "Outcome"]
@@ -43,84 +40,19 @@ def handle_action(
     name = str(message.meta.get("action") or "")
     try:
         if name in actions_linking.HANDLERS:
-            actions_linking.HANDLERS[name](message, session=session)
-            return Outcome(None)
+            replies = actions_linking.HANDLERS[name](message, session=session)
+            return Outcome(None, notifications=replies)
         if name not in HANDLERS:
             raise ActionRefused("unknown requester action")
         return HANDLERS[name](message, session=session, settings=settings)
-    except (ActionRefused, workflow.WorkflowError) as exc:
+    except (ActionRefused, WorkflowError) as exc:
         log.info("action %r from %s refused: %s", name, message.sender_address, exc)
-        return Outcome(None, MessageStatus.rejected, f"{name or 'action'}: {exc}")
+        replies = exc.replies if isinstance(exc, ActionRefused) else []
+        error = f"{name or 'action'}: {exc}"
+        return Outcome(None, notifications=replies, status=MessageStatus.rejected, error=error)
 
 
 # --- which service? ---------------------------------------------------------------------
-
-
-def clarify_notification(ticket: Ticket, *, session: Session) -> NotificationRow | None:
-    """For an unsure routing on Telegram: ask which of the likely services it is."""
-    if ticket.origin_channel != Channel.telegram.value or ticket.parent_id is not None:
-        return None
-    if ticket.service_code is not None or ticket.routing not in UNSURE_ROUTING:
-        return None
-    offered = _offer(ticket, session=session)
-    if not offered:
-        return None
-    lang = texts.lang(ticket.language)
-    choices = [_choice(ticket, s.code, getattr(s, f"name_{lang}")) for s in offered]
-    choices.append(_choice(ticket, OTHER, texts.render("clarify_other", lang)))
-    text = texts.render("clarify", lang, number=ticket.number)
-    return notify.outbox(
-        ticket, NotificationKind.clarify, text, session=session, extra={"choices": choices}
-    )
-
-
-def _choice(ticket: Ticket, value: str, label: str) -> dict[str, Any]:
-    return {"action": "choose_service", "ticket": ticket.number, "value": value, "label": label}
-
-
-def _offer(ticket: Ticket, *, session: Session) -> list[Service]:
-    """The classifier's candidates; before any model exists, catalogue words shared with the text."""
-    codes = [str(c.get("service")) for c in ticket.candidates or [] if isinstance(c, dict)]
-    found = {s.code: s for s in _active(codes, session=session)}
-    offered = [found[c] for c in codes if c in found]
-    return offered[:MAX_OFFERED] or _by_words(_request_text(ticket, session=session), session)
-
-
-def _active(codes: list[str], *, session: Session) -> list[Service]:
-    if not codes:
-        return []
-    query = select(Service).where(Service.code.in_(codes), Service.active.is_(True))
-    return list(session.scalars(query))
-
-
-def _request_text(ticket: Ticket, *, session: Session) -> str:
-    body = session.scalar(
-        select(TicketMessage.body)
-        .where(TicketMessage.ticket_id == ticket.id, TicketMessage.direction == "inbound")
-        .order_by(TicketMessage.id)
-        .limit(1)
-    )
-    return body or ticket.subject or ""
-
-
-def _stems(text: str) -> set[str]:
-    # Five letters are a crude Russian stem: "принтер/принтера", "справка/справку" meet.
-    return {w.lower().replace("ё", "е")[:5] for w in _WORD.findall(text)}
-
-
-def _by_words(text: str, session: Session) -> list[Service]:
-    words = _stems(text)
-    if not words:
-        return []
-    scored = []
-    for service in session.scalars(select(Service).where(Service.active.is_(True))):
-        about = " ".join(
-            [service.name_ru, service.name_en, service.description_ru, service.description_en]
-        )
-        hits = len(words & _stems(about))
-        if hits:
-            scored.append((-hits, service.code, service))
-    return [s for _, _, s in sorted(scored, key=lambda t: t[:2])[:MAX_OFFERED]]
 
 
 def _choose_service(message: IncomingMessage, *, session: Session, settings: Settings) -> Outcome:
@@ -129,48 +61,16 @@ def _choose_service(message: IncomingMessage, *, session: Session, settings: Set
     if ticket.service_code is not None or ticket.status not in OPEN_STATUSES:
         return _late_choice(ticket, message, session=session)
     if choice == OTHER:
-        _record_choice(ticket, None, session=session)
+        route_by_requester(ticket, None, session=session)
         text = texts.render("clarified_other", ticket.language, number=ticket.number)
         return _reply(ticket, message, text, session=session)
-    service = _active([choice], session=session)
+    service = active_services([choice], session=session)
     if not service:
         raise ActionRefused(f"no active service {choice!r}")
-    _route(ticket, service[0], session=session)
+    route_by_requester(ticket, service[0], session=session)
     created = pipeline.created_text(ticket, session=session, settings=settings)
     text = texts.render("clarified", ticket.language) + "\n" + created
     return _reply(ticket, message, text, session=session)
-
-
-def _route(ticket: Ticket, service: Service, *, session: Session) -> None:
-    """The requester's choice routes the ticket; the SLA counts from when they asked."""
-    old_team = ticket.team_code
-    ticket.service_code, ticket.team_code = service.code, service.team_code
-    ticket.priority, ticket.routing = service.priority, "requester"
-    sla.set_due_dates(ticket, service, ticket.created_at, session=session)
-    _record_choice(ticket, service, session=session, team_from=old_team)
-    # A chosen process service (a new hire) fans out exactly as a routed one would.
-    fan_out(ticket, session=session, now=ticket.created_at)
-
-
-def _record_choice(
-    ticket: Ticket, service: Service | None, *, session: Session, team_from: str | None = None
-) -> None:
-    """The "clarified" event is the training label: what the classifier guessed, what was meant."""
-    add_event(
-        ticket,
-        "clarified",
-        session=session,
-        from_value=None,
-        to_value=service.code if service else None,
-        actor="requester",
-        data={
-            "choice": service.code if service else OTHER,
-            "predicted": ticket.predicted_service_code,
-            "confidence": ticket.confidence,
-            "team_from": team_from or ticket.team_code,
-            "team_to": ticket.team_code,
-        },
-    )
 
 
 def _late_choice(ticket: Ticket, message: IncomingMessage, *, session: Session) -> Outcome:
@@ -196,7 +96,7 @@ def _feedback(message: IncomingMessage, *, session: Session, settings: Settings)
     rating = existing.rating if given is None and existing else _rating(given)
     if comment is None and existing is not None:
         comment = existing.comment  # a changed rating keeps the comment given before
-    workflow.record_feedback(
+    record_feedback(
         session=session,
         ticket_number=ticket.number or "",
         rating=rating,

@@ -1,10 +1,9 @@
-"""Linking a Telegram chat (or any chat channel) to an employee, as requester actions.
+"""Linking a Telegram chat to an employee, so the bot knows who writes and where to answer.
 
-A shared phone contact matching the directory links at once; a work e-mail gets a one-time
-code that the requester types back. These replies have no ticket to hang an outbox row on
-(NotificationRow.ticket_id is required), so they and the code e-mail are sent straight
-through the channel senders, inside the job: a send that raises fails the job, RQ runs the
-whole action again, and a code is never stored without having gone out.
+A shared contact (the phone in the directory) links at once; a work e-mail gets a one-time
+code that the requester types back. The replies and the code e-mail are outbox rows with no
+ticket: written with the change that causes them, sent by the notify job after commit. A
+refused action raises ActionRefused carrying its reply, so the refusal is answered too.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,10 +19,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.db import Employee, EmployeeAddress, LinkCode
-from models.types import Channel, IncomingMessage, Notification, NotificationKind, utcnow
-from router import texts
-from router.runtime import current
+from models.db import Employee, EmployeeAddress, LinkCode, NotificationRow
+from models.types import (
+    Channel,
+    IncomingMessage,
+    InvalidPhoneNumber,
+    normalize_phone,
+    utcnow,
+)
+from router import notify, texts
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,14 @@ CODES_PER_HOUR = 3
 
 
 class ActionRefused(Exception):
-    """The action cannot apply (not your ticket, unknown phone...); the message is rejected."""
+    """The action cannot apply (not your ticket, unknown phone...); the message is rejected.
+
+    `replies` are the outbox rows that tell the requester why (committed with the rejection).
+    """
+
+    def __init__(self, reason: str, *, replies: list[NotificationRow] | None = None) -> None:
+        super().__init__(reason)
+        self.replies = replies or []
 
 
 def chat_of(message: IncomingMessage) -> str:
@@ -45,51 +55,56 @@ def language_of(message: IncomingMessage) -> str:
     return texts.lang(message.meta.get("ui_language") or message.language)
 
 
-def reply_now(
-    message: IncomingMessage, key: str, *, extra: dict[str, Any] | None = None, **values: Any
-) -> None:
-    """A reply with no ticket behind it, sent now through the message's channel."""
+def reply(
+    message: IncomingMessage,
+    key: str,
+    *,
+    session: Session,
+    extra: dict[str, Any] | None = None,
+    **values: Any,
+) -> NotificationRow:
+    """An outbox reply with no ticket behind it, into the chat the action came from."""
     lang = language_of(message)
-    note = Notification(
-        id=0,
-        ticket_number="",
-        kind=NotificationKind.info,
-        channel=message.channel,
+    return notify.reply(
+        session=session,
+        channel=message.channel.value,
         recipient=chat_of(message),
         language=lang,
         text=texts.render(key, lang, **values),
-        extra=extra or {},
+        extra=extra,
     )
-    result = current().channels.get(message.channel.value).send(note)
-    if not result.ok:
-        log.warning("reply %r to %s not delivered: %s", key, note.recipient, result.error)
+
+
+def refuse(
+    message: IncomingMessage, key: str, reason: str, *, session: Session, **values: Any
+) -> ActionRefused:
+    """The refusal to raise, with its reply to the requester already in the outbox."""
+    return ActionRefused(reason, replies=[reply(message, key, session=session, **values)])
 
 
 def normalise_phone(raw: str) -> str | None:
-    """E.164 as the directory keeps it; Russian 8-prefixed and bare 10-digit numbers become +7."""
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) == 11 and digits.startswith("8"):
-        digits = "7" + digits[1:]
-    elif len(digits) == 10 and digits.startswith("9"):
-        digits = "7" + digits
-    return "+" + digits if 10 <= len(digits) <= 15 else None
+    """E.164 as the directory keeps it (models.types.normalize_phone's rule), or None."""
+    try:
+        return normalize_phone(raw).e164
+    except InvalidPhoneNumber:
+        return None
 
 
-def link_phone(message: IncomingMessage, *, session: Session) -> None:
+def link_phone(message: IncomingMessage, *, session: Session) -> list[NotificationRow]:
     phone = normalise_phone(str(message.meta.get("phone") or ""))
     employee = session.scalar(select(Employee).where(Employee.phone == phone)) if phone else None
     if employee is None:
-        reply_now(message, "link_phone_unknown")
-        raise ActionRefused(f"no employee has the phone {phone or message.meta.get('phone')!r}")
-    _link(message, employee, session=session)
+        why = f"no employee has the phone {phone or message.meta.get('phone')!r}"
+        raise refuse(message, "link_phone_unknown", why, session=session)
+    return _link(message, employee, session=session)
 
 
-def link_email(message: IncomingMessage, *, session: Session) -> None:
+def link_email(message: IncomingMessage, *, session: Session) -> list[NotificationRow]:
     email = str(message.meta.get("email") or "").strip().lower()
     employee = session.scalar(select(Employee).where(func.lower(Employee.email) == email))
     if employee is None or not employee.email:
-        reply_now(message, "link_email_unknown", email=email)
-        raise ActionRefused(f"no employee has the e-mail {email!r}")
+        why = f"no employee has the e-mail {email!r}"
+        raise refuse(message, "link_email_unknown", why, session=session, email=email)
     chat = chat_of(message)
     now = utcnow()
     recent = session.scalar(
@@ -100,10 +115,9 @@ def link_email(message: IncomingMessage, *, session: Session) -> None:
         )
     )
     if (recent or 0) >= CODES_PER_HOUR:
-        reply_now(message, "link_too_many")
-        raise ActionRefused(f"more than {CODES_PER_HOUR} codes asked for within an hour")
+        why = f"more than {CODES_PER_HOUR} codes asked for within an hour"
+        raise refuse(message, "link_too_many", why, session=session)
     code = f"{secrets.randbelow(10**6):06d}"
-    _send_code(message, employee, code)  # first: a code that never went out is never stored
     _expire_codes(message, session=session, now=now)
     session.add(
         LinkCode(
@@ -114,12 +128,13 @@ def link_email(message: IncomingMessage, *, session: Session) -> None:
             expires_at=now + CODE_TTL,
         )
     )
-    reply_now(
-        message, "link_code_sent", email=employee.email, minutes=int(CODE_TTL.total_seconds() // 60)
-    )
+    minutes = int(CODE_TTL.total_seconds() // 60)
+    sent = reply(message, "link_code_sent", session=session, email=employee.email, minutes=minutes)
+    # The code e-mail first, then the chat's "sent" reply: the notify job sends in this order.
+    return [_code_email(message, employee, code, session=session), sent]
 
 
-def confirm_code(message: IncomingMessage, *, session: Session) -> None:
+def confirm_code(message: IncomingMessage, *, session: Session) -> list[NotificationRow]:
     chat = chat_of(message)
     link = session.scalar(
         select(LinkCode)
@@ -133,27 +148,27 @@ def confirm_code(message: IncomingMessage, *, session: Session) -> None:
     )
     now = utcnow()
     if link is None or link.expires_at <= now or link.attempts >= CODE_ATTEMPTS:
-        reply_now(message, "link_code_expired")
-        raise ActionRefused("no valid code outstanding for this chat")
+        raise refuse(message, "link_code_expired", "no valid code outstanding", session=session)
     if not hmac.compare_digest(link.code_hash, _code_hash(chat, str(message.meta.get("code")))):
         link.attempts += 1
         left = CODE_ATTEMPTS - link.attempts
+        why = f"wrong code ({left} attempts left)"
         if left:
-            reply_now(message, "link_code_wrong", left=left)
-        else:
-            link.expires_at = now  # spent: six digits are an ordinary message again
-            reply_now(message, "link_code_expired")
-        raise ActionRefused(f"wrong code ({left} attempts left)")
+            raise refuse(message, "link_code_wrong", why, session=session, left=left)
+        link.expires_at = now  # spent: six digits are an ordinary message again
+        raise refuse(message, "link_code_expired", why, session=session)
     link.used_at = now
     employee = session.scalar(
         select(Employee).where(func.lower(Employee.email) == link.email.lower())
     )
     if employee is None:
         raise ActionRefused(f"the employee with {link.email} is gone from the directory")
-    _link(message, employee, session=session)
+    return _link(message, employee, session=session)
 
 
-def _link(message: IncomingMessage, employee: Employee, *, session: Session) -> None:
+def _link(
+    message: IncomingMessage, employee: Employee, *, session: Session
+) -> list[NotificationRow]:
     """The chat is this employee's, verified and reachable; later requests carry their name."""
     chat = chat_of(message)
     address = session.scalar(
@@ -165,12 +180,11 @@ def _link(message: IncomingMessage, employee: Employee, *, session: Session) -> 
         address = EmployeeAddress(channel=message.channel.value, address=chat)
         session.add(address)
     address.employee_id, address.verified, address.unreachable = employee.id, True, False
-    reply_now(
-        message, "linked", extra={"remove_keyboard": True}, name=employee.name or employee.email
-    )
+    name = employee.name or employee.email
+    return [reply(message, "linked", session=session, extra={"remove_keyboard": True}, name=name)]
 
 
-def chat_member(message: IncomingMessage, *, session: Session) -> None:
+def chat_member(message: IncomingMessage, *, session: Session) -> list[NotificationRow]:
     """Blocked ("kicked") → unreachable, so notifications go by e-mail; unblocked → reachable."""
     address = session.scalar(
         select(EmployeeAddress).where(
@@ -180,6 +194,7 @@ def chat_member(message: IncomingMessage, *, session: Session) -> None:
     )
     if address is not None:
         address.unreachable = message.meta.get("status") == "kicked"
+    return []
 
 
 def _expire_codes(message: IncomingMessage, *, session: Session, now: datetime) -> None:
@@ -199,14 +214,14 @@ def _code_hash(chat: str, code: str) -> str:
     return hashlib.sha256(f"{chat}:{code.strip()}".encode()).hexdigest()
 
 
-def _send_code(message: IncomingMessage, employee: Employee, code: str) -> None:
+def _code_email(
+    message: IncomingMessage, employee: Employee, code: str, *, session: Session
+) -> NotificationRow:
     lang = texts.lang(employee.language or language_of(message))
     minutes = int(CODE_TTL.total_seconds() // 60)
-    note = Notification(
-        id=0,
-        ticket_number="",
-        kind=NotificationKind.info,
-        channel=Channel.email,
+    return notify.reply(
+        session=session,
+        channel=Channel.email.value,
         recipient=str(employee.email),
         language=lang,
         subject=texts.render("link_code_subject", lang),
@@ -215,14 +230,10 @@ def _send_code(message: IncomingMessage, employee: Employee, code: str) -> None:
         ),
         threading={"auto_submitted": "auto-generated"},
     )
-    result = current().channels.get(Channel.email.value).send(note)
-    if not result.ok:
-        reply_now(message, "link_code_failed")
-        raise ActionRefused(f"the code e-mail to {employee.email} failed: {result.error}")
 
 
-# Each applies one action or raises ActionRefused (the reply, if any, is already sent).
-HANDLERS: dict[str, Callable[..., None]] = {
+# Each applies one action and returns its replies, or raises ActionRefused carrying them.
+HANDLERS: dict[str, Callable[..., list[NotificationRow]]] = {
     "link_phone": link_phone,
     "link_email": link_email,
     "confirm_code": confirm_code,

@@ -10,9 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.base import AcceptResult
 from models.db import InboundMessage, Ticket, session_scope
-from models.types import IncomingMessage, MessageStatus, utcnow
+from models.types import AcceptResult, IncomingMessage, MessageStatus, utcnow
 from router import jobs
 from router.runtime import INTAKE_QUEUE, Runtime
 

@@ -1,4 +1,9 @@
-"""The outbox: notifications written with the change that causes them, sent by the notify job."""
+"""The outbox: notifications written with the change that causes them, and the delivery rules.
+
+The notify job (router/jobs.send_notification) only runs these: the per-recipient cap,
+what a sender gets (`prepare`), and what a delivery leads to (`record_result`: sent, failed,
+the address unreachable, an e-mail copy or fallback).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.db import InboundMessage, NotificationRow, Ticket
-from models.types import Channel, Notification, NotificationKind
+from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket
+from models.types import Channel, Notification, NotificationKind, SendResult
 from models.types import utcnow as _now
-from router import texts
+from router import status_link, texts
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,33 @@ def outbox(
         text=text,
         threading=_threading(ticket, str(kind), session=session),
         extra={"ticket_status": ticket.status, **(extra or {})},
+    )
+    session.add(row)
+    return row
+
+
+def reply(
+    *,
+    session: Session,
+    channel: str,
+    recipient: str,
+    language: str,
+    text: str,
+    subject: str = "",
+    extra: dict[str, Any] | None = None,
+    threading: dict[str, Any] | None = None,
+) -> NotificationRow:
+    """Write one notification that belongs to no ticket (a reply about linking a chat)."""
+    row = NotificationRow(
+        ticket_id=None,
+        kind=NotificationKind.info.value,
+        channel=channel,
+        recipient=recipient,
+        language=language,
+        subject=subject,
+        text=text,
+        threading=threading or {},
+        extra=extra or {},
     )
     session.add(row)
     return row
@@ -108,3 +140,111 @@ def over_cap(row: NotificationRow, cap: int, *, session: Session) -> bool:
         )
     )
     return (count or 0) >= cap
+
+
+def suppress(row: NotificationRow, *, cap: int, channel_enabled: bool, session: Session) -> bool:
+    """Mark the row suppressed (and say so) when the loop cap or an unconfigured channel stops it."""
+    if over_cap(row, cap, session=session):
+        row.status, row.error = "suppressed", "per-recipient hourly cap reached (loop guard)"
+    elif not channel_enabled:
+        row.status, row.error = "suppressed", f"the {row.channel} channel is not configured"
+    return row.status == "suppressed"
+
+
+def claim(notification_id: int, *, session: Session) -> bool:
+    """Mark the row `sending` only if it is still pending: of two runs, exactly one sends."""
+    claimed = session.execute(
+        update(NotificationRow)
+        .where(NotificationRow.id == notification_id, NotificationRow.status == "pending")
+        .values(status="sending", enqueued_at=_now())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(claimed, "rowcount", 0))
+
+
+def attempt_failed(notification_id: int, error: str, *, session: Session) -> None:
+    """A failed try stays visible on the row, pending again for RQ's next retry."""
+    row = session.get(NotificationRow, notification_id)
+    if row is not None:
+        row.attempts += 1
+        row.error = error
+        row.status = "pending"
+
+
+def prepare(
+    row: NotificationRow, public_url: str, secret: bytes, *, session: Session
+) -> Notification:
+    """What the channel sender gets: the row, its ticket number and the request's status link."""
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+    value = to_value(row, ticket.number if ticket and ticket.number else "")
+    source = _source_message_id(ticket, session=session)
+    if source is not None:
+        value.extra.setdefault("status_url", status_link.page_url(public_url, secret, source))
+    return value
+
+
+def record_result(
+    row: NotificationRow, result: SendResult, *, email_enabled: bool, session: Session
+) -> list[int]:
+    """One attempt's outcome on the row; the ids of any e-mail copy or fallback it leads to."""
+    row.attempts += 1
+    if result.ok:
+        row.status, row.sent_at, row.external_id = "sent", _now(), result.external_id
+        return _email_copy_of_webform(row, session=session) if email_enabled else []
+    row.status, row.error = "failed", result.error
+    if result.unreachable:
+        _mark_unreachable(row, session=session)
+    return fallback(row, session=session)
+
+
+def _source_message_id(ticket: Ticket | None, *, session: Session) -> int | None:
+    """The message the requester sent first (a sub-ticket's is its parent's)."""
+    while ticket is not None and ticket.source_message_id is None and ticket.parent_id:
+        ticket = session.get(Ticket, ticket.parent_id)
+    return ticket.source_message_id if ticket is not None else None
+
+
+def _mark_unreachable(row: NotificationRow, *, session: Session) -> None:
+    for address in session.scalars(
+        select(EmployeeAddress).where(
+            EmployeeAddress.channel == row.channel, EmployeeAddress.address == row.recipient
+        )
+    ):
+        address.unreachable = True
+
+
+def _email_copy_of_webform(row: NotificationRow, *, session: Session) -> list[int]:
+    """A web-form requester who gave an e-mail address hears from us there too."""
+    if row.channel != "webform" or "@" not in row.recipient or row.fallback_of_id is not None:
+        return []
+    return [_copy_to_email(row, row.recipient, session=session)]
+
+
+def fallback(row: NotificationRow, *, session: Session) -> list[int]:
+    """When a chat or phone is unreachable, try the requester's e-mail once."""
+    if row.channel == "email" or row.fallback_of_id is not None:
+        return []
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+    email = ticket.requester.email if ticket and ticket.requester else None
+    if not email:
+        return []
+    return [_copy_to_email(row, email, session=session)]
+
+
+def _copy_to_email(row: NotificationRow, email: str, *, session: Session) -> int:
+    copy = NotificationRow(
+        ticket_id=row.ticket_id,
+        kind=row.kind,
+        channel="email",
+        recipient=email,
+        language=row.language,
+        subject=row.subject,
+        text=row.text,
+        html=row.html,
+        threading=row.threading,
+        extra=row.extra,
+        fallback_of_id=row.id,
+    )
+    session.add(copy)
+    session.flush()
+    return copy.id

@@ -21,12 +21,14 @@ from models.language import detect_language
 from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
+from router.clarify import clarify_notification
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.sla_plan import requester_timezone
-from router.outcome import Outcome
+from router.lifecycle.states import move
 from router.processes import fan_out, service_row
 from router.routing import Decision, decide
-from router.threading import UNPROVEN_SENDER, find_ticket
-from router.tickets import add_event, add_message, add_ticket, set_status
+from router.threading import UNPROVEN_SENDER, find_ticket, outsider_reference
 
 
 def handle(
@@ -44,12 +46,38 @@ def handle(
     if existing is not None:
         return _continue(existing, row, message, session=session, settings=settings)
     if message.meta.get("auto_submitted"):
-        return Outcome(None, MessageStatus.rejected, "auto-reply with no ticket to attach it to")
+        return Outcome(
+            None, status=MessageStatus.rejected, error="auto-reply with no ticket to attach it to"
+        )
     ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
+    _link_outsider(ticket, message, employee, session=session)
     return _created(ticket, session=session, settings=settings)
 
 
+def _link_outsider(
+    ticket: Ticket, message: IncomingMessage, employee: Employee | None, *, session: Session
+) -> None:
+    """Someone else's ticket the message referred to: linked for the specialist, not joined."""
+    other = outsider_reference(message, session=session, employee=employee)
+    if other is None or other.id == ticket.id:
+        return
+    session.add(TicketLink(ticket_id=ticket.id, other_id=other.id, kind="related"))
+    record_event(
+        ticket,
+        "linked",
+        to_value=other.number,
+        session=session,
+        data={"reason": "refers to a ticket its sender takes no part in"},
+    )
+
+
 def find_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
+    """The sender as a known, active employee; a deactivated one is an unknown sender."""
+    found = _lookup_employee(message, session=session)
+    return found if found is not None and found.active else None
+
+
+def _lookup_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
     address = (message.sender_address or "").strip()
     if not address:
         return None
@@ -63,7 +91,10 @@ def find_employee(message: IncomingMessage, *, session: Session) -> Employee | N
     if "@" in address:
         return session.scalar(select(Employee).where(func.lower(Employee.email) == address.lower()))
     if message.channel.value == "phone":
-        return session.scalar(select(Employee).where(Employee.phone == address))
+        # One number may be shared (a desk phone): an active holder wins over a former one.
+        return session.scalar(
+            select(Employee).where(Employee.phone == address).order_by(Employee.active.desc())
+        )
     return None
 
 
@@ -154,9 +185,11 @@ def _ticket_from(
 
 
 def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome:
+    """The whole new-ticket result: the "created" message, then any question about the service."""
     text = created_text(ticket, session=session, settings=settings)
-    row = notify.outbox(ticket, NotificationKind.created, text, session=session)
-    return Outcome(ticket, notifications=[row] if row else [], created=True)
+    rows = [notify.outbox(ticket, NotificationKind.created, text, session=session)]
+    rows.append(clarify_notification(ticket, session=session))
+    return Outcome(ticket, notifications=[r for r in rows if r], created=True)
 
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:
@@ -205,10 +238,11 @@ def _continue(
             return _follow_up(ticket, row, message, session=session, settings=settings)
     _add_inbound(ticket, row, message, session=session)
     if auto:  # RFC 3834: keep it on the ticket, never answer it, never change state
-        add_event(ticket, "auto_reply", session=session, actor=message.sender_address or "?")
+        record_event(ticket, "auto_reply", session=session, actor=message.sender_address or "?")
         return Outcome(ticket)
     if ticket.status in ("resolved", "closed"):
-        _reopen(ticket, session=session, now=now)
+        # The time spent finished does not count against the due dates (move resumes the clock).
+        move(ticket, "reopen", session=session, actor="requester", now=now)
         text = texts.render(
             "status",
             ticket.language,
@@ -218,27 +252,11 @@ def _continue(
         note = notify.outbox(ticket, NotificationKind.status, text, session=session)
         return Outcome(ticket, notifications=[note] if note else [])
     if ticket.status == "waiting_for_requester":
-        sla.resume(ticket, now)
-        set_status(ticket, "in_progress", session=session, actor="requester")
+        move(ticket, "answer", session=session, actor="requester", now=now)
     else:
-        add_event(ticket, "requester_message", session=session, actor="requester")
+        record_event(ticket, "requester_message", session=session, actor="requester")
         ticket.updated_at = now
     return Outcome(ticket)
-
-
-def _reopen(ticket: Ticket, *, session: Session, now: Any) -> None:
-    old = ticket.status
-    ticket.status = "assigned" if ticket.assignee_id else "new"
-    ticket.resolved_at = ticket.closed_at = None
-    sla.resume(ticket, now)  # the time spent resolved does not count against the due dates
-    add_event(
-        ticket,
-        "reopened",
-        from_value=old,
-        to_value=ticket.status,
-        actor="requester",
-        session=session,
-    )
 
 
 def _follow_up(
@@ -254,7 +272,7 @@ def _follow_up(
         row, message, old.requester, session=session, settings=settings, model=None
     )
     session.add(TicketLink(ticket_id=ticket.id, other_id=old.id, kind="follow_up"))
-    add_event(
+    record_event(
         ticket,
         "linked",
         to_value=old.number,
@@ -276,4 +294,8 @@ def _bounce(message: IncomingMessage, *, session: Session) -> Outcome:
         ):
             note.status, note.error = "failed", "bounced"
             marked += 1
-    return Outcome(None, MessageStatus.processed, f"bounce: {marked} notification(s) marked failed")
+    return Outcome(
+        None,
+        status=MessageStatus.processed,
+        error=f"bounce: {marked} notification(s) marked failed",
+    )

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models.db import ProcessTemplate, Service, Ticket
 from router import sla, texts
-from router.tickets import add_ticket
+from router.lifecycle.records import add_ticket
 
 
 def service_row(code: str | None, session: Session) -> Service | None:

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Employee, Service
-from models.types import IncomingMessage
-from router.catalog import TRIAGE_TEAM
+from models.types import TRIAGE_TEAM, IncomingMessage
 
 
 @dataclass

@@ -13,7 +13,11 @@ def status_key(secret: bytes, message_id: int) -> str:
 
 
 def key_matches(secret: bytes, message_id: int, key: str | None) -> bool:
-    return key is not None and hmac.compare_digest(key, status_key(secret, message_id))
+    """Compared as bytes: `compare_digest` refuses str with non-ASCII, and a key may be anything."""
+    if key is None:
+        return False
+    expected = status_key(secret, message_id).encode()
+    return hmac.compare_digest(key.encode("utf-8", "surrogatepass"), expected)
 
 
 def api_url(public_url: str, secret: bytes, message_id: int) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,11 +13,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from models.db import InboundMessage, NotificationRow, session_scope
+from models.db import InboundMessage, NotificationRow, WebhookDelivery, session_scope
 from models.types import MessageStatus, utcnow
 from router import jobs
 from router.intake import enqueue_process, process_job_id
 from router.runtime import Runtime
+from router.sla_sweep import sla_tick
+from router.webhook_jobs import delivery_job_id, enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +27,19 @@ LIVE = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ABANDONED_AFTER = timedelta(minutes=3)
 MAX_ABANDONED = 3
 BATCH = 500
+# Seconds between passes while Redis is away and just after it came back.
+RETRY = 3.0
+# After an outage: rows this old have had time to be enqueued by the process that stored them.
+RECOVERY_AGE = timedelta(seconds=5)
+LOCK_TIMEOUT = 60
 
 
 @dataclass
 class SweepReport:
     messages: int = 0
     notifications: int = 0
+    webhooks: int = 0
+    breaches: int = 0
 
 
 def sweep(
@@ -75,6 +86,7 @@ def sweep(
     stranded = [n for n in note_ids if _stranded(runtime, jobs.send_job_id(n), abandoned_after)]
     jobs.enqueue_send(runtime, stranded, chain=False)
     report.notifications = len(stranded)
+    report.breaches, report.webhooks = _sweep_webhooks(runtime, cutoff, abandoned_after)
     if report.messages or report.notifications:
         log.info(
             "sweeper re-enqueued %s message(s), %s notification(s)",
@@ -82,6 +94,26 @@ def sweep(
             report.notifications,
         )
     return report
+
+
+def _sweep_webhooks(
+    runtime: Runtime, cutoff: datetime, abandoned_after: timedelta
+) -> tuple[int, int]:
+    """SLA warnings and breaches due now (their deliveries go out on commit); lost deliveries."""
+    # The SLA sweep thread does this every few seconds; here too costs one indexed query.
+    breaches = sla_tick(runtime).breaches
+    with session_scope(runtime.sessions) as session:
+        pending = list(
+            session.scalars(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.created_at <= cutoff)
+                .order_by(WebhookDelivery.created_at)
+                .limit(BATCH)
+            )
+        )
+    lost = [d for d in pending if _stranded(runtime, delivery_job_id(d), abandoned_after)]
+    enqueue_deliveries(lost, runtime=runtime)
+    return breaches, len(lost)
 
 
 def _stranded(runtime: Runtime, job_id: str, abandoned_after: timedelta) -> str | None:
@@ -131,19 +163,60 @@ def _release_abandoned_sends(runtime: Runtime, before: datetime) -> None:
         )
 
 
-def sweep_forever(runtime: Runtime, stop: object, interval: float) -> None:
-    """Loop for a background thread; `stop` is a threading.Event."""
-    while not stop.wait(interval):  # type: ignore[attr-defined]
-        try:
-            # One sweeper at a time across all workers, so two never enqueue the same row.
-            lock = runtime.redis.lock("okno:sweeper", timeout=300, blocking=False)
-            if not lock.acquire():
-                continue
+def sweep_forever(runtime: Runtime, stop: threading.Event) -> None:
+    """Loop for a background thread in every worker; outlives Redis and database outages."""
+    SweepLoop(runtime).run(stop)
+
+
+@dataclass
+class SweepLoop:
+    """Sweep every `sweep_after_seconds / 2`; look at Redis every few seconds in between.
+
+    When Redis was unreachable, or restarted (its run_id changed: a supervisor brought it
+    back faster than a sweep interval), sweep every few seconds for a while and take rows
+    after a few seconds instead of `sweep_after_seconds`: what was accepted meanwhile was
+    never enqueued, or Redis lost it, and should not wait for the usual cut-off.
+    """
+
+    runtime: Runtime
+    run_id: str | None = None
+    redis_down: bool = False
+    recovering_until: float = 0.0
+    last_sweep: float = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        normal = max(5.0, self.runtime.settings.sweep_after_seconds / 2)
+        while not stop.wait(RETRY):
             try:
-                sweep(runtime)
-            finally:
-                lock.release()
-        except RedisError as exc:
-            log.warning("sweeper: Redis unreachable (%s); will retry", exc)
-        except Exception:  # keep sweeping; the error is logged with its traceback
-            log.exception("sweeper pass failed")
+                self._watch_redis()
+                recovering = time.monotonic() < self.recovering_until
+                if recovering or time.monotonic() - self.last_sweep >= normal:
+                    self.last_sweep = time.monotonic()
+                    _locked_sweep(self.runtime, RECOVERY_AGE if recovering else None)
+            except RedisError as exc:
+                if not self.redis_down:
+                    log.warning(
+                        "sweeper: Redis unreachable (%s); watching it every %ss", exc, RETRY
+                    )
+                self.redis_down = True
+            except Exception:  # keep sweeping; the error is logged with its traceback
+                log.exception("sweeper pass failed")
+
+    def _watch_redis(self) -> None:
+        run_id = str(self.runtime.redis.info("server").get("run_id"))
+        if self.redis_down or (self.run_id is not None and run_id != self.run_id):
+            log.warning("sweeper: Redis is back; sweeping every %s s for a while", RETRY)
+            self.recovering_until = time.monotonic() + 2 * self.runtime.settings.sweep_after_seconds
+        self.run_id, self.redis_down = run_id, False
+
+
+def _locked_sweep(runtime: Runtime, older_than: timedelta | None) -> None:
+    # One sweeper at a time across all workers, so two never enqueue the same row. The lock
+    # expires by itself when its holder dies (kill -9) or Redis restarts without it.
+    lock = runtime.redis.lock("okno:sweeper", timeout=LOCK_TIMEOUT, blocking=False)
+    if not lock.acquire():
+        return
+    try:
+        sweep(runtime, older_than=older_than)
+    finally:
+        lock.release()

@@ -95,10 +95,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Код устарел или попытки закончились. Пришлите e-mail ещё раз — отправлю новый.",
         "en": "The code has expired or no attempts are left. Send your e-mail again for a new one.",
     },
-    "link_code_failed": {
-        "ru": "Не получилось отправить код на почту. Попробуйте позже или поделитесь номером телефона.",
-        "en": "I could not e-mail the code. Try again later, or share your phone number instead.",
-    },
     "link_code_subject": {
         "ru": "Код подтверждения для Telegram-бота «Окно»",
         "en": "Your Okno Telegram bot confirmation code",

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import click
 
-from scripts.bench_pipeline import bench_pipeline
-from scripts.bench_sla import bench_sla
+from scripts.lazy import LazyGroup
+
+BENCHES = {
+    "pipeline": ("scripts.bench_pipeline:bench_pipeline", "End to end: accept → ticket → sent."),
+    "classifier": ("scripts.model_cli:bench_classifier", "Our classifier against the reference."),
+    "outage": ("scripts.bench_outage:bench_outage", "A Redis kill -9 under load."),
+    "email": (
+        "scripts.bench_email:bench_email",
+        "Our e-mail parser against the bare email package.",
+    ),
+    "queue": ("scripts.bench_queue:bench_queue", "The specialist queue and search, PostgreSQL."),
+    "sla": (
+        "scripts.bench_sla:bench_sla",
+        "One SLA sweep tick over a million open tickets, PostgreSQL.",
+    ),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=BENCHES)
 def bench() -> None:
     """Benchmarks (results printed and written under bench/)."""
-
-
-bench.add_command(bench_pipeline)
-bench.add_command(bench_sla)

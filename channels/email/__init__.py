@@ -36,5 +36,6 @@ def build(config: ChannelConfig, settings: EmailSettings | None = None) -> Chann
         send=EmailSender(settings).send,
         parse_raw=parser,
         # Without a relay there is nowhere to send: the outbox marks such mail suppressed.
-        extras={"settings": settings, "enabled": bool(settings.smtp_relay_host)},
+        settings=settings,
+        enabled=bool(settings.smtp_relay_host),
     )

@@ -124,7 +124,9 @@ def _mostly_utf8(data: bytes) -> str | None:
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd")
-    return text if bad <= max(1, good // 10) else None
+    # One broken sequence among real UTF-8 text is a split character; bytes with no valid
+    # multibyte sequence at all ('caf\xe9' labelled UTF-8) are another charset.
+    return text if good and (bad * 10 <= good or bad == 1) else None
 
 
 def _looks_like_mojibake(text: str) -> bool:
@@ -136,7 +138,7 @@ def _looks_like_mojibake(text: str) -> bool:
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode `data`, trusting the declared charset only while the result stays plausible."""
     if data.isascii():
-        return data.decode("ascii"), "ascii"
+        return _seven_bit(data, declared)
     # Cyrillic in cp1251 or koi8-r is practically never valid UTF-8, so valid UTF-8 wins.
     utf8 = _try(data, "utf-8")
     if utf8 is not None:
@@ -154,6 +156,18 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     return text, codec
 
 
+def _seven_bit(data: bytes, declared: str | None) -> tuple[str, str]:
+    """7-bit bytes: plain ASCII unless a stateful charset (ISO-2022-JP, UTF-7) is declared or used."""
+    codec = codec_name(declared)
+    if codec is None and _ISO2022_ESCAPE.search(data):
+        codec = "iso2022_jp_ext"
+    if codec and (codec.startswith("iso2022") or codec == "utf-7"):
+        text = _try(data, codec)
+        if text is not None:
+            return text, codec
+    return data.decode("ascii"), "ascii"
+
+
 def _compare_cyrillic(data: bytes, text: str, codec: str) -> tuple[str, str]:
     """A declared Cyrillic charset loses only to a clearly more plausible reading of the bytes."""
     mine = plausibility(text)
@@ -167,7 +181,9 @@ def _compare_cyrillic(data: bytes, text: str, codec: str) -> tuple[str, str]:
 
 # --- headers -------------------------------------------------------------------------------
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+# Payload may hold spaces: broken clients write "=?us-ascii?Q?ABC / 123?=" and readers decode it.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*?)\?=")
+_ISO2022_ESCAPE = re.compile(rb"\x1b(\$[@B(]|\([BJ])")
 _FOLD = re.compile(r"\r?\n[ \t]")
 _BETWEEN_WORDS = re.compile(r"\?=[ \t]+=\?")
 
@@ -193,7 +209,7 @@ def decode_header_value(raw: str | None) -> str:
     if not raw:
         return ""
     text = _FOLD.sub(" ", raw)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if any("\udc80" <= ch <= "\udcff" for ch in text) or "\x1b" in text:
         text = decode_bytes(header_bytes(text))[0]
     # Words of one charset are joined before decoding: clients split multibyte chars across them.
     text = _BETWEEN_WORDS.sub("?==?", text)

@@ -13,6 +13,8 @@ from channels.email.charsets import decode_header_value
 _ANGLE_ID = re.compile(r"<([^<>]+)>")
 # "Name <addr>" taken literally: real clients leave ':' or ',' unquoted in display names
 # ("1C:Enterprise <robot@x>", "Petrov, Ivan <p@x>"), which RFC 5322 parsing splits apart.
+_NOT_MAILBOX = re.compile(r"[\s:;,<>()]|^@|@$")
+_BARE_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"@]+\.[^\s<>()\[\],;:\"@]+")
 _SINGLE_MAILBOX = re.compile(r'^\s*"?([^<>"]*?)"?\s*<([^<>@\s]+@[^<>\s]+)>\s*$')
 
 
@@ -57,11 +59,21 @@ def address_of(value: str | None) -> tuple[str | None, str | None]:
     unfolded = " ".join(value.split())
     single = _SINGLE_MAILBOX.match(unfolded)
     pairs = [single.groups()] if single else getaddresses([unfolded])
-    for name, address in pairs:
-        address = decode_header_value(address).strip()
-        if "@" in address:
-            return address.lower(), decode_header_value(name).strip().strip("\"'") or None
-    return None, None
+    decoded = [(decode_header_value(a).strip(), n) for n, a in pairs]
+    # Peers keep an address without a domain ("MAILER-DAEMON (Mail Delivery System)").
+    for address, name in [p for p in decoded if "@" in p[0]] or decoded:
+        if address and not _NOT_MAILBOX.search(address):
+            return address.lower(), _display(name)
+    # "Big Bug bb@bug.com", "a@x b@x": no brackets, but a person reads the address in it.
+    bare = _BARE_ADDRESS.search(decode_header_value(unfolded))
+    return (bare.group(0).lower(), None) if bare else (None, None)
+
+
+def _display(name: str) -> str | None:
+    text = decode_header_value(name).strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].replace('\\"', '"').strip()
+    return text or None
 
 
 def sender_of(msg: Message) -> tuple[str | None, str | None]:

@@ -35,6 +35,19 @@ _BLOCK = {
 _VOID = {"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr"}
 
 
+_INVISIBLE_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.I
+)
+
+
+def _invisible(attrs: list[tuple[str, str | None]]) -> bool:
+    """Preheaders and Outlook's hidden blocks: styled away, never shown to the reader."""
+    for name, value in attrs:
+        if name == "hidden" or (name == "style" and value and _INVISIBLE_STYLE.search(value)):
+            return True
+    return False
+
+
 class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -42,8 +55,16 @@ class _TextExtractor(HTMLParser):
         self.hidden = 0
         self.quote_depth = 0
         self.pre = 0
+        self.hide_tag: str | None = None  # an element styled invisible (a mail's preheader)
+        self.hide_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.hide_tag is not None:
+            self.hide_depth += tag == self.hide_tag
+            return
+        if tag not in _VOID and _invisible(attrs):
+            self.hide_tag, self.hide_depth = tag, 1
+            return
         if tag in _HIDDEN:
             self.hidden += 1
         elif tag == "br":
@@ -70,6 +91,11 @@ class _TextExtractor(HTMLParser):
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if self.hide_tag is not None:
+            if tag == self.hide_tag:
+                self.hide_depth -= 1
+                self.hide_tag = self.hide_tag if self.hide_depth else None
+            return
         if tag in _HIDDEN:
             self.hidden = max(0, self.hidden - 1)
         elif tag == "blockquote":
@@ -81,7 +107,7 @@ class _TextExtractor(HTMLParser):
             self._block()
 
     def handle_data(self, data: str) -> None:
-        if self.hidden:
+        if self.hidden or self.hide_tag is not None:
             return
         if self.pre:
             for i, chunk in enumerate(data.split("\n")):

@@ -17,7 +17,6 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from redis import Redis
 
-from channels.base import Accept
 from channels.email.imap_state import (
     LockLost,
     MailboxLock,
@@ -28,6 +27,7 @@ from channels.email.imap_state import (
 )
 from channels.email.keys import minimal_message
 from channels.email.settings import EmailSettings, ImapMailbox
+from models.types import Accept
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from channels.email.headers import (
     raw_header,
     sender_of,
 )
+from channels.email.limits import skip_prefix
 from models.types import Channel, IncomingMessage
 
 MAX_KEY = 255  # IncomingMessage.external_id and the database column
@@ -78,7 +79,8 @@ def raw_hash(raw: bytes) -> str:
 
 def external_id(raw: bytes, mailbox: str | None = None) -> str:
     """'mailbox|message-id' (normalised), or 'sha256:<hash>' for a mail without Message-ID."""
-    message_id = normalize_message_id(raw_header(parse_header_block(raw), "Message-ID"))
+    headers = parse_header_block(skip_prefix(raw).raw)
+    message_id = normalize_message_id(raw_header(headers, "Message-ID"))
     return key_for(message_id, mailbox, raw)
 
 
@@ -95,7 +97,7 @@ def minimal_message(
     raw: bytes, *, mailbox: str | None, source: str, envelope_from: str | None = None
 ) -> IncomingMessage:
     """What intake stores before parsing: key, sender, subject; the worker parses the rest."""
-    headers = parse_header_block(raw)
+    headers = parse_header_block(skip_prefix(raw).raw)
     message_id = normalize_message_id(raw_header(headers, "Message-ID"))
     sender, name = sender_of(headers)
     meta: dict[str, object] = {"mailbox": mailbox, "source": source}

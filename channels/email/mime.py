@@ -11,6 +11,7 @@ from channels.email.charsets import decode_bytes, decode_header_value
 from channels.email.headers import header_text, parse_message
 from channels.email.html import html_to_text
 from channels.email.quotes import unflow
+from channels.email.tnef import Tnef, parse_tnef
 
 # Parts of a delivery report that describe the failed mail; never attachments of their own.
 _REPORT_PARTS = {
@@ -33,9 +34,38 @@ def _resplit(content_type: str, data: bytes) -> Message | None:
     return salvaged if salvaged.is_multipart() else None
 
 
+def _headers_in_body(part: Message) -> Message | None:
+    """A blank line too early pushed the part's Content-Type into its body: read it from there."""
+    if part.get("Content-Type") is not None or part.is_multipart():
+        return None
+    data = part.get_payload(decode=False)
+    if not isinstance(data, str) or data.lstrip()[:13].lower() != "content-type:":
+        return None
+    return parse_message(data.lstrip().encode("utf-8", "surrogateescape"))
+
+
+def _is_tnef(part: Message) -> bool:
+    name = str(part.get_filename() or "").lower()
+    return part.get_content_type() == "application/ms-tnef" or name == "winmail.dat"
+
+
+def _forwarded_header(inner: Message) -> str:
+    lines = [
+        f"{name}: {value}"
+        for name in ("From", "Date", "Subject")
+        if (value := header_text(inner, name))
+    ]
+    return "\n".join(["---------- Forwarded message ----------", *lines, "", ""])
+
+
 def _is_attachment(part: Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).split(";", 1)[0].strip().lower()
-    return disposition == "attachment" or part.get_filename() is not None
+    if disposition == "attachment":
+        return True
+    # A named text part shown inline is body text (readers display it); other named parts are files.
+    return part.get_filename() is not None and not (
+        part.get_content_maintype() == "text" and disposition in ("", "inline")
+    )
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -54,6 +84,7 @@ class BodyWalker:
         self.notes: list[str] = []
         self._used: set[int] = set()
         self._salvaged: dict[int, Message] = {}
+        self._tnefs: dict[int, Tnef] = {}
 
     def body(self, msg: Message) -> str:
         text = self._text_of(msg)
@@ -70,16 +101,28 @@ class BodyWalker:
                 return self._alternative(children)
             if ctype in ("multipart/related", "multipart/report") or ctype.startswith("message/"):
                 return self._text_of(children[0]) if children else ""
-            texts = [self._text_of(c) for c in children if not _is_attachment(c)]
+            texts = [self._child_text(c) for c in children]
             return "\n\n".join(t for t in texts if t.strip())
+        if _is_tnef(part):
+            return self._tnef(part).body
         if _is_attachment(part):
             return ""
         if part.get_content_maintype() == "multipart":
             return self._broken_multipart(part)
         if ctype in ("text/plain", "text/html"):
             self._used.add(id(part))
+            if (headers := _headers_in_body(part)) is not None:
+                return self._text_of(headers)
             return self._leaf_text(part)
         return ""
+
+    def _child_text(self, child: Message) -> str:
+        """A part of multipart/mixed: inline text, or a forwarded mail (its text is the request)."""
+        if child.get_content_type() == "message/rfc822" and child.is_multipart():
+            inner = child.get_payload(0)
+            if isinstance(inner, Message):
+                return _forwarded_header(inner) + self._text_of(inner)
+        return "" if _is_attachment(child) and not _is_tnef(child) else self._text_of(child)
 
     def _broken_multipart(self, part: Message) -> str:
         """A multipart the parser could not split: re-split it at the boundary actually used."""
@@ -94,15 +137,18 @@ class BodyWalker:
         return decode_bytes(data)[0]
 
     def _alternative(self, children: list[Message]) -> str:
-        # Plain text is what the sender typed; HTML only when the plain part is missing or empty.
-        ranked = sorted(children, key=lambda c: c.get_content_type() != "text/plain")
-        for child in ranked:
-            if _is_attachment(child):
-                continue
-            text = self._text_of(child)
-            if text.strip():
-                return text
-        return ""
+        # Plain text is what the sender typed; HTML when the plain part is missing, empty or a
+        # stub ("view this mail in a browser") clearly shorter than what the HTML shows.
+        texts = {}
+        for child in children:
+            ctype = child.get_content_type()
+            if not _is_attachment(child) and ctype not in texts:
+                texts[ctype] = self._text_of(child)
+        plain, html = texts.pop("text/plain", ""), texts.pop("text/html", "")
+        if len(plain.split()) * 2 < len(html.split()) or not plain.strip():
+            plain = html if html.strip() else plain
+        rest = [t for t in texts.values() if t.strip()]
+        return plain if plain.strip() else (rest[0] if rest else "")
 
     def _leaf_text(self, part: Message) -> str:
         data = _payload_bytes(part)
@@ -136,6 +182,15 @@ class BodyWalker:
             return
         if id(part) in self._used or ctype in _REPORT_PARTS:
             return
+        if _is_tnef(part):
+            if self._tnef(part).damaged:
+                self.budget.add(self._name_of(part), ctype, _payload_bytes(part))
+            for item in self._tnef(part).files:
+                name = (
+                    self._clean_name(item.name) or f"attachment-{len(self.budget.attachments) + 1}"
+                )
+                self.budget.add(name, "application/octet-stream", item.data)
+            return
         if ctype in ("text/plain", "text/html") and not _is_attachment(part):
             return  # the other half of a multipart/alternative
         self.budget.add(self._name_of(part), ctype, _payload_bytes(part))
@@ -151,13 +206,27 @@ class BodyWalker:
             data = inner.as_string().encode("utf-8", "surrogateescape")
         self.budget.add(name, "message/rfc822", data)
 
+    def _tnef(self, part: Message) -> Tnef:
+        """Outlook's winmail.dat, read once: its plain body and the files inside."""
+        if id(part) not in self._tnefs:
+            tnef = parse_tnef(_payload_bytes(part))
+            if tnef.damaged:
+                self.notes.append(f"winmail.dat (TNEF) could not be read: {tnef.damaged}")
+            elif not tnef.body and not tnef.files:
+                self.notes.append("winmail.dat (TNEF) holds no body or file Okno can read")
+            self._tnefs[id(part)] = tnef
+        return self._tnefs[id(part)]
+
     def _name_of(self, part: Message, fallback: str | None = None) -> str:
         raw = part.get_filename()
-        name = decode_header_value(str(raw)) if raw else ""
-        name = _UNSAFE_NAME.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(" ._")
+        name = self._clean_name(decode_header_value(str(raw)) if raw else "")
         if name:
-            return name[:255]
+            return name
         if fallback:
             return _UNSAFE_NAME.sub("_", fallback)[:255]
         extension = mimetypes.guess_extension(part.get_content_type()) or ".bin"
         return f"attachment-{len(self.budget.attachments) + 1}{extension}"
+
+    @staticmethod
+    def _clean_name(name: str) -> str:
+        return _UNSAFE_NAME.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(" ._")[:255]

@@ -11,9 +11,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from channels.base import ParseError
 from channels.email import flags
 from channels.email.attachments import MB, AttachmentBudget
+from channels.email.charsets import decode_bytes
 from channels.email.headers import (
     header_text,
     message_id_list,
@@ -23,10 +23,11 @@ from channels.email.headers import (
     sender_of,
 )
 from channels.email.keys import key_for
+from channels.email.limits import bound, repair_header_block, skip_prefix
 from channels.email.mime import BodyWalker
 from channels.email.quotes import clean_body, has_forward_marker
 from models.language import detect_language
-from models.types import Attachment, Channel, IncomingMessage
+from models.types import Attachment, Channel, IncomingMessage, ParseError
 
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|пересл|переслано|перес)\s*:", re.IGNORECASE)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|ответ|отв|aw|sv)\s*(\[\d+\])?\s*:", re.IGNORECASE)
@@ -47,6 +48,7 @@ class ParsedEmail:
     mailbox: str | None
     attachments: list[Attachment] = field(default_factory=list)
     auto_submitted: bool = False
+    auto_rule: str | None = None
     bounce: bool = False
     bounced_message_ids: list[str] = field(default_factory=list)
     bounced_recipients: list[str] = field(default_factory=list)
@@ -58,6 +60,7 @@ class ParsedEmail:
     def meta(self) -> dict[str, Any]:
         return {
             "auto_submitted": self.auto_submitted,
+            "auto_rule": self.auto_rule,
             "bounce": self.bounce,
             "bounced_message_ids": list(self.bounced_message_ids),
             "bounced_recipients": list(self.bounced_recipients),
@@ -101,17 +104,26 @@ def parse_email(
     """Parse raw RFC 5322 bytes; input that is not a mail at all raises ParseError."""
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise ParseError("empty message")
+    prefix = skip_prefix(bytes(raw))
+    repaired = repair_header_block(prefix.raw)
+    bounded = bound(repaired.raw)
     try:
-        msg = parse_message(bytes(raw))
-    except (email.errors.MessageError, ValueError, LookupError) as exc:
-        raise ParseError(f"unparseable MIME: {exc}") from exc
+        msg = parse_message(bounded.raw)
+    except (email.errors.MessageError, ValueError, LookupError, RecursionError) as exc:
+        raise ParseError(f"unparseable MIME: {type(exc).__name__}: {exc}") from exc
     if not msg.keys():
         raise ParseError("no header fields: not an RFC 5322 message")
     budget = AttachmentBudget(attachments_dir, max_attachment_bytes, max_total_attachment_bytes)
     try:
-        return _build(msg, mailbox=mailbox, budget=budget)
-    except (email.errors.MessageError, LookupError, UnicodeError) as exc:
+        parsed = _build(msg, mailbox=mailbox, budget=budget)
+    except (email.errors.MessageError, LookupError, ValueError, RecursionError) as exc:
         raise ParseError(f"cannot read message: {type(exc).__name__}: {exc}") from exc
+    if not parsed.text and (dropped := bounded.dropped_text()):
+        parsed.text = decode_bytes(dropped)[0].replace("\r\n", "\n")
+    if _is_empty(parsed):
+        raise ParseError("empty mail: no subject, no text and no attachment")
+    parsed.notes[:0] = [*prefix.notes, *repaired.notes, *bounded.notes]
+    return parsed
 
 
 def _build(msg: Message, *, mailbox: str | None, budget: AttachmentBudget) -> ParsedEmail:
@@ -119,7 +131,8 @@ def _build(msg: Message, *, mailbox: str | None, budget: AttachmentBudget) -> Pa
     sender, name = sender_of(msg)
     walker = BodyWalker(budget)
     body = walker.body(msg)
-    bounce = flags.is_bounce(msg, sender, name, subject)
+    bounce_rule = flags.bounce_rule(msg, sender, name, subject)
+    bounce = bounce_rule is not None
     forward = bool(_FORWARD_SUBJECT.match(subject)) or (
         not _REPLY_SUBJECT.match(subject) and has_forward_marker(body)
     )
@@ -134,16 +147,23 @@ def _build(msg: Message, *, mailbox: str | None, budget: AttachmentBudget) -> Pa
         date=_date(msg),
         mailbox=mailbox,
         attachments=budget.attachments,
-        auto_submitted=bounce or flags.is_auto_submitted(msg, subject),
+        auto_rule=bounce_rule or flags.auto_rule(msg, sender, subject),
         bounce=bounce,
         in_reply_to=next(iter(message_id_list(raw_header(msg, "In-Reply-To"))), None),
         references=message_id_list(raw_header(msg, "References")),
         notes=[*walker.notes, *budget.notes],
     )
+    parsed.auto_submitted = parsed.auto_rule is not None
     parsed.ticket_ref = _ticket_ref(msg, parsed)
     if bounce:
         _add_bounce_info(msg, parsed, body)
     return parsed
+
+
+def _is_empty(parsed: ParsedEmail) -> bool:
+    """Nothing a person could act on; a bounce still tells which notification failed."""
+    blank = not parsed.subject.strip() and not parsed.text.strip()
+    return blank and not parsed.attachments and not parsed.bounce
 
 
 def _add_bounce_info(msg: Message, parsed: ParsedEmail, body: str) -> None:

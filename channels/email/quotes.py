@@ -6,28 +6,35 @@ import re
 
 # A line that starts the quoted earlier message (Outlook, Thunderbird, Gmail, Apple, Mail.ru).
 _SEPARATOR = re.compile(
-    r"^\s*-{2,}\s*(original message|исходное сообщение|оригинальное сообщение)\s*-{2,}\s*$",
+    r"^\s*-{2,}\s*(original message|исходное сообщение|оригинальное сообщение|ursprüngliche nachricht|"
+    r"original nachricht|originalnachricht)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
 _FORWARD = re.compile(
-    r"^\s*-{2,}\s*(forwarded message|пересылаемое сообщение|переадресованное сообщение)"
+    r"^\s*-{2,}\s*(forwarded message|пересылаемое сообщение|переадресованное сообщение|"
+    r"weitergeleitete nachricht)"
     r"|^\s*begin forwarded message:|^\s*начало переадресованного сообщения:",
     re.IGNORECASE,
 )
-_HEADER_FROM = re.compile(r"^\s*\*?(from|от|отправитель)\s*:\*?\s*\S", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"^\s*\*?(from|от|отправитель|von)\s*:\*?\s*\S", re.IGNORECASE)
 _HEADER_NEXT = re.compile(
-    r"^\s*\*?(sent|date|to|cc|subject|отправлено|дата|кому|копия|тема)\s*:", re.IGNORECASE
+    r"^\s*\*?(sent|date|to|cc|subject|отправлено|дата|кому|копия|тема|"
+    r"gesendet|datum|an|betreff)\s*:",
+    re.IGNORECASE,
 )
 # "On Mon, 3 Mar 2025 at 10:00, Ivan <ivan@x> wrote:", "03.03.2025 10:00, Иван пишет:",
 # Gmail ru "пн, 3 мар. 2025 г. в 10:00, Иван <ivan@x>:", Apple "…, Иван написал(а):".
 _ATTRIBUTION = re.compile(
-    r"(\b(wrote|writes|пишет|написал|написала|написал\(а\))\s*:\s*$)"
+    r"(\b(wrote|writes|пишет|написал|написала|написал\(а\)|schrieb|geschrieben|"
+    r"a écrit|escribió|ha scritto|schreef|skrev|napisał|napisała|napsal)\s*:\s*$)"
     r"|(\d.*<[^<>\s]+@[^<>\s]+>\s*:\s*$)",
     re.IGNORECASE,
 )
 _DATE_OR_ADDRESS = re.compile(r"\d|@")
 # How attributions begin: "On …", "Am …", a date, or a weekday/day name and a comma.
-_ATTRIBUTION_START = re.compile(r"^\s*(on\s|am\s|le\s|\d|[^\W\d]+\.?,\s*\d)", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(on\s|am\s|le\s|el\s|il\s|op\s|den\s|w dniu\s|\d|[^\W\d]+\.?,\s*\d)", re.IGNORECASE
+)
 _RULE = re.compile(r"^\s*_{10,}\s*$")
 _SIG_DASHES = re.compile(r"^--\s?$")
 _MOBILE = re.compile(
@@ -40,6 +47,7 @@ _MOBILE = re.compile(
 )
 _VALEDICTION = re.compile(
     r"^\s*(с уважением|с наилучшими пожеланиями|best regards|kind regards|regards|"
+    r"mit freundlichen grüßen|mit freundlichen grüssen|viele grüße|beste grüße|mfg|"
     r"br|cheers|thanks and regards|всего доброго)\s*[,.!]?\s*$",
     re.IGNORECASE,
 )
@@ -111,7 +119,15 @@ def strip_quotes(text: str) -> str:
     if start is None:
         return text
     head = "\n".join(lines[:start]).strip()
-    return head or text
+    return head or _below_quote(lines, start) or text
+
+
+def _below_quote(lines: list[str], start: int) -> str:
+    """A bottom-posted reply: what follows the attribution and its '>' lines."""
+    i = start + 1
+    while i < len(lines) and (lines[i].lstrip().startswith(">") or not lines[i].strip()):
+        i += 1
+    return "\n".join(lines[i:]).strip() if i > start + 1 else ""
 
 
 def strip_signature(text: str) -> str:
@@ -153,18 +169,27 @@ def normalise_whitespace(text: str) -> str:
 
 
 def unflow(text: str, *, delsp: bool) -> str:
-    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next one."""
+    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next line of
+    the same quote depth."""
     out: list[str] = []
-    carry = ""
+    carry: tuple[int, str] | None = None
     for line in text.split("\n"):
         line = line.rstrip("\r")
-        if line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" ") and line.rstrip() != "--":
-            carry += line[:-1] if delsp else line
-            continue
-        out.append(carry + line)
-        carry = ""
-    if carry:
-        out.append(carry)
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        content = content[1:] if content.startswith(" ") else content  # space-stuffing
+        if carry is not None and carry[0] != depth:
+            out.append(_quoted(*carry))
+            carry = None
+        flowed = content.endswith(" ") and content.rstrip() != "--"
+        joined = (carry[1] if carry else "") + (content[:-1] if flowed and delsp else content)
+        carry = (depth, joined) if flowed else None
+        if not flowed:
+            out.append(_quoted(depth, joined))
+    if carry is not None:
+        out.append(_quoted(*carry))
     return "\n".join(out)
+
+
+def _quoted(depth: int, content: str) -> str:
+    return ">" * depth + (" " if depth and content else "") + content

@@ -12,10 +12,9 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from channels.email.flags import TICKET_REF
 from channels.email.headers import bracketed
 from channels.email.settings import EmailSettings
-from models.types import Notification, SendResult, utcnow
+from models.types import TICKET_REF, Notification, SendResult, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any, AnyStr
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from channels.base import Accept
 from channels.email.keys import minimal_message
 from channels.email.settings import EmailSettings
+from models.types import Accept
 
 log = logging.getLogger(__name__)
 

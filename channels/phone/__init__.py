@@ -15,11 +15,11 @@ def build(config: ChannelConfig) -> ChannelSpec:
     return ChannelSpec(
         name="phone",
         send=SmsSender(settings, public_url=config.public_url),
-        extras={"settings": settings},
+        settings=settings,
     )
 
 
 def settings_of(spec: ChannelSpec) -> PhoneSettings:
-    settings = spec.extras["settings"]
+    settings = spec.settings
     assert isinstance(settings, PhoneSettings)
     return settings

@@ -81,6 +81,16 @@ class PhoneSettings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @model_validator(mode="after")
+    def _gateway_needs_secret(self) -> PhoneSettings:
+        # Without the key every SMS would fail "not configured", seen only in the database.
+        if self.sms_gateway_url and self.sms_gateway_secret is None:
+            raise ValueError(
+                "OKNO_SMS_GATEWAY_URL is set without OKNO_SMS_GATEWAY_SECRET: "
+                "set both (the secret signs every request to the gateway) or neither"
+            )
+        return self
+
     @field_validator("phone_ivr_map")
     @classmethod
     def _stripped_keys(cls, value: dict[str, IvrTarget]) -> dict[str, IvrTarget]:

@@ -7,7 +7,7 @@ import hmac
 import re
 import time
 
-from channels.base import ChannelError
+from models.types import ChannelError
 
 SIGNATURE_HEADER = "X-Okno-Signature"
 # A signed request older (or newer) than this is a replay, whatever its signature.

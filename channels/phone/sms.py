@@ -8,12 +8,10 @@ from typing import Any
 
 import httpx
 
-from channels.base import ChannelError
-from channels.phone.numbers import InvalidPhoneNumber, normalize_phone
 from channels.phone.settings import PhoneSettings
 from channels.phone.signing import SIGNATURE_HEADER, sign
 from channels.phone.smstext import sms_text
-from models.types import Notification, SendResult
+from models.types import ChannelError, InvalidPhoneNumber, Notification, SendResult, normalize_phone
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-from channels.phone.numbers import InvalidPhoneNumber, PhoneNumber, normalize_phone
 from channels.phone.settings import PhoneSettings
 from channels.phone.transcript import clean_speech, is_intelligible, truncate_utf8
-from models.types import Channel, IncomingMessage
+from models.types import Channel, IncomingMessage, InvalidPhoneNumber, PhoneNumber, normalize_phone
 
 EXAMPLE: dict[str, Any] = {
     "call_id": "pbx-20260302-101504-0042",

@@ -14,7 +14,7 @@ __all__ = ["TelegramSettings", "build", "load_telegram_settings"]
 
 
 def build(config: ChannelConfig) -> ChannelSpec:
-    """The channel as the registry sees it; `extras["settings"]` serves the webhook endpoint."""
+    """The channel as the registry sees it; `settings` serves the webhook endpoint."""
     # Importing aiogram takes seconds: only a process that really builds the channel pays.
     from channels.telegram.sender import TelegramSender
 
@@ -23,5 +23,5 @@ def build(config: ChannelConfig) -> ChannelSpec:
         name="telegram",
         send=TelegramSender(settings),
         parse_raw=parse_raw,
-        extras={"settings": settings},
+        settings=settings,
     )

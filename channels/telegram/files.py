@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import Message
+from aiohttp import ClientResponseError
 
 from channels.blobs import store_blob
 from models.types import Attachment
@@ -25,6 +32,14 @@ class Refused(Exception):
 
 class FileTooBig(Refused):
     """The file is over the configured limit (declared, reported by getFile, or while reading)."""
+
+
+class Unfetchable(Refused):
+    """Telegram refused the file (getFile or the download): the text goes on without it."""
+
+
+# Not the file's fault: the update is retried while they last (see polling.OUTAGES).
+OUTAGES = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 
 @dataclass(frozen=True)
@@ -101,11 +116,22 @@ class Downloader:
         if item.size is not None and item.size > self.max_bytes:
             raise FileTooBig(f"{item.size} bytes, over the {self.max_bytes}-byte limit")
         try:
-            info = await bot.get_file(item.file_id)
+            return await self._download(bot, item)
+        except OUTAGES:
+            raise
         except TelegramBadRequest as exc:  # the Bot API refuses getFile over 20 MB
             if "too big" in exc.message.lower():
                 raise FileTooBig(exc.message) from exc
-            raise
+            raise Unfetchable(f"could not be fetched from Telegram: {exc.message}") from exc
+        except TelegramAPIError as exc:
+            raise Unfetchable(f"could not be fetched from Telegram: {exc.message}") from exc
+        except ClientResponseError as exc:
+            if exc.status >= 500:
+                raise
+            raise Unfetchable(f"could not be fetched from Telegram: HTTP {exc.status}") from exc
+
+    async def _download(self, bot: Bot, item: Wanted) -> Attachment:
+        info = await bot.get_file(item.file_id)
         if info.file_size is not None and info.file_size > self.max_bytes:
             raise FileTooBig(f"{info.file_size} bytes, over the {self.max_bytes}-byte limit")
         if not info.file_path:

@@ -12,13 +12,13 @@ from aiogram.types import Update
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.base import Accept
 from channels.telegram import normalise
 from channels.telegram.client import open_bot
 from channels.telegram.files import Downloader
 from channels.telegram.routers import build_dispatcher
 from channels.telegram.settings import TelegramSettings
-from channels.telegram.store import Store
+from channels.telegram.store import Store, Views
+from models.types import Accept
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +26,27 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
-def malformed_reason(exc: ValueError) -> str:
+def malformed_reason(exc: ValueError | RecursionError) -> str:
     """One line naming what is wrong with the update (the first few fields)."""
     if isinstance(exc, ValidationError):
         parts = [
             ".".join(str(p) for p in err["loc"]) + ": " + err["msg"] for err in exc.errors()[:3]
         ]
         return "malformed Telegram update: " + "; ".join(parts)
+    if isinstance(exc, RecursionError):
+        return "malformed Telegram update: JSON nested too deeply"
     return f"malformed Telegram update: not JSON ({exc})"
 
 
 class Gateway:
-    """Everything the bot needs to take updates in; handed `accept` (intake) and the sessions."""
+    """Everything the bot needs to take updates in; handed `accept` (intake), `views` (router/requesters) and the sessions."""
 
     def __init__(
         self,
         settings: TelegramSettings,
         *,
         accept: Accept,
+        views: Views,
         sessions: sessionmaker[Session],
         data_dir: Path,
         timezone: str,
@@ -53,7 +56,11 @@ class Gateway:
         self.store = Store(sessions)
         self.downloader = Downloader(data_dir, settings.telegram_max_file_bytes)
         self.dispatcher = build_dispatcher(
-            accept=accept, store=self.store, downloader=self.downloader, timezone=timezone
+            accept=accept,
+            store=self.store,
+            views=views,
+            downloader=self.downloader,
+            timezone=timezone,
         )
 
     async def feed(self, bot: Bot, raw: bytes) -> int | None:
@@ -64,7 +71,7 @@ class Gateway:
         """
         try:
             update = Update.model_validate(json.loads(raw), context={"bot": bot})
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             return await self.reject(raw, malformed_reason(exc))
         await self.dispatcher.feed_update(bot, update, raw_update=raw)
         return None

@@ -10,14 +10,15 @@ from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, User
 
 from channels.telegram import normalise, texts
-from channels.telegram.store import Requester, Store
+from channels.telegram.store import Views
+from models.types import Requester
 
 
 class RequesterMiddleware(BaseMiddleware):
     """Puts `requester` (Requester) and `lang` ("ru"/"en") into every handler's data."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, views: Views) -> None:
+        self.views = views
 
     async def __call__(
         self,
@@ -30,7 +31,7 @@ class RequesterMiddleware(BaseMiddleware):
         data["lang"] = texts.language(user.language_code if user else None)
         if chat is not None and chat.type == "private":
             data["requester"] = await asyncio.to_thread(
-                self.store.requester, normalise.address(chat.id)
+                self.views.requester, normalise.address(chat.id)
             )
         else:
             data["requester"] = Requester(normalise.address(chat.id) if chat else "")

@@ -7,14 +7,21 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from channels.base import ParseError, UnsupportedInput
 from models.language import detect_language
-from models.types import Attachment, Channel, IncomingMessage
+from models.types import (
+    TICKET_NUMBER,
+    TRIAGE_TEAM,
+    Attachment,
+    Channel,
+    IncomingMessage,
+    ParseError,
+    UnsupportedInput,
+)
 
 if TYPE_CHECKING:  # only annotations: the worker's parse_raw must not pay for importing aiogram
     from aiogram.types import CallbackQuery, Message
 
-TICKET_AT_START = re.compile(r"^\s*(OKNO-\d{6,})\b", re.IGNORECASE)
+TICKET_AT_START = re.compile(rf"^\s*({TICKET_NUMBER})\b", re.IGNORECASE)
 VOICE_NOTE = "voice message: listen to the attachment (no speech recognition here)"
 
 
@@ -76,7 +83,7 @@ def request(
         meta["internal_notes"] = list(notes)
     if message.voice is not None:
         meta["notes"] = [VOICE_NOTE]
-        meta["routing_hint"] = {"team": "triage"}
+        meta["routing_hint"] = {"team": TRIAGE_TEAM}
     return IncomingMessage(
         **fields,
         attachments=attachments,
@@ -146,7 +153,7 @@ def _ids(raw: bytes) -> tuple[int | None, int | None]:
     """Best-effort update and chat ids out of a payload that may be broken anywhere."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     if not isinstance(data, dict):
         return None, None

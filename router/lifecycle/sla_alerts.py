@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from models.db import NotificationRow, Service, SlaClock, Team, Ticket, User, UserTeam
 from models.types import NotificationKind
 from router.lifecycle.calendar import add_working
+from router.lifecycle.records import record_event
 from router.lifecycle.sla_clocks import calendar_of, elapsed, log_clock_event
-from router.tickets import add_event
 
 PRIORITY_UP = {"low": "normal", "normal": "high", "high": "critical"}
 BATCH = 500
@@ -161,7 +161,7 @@ def breach(
     service = session.scalar(select(Service).where(Service.code == ticket.service_code))
     higher = PRIORITY_UP.get(ticket.priority)
     if service is not None and service.raise_priority_on_breach and higher:
-        add_event(
+        record_event(
             ticket,
             "priority",
             session=session,

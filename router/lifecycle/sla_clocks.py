@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from models.db import Service, SlaClock, Ticket
 from router.lifecycle.calendar import Calendar, add_working, always, working_between
+from router.lifecycle.records import record_event
 from router.lifecycle.sla_plan import CLOCKS, Plan, load_calendar, plan_for
-from router.tickets import add_event
 
 RESPONSE, RESOLUTION = CLOCKS
 
@@ -217,5 +217,7 @@ def log_clock_event(
         "cycle": clock.cycle,
         **extra,
     }
-    event = add_event(ticket, kind, session=session, to_value=clock.clock, actor="sla", data=data)
+    event = record_event(
+        ticket, kind, session=session, to_value=clock.clock, actor="sla", data=data
+    )
     event.created_at = now

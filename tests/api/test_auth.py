@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from router.runtime import Runtime
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 # Endpoints that stay public: intake webhooks (their own signatures), the status page, health.
 PUBLIC = {
@@ -24,7 +24,14 @@ PUBLIC = {
     ("GET", "/api/v1/messages/{message_id}"),
     ("GET", "/api/v1/services"),  # the portal's web form lists the catalogue to everyone
 }
-EXAMPLES = {"number": "OKNO-000001", "user_id": "1", "code": "hr", "message_id": "1"}
+EXAMPLES = {
+    "number": "OKNO-000001",
+    "user_id": "1",
+    "code": "hr",
+    "message_id": "1",
+    "email": "a.petrova@corp.example.com",
+    "webhook_id": "1",
+}
 
 
 @pytest.fixture
@@ -208,6 +215,24 @@ def test_revoked_or_deactivated_users_are_locked_out(client: TestClient, staff: 
         f"/api/v1/users/{staff.admin.id}", json={"role": "analyst"}, headers=staff.admin.headers
     )
     assert lockout.status_code == 409 and lockout.json()["error"] == "self_lockout"
+
+
+def test_reactivation_issues_a_new_token_and_the_old_one_stays_dead(
+    client: TestClient, staff: Staff
+) -> None:
+    path, admin = f"/api/v1/users/{staff.hr.id}", staff.admin.headers
+    assert client.patch(path, json={"active": False}, headers=admin).json()["has_token"] is False
+    back = client.patch(path, json={"active": True}, headers=admin)
+    assert back.status_code == 200 and back.json()["active"] is True
+    token = back.json()["token"]
+    assert token.startswith("okno_")
+    assert client.get("/api/v1/me", headers=staff.hr.headers).status_code == 401
+    fresh = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert fresh.status_code == 200 and fresh.json()["id"] == staff.hr.id
+    # Any other change of an active user issues nothing.
+    again = client.patch(path, json={"active": True, "name": "HR"}, headers=admin).json()
+    assert again["token"] is None
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).is_success
 
 
 def test_admin_manages_users(client: TestClient, staff: Staff) -> None:

@@ -335,3 +335,12 @@ def test_gateway_refusal_is_permanent_and_falls_back_to_email(
     assert (email.channel, email.recipient) == ("email", "a.petrova@corp.example.com")
     assert email.fallback_of_id == sms.id
     assert len(gateway.received) == 1  # a 4xx is not retried
+
+
+def test_nul_bytes_in_a_transcript_make_a_ticket_on_every_database(
+    api: httpx.Client, runtime: Runtime
+) -> None:
+    # PostgreSQL refuses NUL in text columns; SQLite keeps it. Both must end the same way.
+    ticket = accept(api, runtime, "plain_transcript", transcript="принтер\u0000сломался")
+    (_, said), _ = ticket["messages"]
+    assert "\x00" not in said and "принтер" in said and "сломался" in said

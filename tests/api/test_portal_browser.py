@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from models.db import TicketMessage
 from models.types import Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
@@ -91,3 +93,24 @@ def test_status_link_from_an_sms_opens_the_request(
     page.goto(page_url(live_server, runtime.secret_key, result.message_id))
     page.wait_for_function("document.querySelector('#result').textContent.includes('OKNO-')")
     assert "Ваше обращение зарегистрировано" in page.text_content("#result")
+
+
+def test_an_edited_request_sent_again_from_the_same_page_is_kept(
+    page: Any, live_server: str, runtime: Runtime
+) -> None:
+    page.goto(live_server + "/")
+    page.fill("#name", "Мария Ковалёва")
+    page.fill("#email", "m.kovaleva@corp.example.com")
+    page.fill("#subject", "Не включается ноутбук")
+    page.fill("#text", "Ноутбук не включается.")
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#result').textContent.includes('принято')")
+    page.evaluate("document.querySelector('#result').textContent = ''")
+    page.fill("#subject", "И монитор")
+    page.fill("#text", "Монитор тоже мигает.")
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#result').textContent.includes('принято')")
+    drain(runtime)
+    with runtime.sessions() as session:
+        texts = session.scalars(select(TicketMessage.body).order_by(TicketMessage.id)).all()
+    assert texts == ["Ноутбук не включается.", "Монитор тоже мигает."]

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from router.runtime import Runtime
-from tests.router.test_workflow_support import make_staff, make_ticket
+from tests.support.workflow import make_staff, make_ticket
 
 
 def test_detail_and_events_show_the_clocks(runtime: Runtime) -> None:

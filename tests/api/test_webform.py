@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from models.db import InboundMessage, NotificationRow, Ticket
 from router.runtime import Runtime
-from router.workflow_users import create_user
+from router.users import create_user
 from tests.conftest import drain
 
 

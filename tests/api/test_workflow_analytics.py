@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from models.types import utcnow
-from router import workflow
+from router.lifecycle import actions
+from router.lifecycle.moves import reassign
 from router.runtime import Runtime
-from router.workflow_moves import reassign
-from tests.router.test_workflow_support import make_staff, make_ticket
+from tests.support.workflow import make_staff, make_ticket
 
 
 def test_summary_and_export(runtime: Runtime) -> None:
@@ -26,8 +26,8 @@ def test_summary_and_export(runtime: Runtime) -> None:
         )
         make_ticket(session, service=None)
         session.commit()
-        workflow.resolve(session=session, ticket_number=good, user_id=staff.hr.id, resolution="ok")
-        workflow.record_feedback(
+        actions.resolve(session=session, ticket_number=good, user_id=staff.hr.id, resolution="ok")
+        actions.record_feedback(
             session=session, ticket_number=good, rating=4, comment=None, channel="webform"
         )
         reassign(

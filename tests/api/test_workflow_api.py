@@ -12,10 +12,11 @@ from api.errors import ApiError
 from api.workflow import Act
 from classifier.dataset import examples_from_db
 from models.db import NotificationRow, Ticket, User
-from router import workflow
+from router.lifecycle import actions
+from router.lifecycle.outcome import Outcome
 from router.runtime import Runtime
 from tests.conftest import drain
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 FORM = {
     "name": "Анна Петрова",
@@ -151,10 +152,10 @@ def test_concurrent_change_between_read_and_write_is_409(runtime: Runtime, staff
         number = make_ticket(session).number or ""
         session.commit()
 
-    def racing(version: int | None) -> workflow.ActionResult:
-        result = workflow.claim(session=session, ticket_number=number, user_id=staff.hr.id)
+    def racing(version: int | None) -> Outcome:
+        result = actions.claim(session=session, ticket_number=number, user_id=staff.hr.id)
         with runtime.sessions() as other:  # a colleague's request commits first
-            workflow.start(session=other, ticket_number=number, user_id=staff.hr2.id)
+            actions.start(session=other, ticket_number=number, user_id=staff.hr2.id)
             other.commit()
         return result
 

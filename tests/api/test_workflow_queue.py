@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from router import workflow
+from router.lifecycle import actions
 from router.runtime import Runtime
-from tests.router.test_workflow_support import Staff, make_staff, make_ticket
+from tests.support.workflow import Staff, make_staff, make_ticket
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ def board(runtime: Runtime, staff: Staff) -> dict[str, str]:
         for name, kwargs in specs:
             made[name] = make_ticket(session, **kwargs).number or ""
         session.commit()
-        workflow.close(session=session, ticket_number=made["done"], user_id=staff.hr.id)
-        workflow.claim(session=session, ticket_number=made["soon"], user_id=staff.hr.id)
+        actions.close(session=session, ticket_number=made["done"], user_id=staff.hr.id)
+        actions.claim(session=session, ticket_number=made["soon"], user_id=staff.hr.id)
         session.commit()
     return made
 

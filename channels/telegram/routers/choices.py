@@ -10,11 +10,11 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, Update
 
-from channels.base import Accept
 from channels.telegram import normalise, texts
 from channels.telegram.keyboards import Rating, ServiceChoice
 from channels.telegram.routers.common import log, submit
-from channels.telegram.store import Store
+from channels.telegram.store import Views
+from models.types import Accept
 
 
 async def _done(query: CallbackQuery, ack: str) -> None:
@@ -53,12 +53,12 @@ async def stale(query: CallbackQuery, lang: str) -> None:
     await query.answer(texts.get("stale_button", lang), show_alert=False)
 
 
-async def feedback_reply(message: Message, store: Store) -> dict[str, Any] | bool:
+async def feedback_reply(message: Message, views: Views) -> dict[str, Any] | bool:
     """A reply to our "thanks for the rating" message is the rating's comment, not a new request."""
     key = normalise.reply_key(message)
     if key is None or not message.text:
         return False
-    note = await asyncio.to_thread(store.sent_note, key)
+    note = await asyncio.to_thread(views.sent_note, key)
     if note is None or note.expects != "feedback_comment":
         return False
     return {"rated_ticket": note.ticket}

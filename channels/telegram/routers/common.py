@@ -7,8 +7,7 @@ import logging
 
 from aiogram.types import Message
 
-from channels.base import Accept, AcceptResult
-from models.types import IncomingMessage
+from models.types import Accept, AcceptResult, IncomingMessage
 
 log = logging.getLogger("channels.telegram")
 

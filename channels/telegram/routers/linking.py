@@ -9,10 +9,10 @@ from aiogram import F, Router
 from aiogram.filters import CommandStart
 from aiogram.types import ChatMemberUpdated, Message, Update
 
-from channels.base import Accept
 from channels.telegram import keyboards, normalise, texts
 from channels.telegram.routers.common import submit
-from channels.telegram.store import Requester, Store
+from channels.telegram.store import Views
+from models.types import Accept, Requester
 
 EMAIL_ONLY = re.compile(r"^\s*([^@\s]+@[^@\s]+\.[^@\s]+)\s*$")
 CODE_ONLY = re.compile(r"^\s*(\d{6})\s*$")
@@ -70,9 +70,9 @@ async def email(
     await submit(accept, incoming, raw_update)
 
 
-async def awaiting_code(message: Message, store: Store) -> bool:
+async def awaiting_code(message: Message, views: Views) -> bool:
     """Six digits count as a code only while this chat has a code outstanding."""
-    return await asyncio.to_thread(store.pending_code, normalise.address(message.chat.id))
+    return await asyncio.to_thread(views.pending_code, normalise.address(message.chat.id))
 
 
 async def code(

@@ -7,11 +7,11 @@ import asyncio
 from aiogram import Bot, F, Router
 from aiogram.types import Message, Update
 
-from channels.base import Accept
 from channels.telegram import normalise, texts
 from channels.telegram.files import Downloader, FileTooBig
 from channels.telegram.routers.common import log, submit
 from channels.telegram.store import Store
+from models.types import Accept
 
 MB = 1024 * 1024
 

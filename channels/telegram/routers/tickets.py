@@ -10,7 +10,8 @@ from aiogram.types import Message
 
 from channels.telegram import texts
 from channels.telegram.routers.common import is_command
-from channels.telegram.store import Requester, Store, TicketView
+from channels.telegram.store import Views
+from models.types import Requester, TicketView
 
 
 def _due(ticket: TicketView, requester: Requester, timezone: str) -> str:
@@ -43,9 +44,9 @@ def card(ticket: TicketView, requester: Requester, lang: str, timezone: str) -> 
 
 
 async def my_tickets(
-    message: Message, store: Store, requester: Requester, lang: str, timezone: str
+    message: Message, views: Views, requester: Requester, lang: str, timezone: str
 ) -> None:
-    found = await asyncio.to_thread(store.open_tickets, requester)
+    found = await asyncio.to_thread(views.open_tickets, requester)
     if not found:
         await message.answer(texts.get("my_none", lang))
         return
@@ -57,7 +58,7 @@ async def my_tickets(
 async def status(
     message: Message,
     command: CommandObject,
-    store: Store,
+    views: Views,
     requester: Requester,
     lang: str,
     timezone: str,
@@ -66,7 +67,7 @@ async def status(
     if not number:
         await message.answer(texts.get("status_usage", lang))
         return
-    found = await asyncio.to_thread(store.ticket, requester, number)
+    found = await asyncio.to_thread(views.ticket, requester, number)
     if found is None:
         await message.answer(texts.get("status_not_found", lang, number=number))
         return

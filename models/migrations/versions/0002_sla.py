@@ -1,7 +1,7 @@
 """SLA engine: calendars, branches, per-ticket SLA clocks; calendar columns on teams/services
 
 Revision ID: 0002_sla
-Revises: 0001
+Revises: 0004_lifecycle (chained after the merge of main; written against 0001)
 Create Date: 2026-12-06 13:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_sla"
-down_revision = "0001"
+down_revision = "0004_lifecycle"
 branch_labels = None
 depends_on = None
 

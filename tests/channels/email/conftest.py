@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from email_support import Dovecot, RecordingAccept, free_port
 from sqlalchemy import Engine
 
 from models.db import Base, make_engine
+from tests.support.mail import Dovecot, RecordingAccept, free_port
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from email_support import HELPDESK, Dovecot, free_port  # type: ignore[import-not-found]
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
@@ -25,6 +24,7 @@ from models.types import Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import Runtime
 from tests.conftest import drain
+from tests.support.mail import HELPDESK, Dovecot, free_port
 
 
 class Sink:

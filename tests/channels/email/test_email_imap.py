@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from email_support import HELPDESK, Dovecot, RecordingAccept, fixture_bytes, free_port
 from imapclient import IMAPClient
 from redis import Redis
 from sqlalchemy import Engine, select
@@ -25,6 +24,7 @@ from models.db import InboundMessage, make_engine, session_scope
 from models.migrate import upgrade
 from router.runtime import use_runtime
 from scripts.email_cli import imap as imap_command
+from tests.support.mail import HELPDESK, Dovecot, RecordingAccept, fixture_bytes, free_port
 
 FIXTURE_NAMES = [
     "plain_cp1251.eml",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from email_support import HELPDESK, fixture_bytes
 
 from channels.email import external_id, minimal_message
 from channels.email.headers import normalize_message_id
+from tests.support.mail import HELPDESK, fixture_bytes
 
 MAIL = b"From: Ivan <ivan@branch.example.ru>\r\nSubject: VPN\r\n%b\r\nVPN does not connect.\r\n"
 

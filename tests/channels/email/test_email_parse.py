@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from email_support import FIXTURES, HELPDESK, fixture_bytes
 
-from channels.base import ChannelConfig, ParseError
+from channels.base import ChannelConfig
 from channels.blobs import stored_path
 from channels.email import build, external_id, minimal_message, parse_email
 from channels.email.settings import EmailSettings
+from models.types import ParseError
 from scripts.email_cli import email
+from tests.support.mail import FIXTURES, HELPDESK, fixture_bytes
 
 LIMIT = 100_000  # the per-file attachment limit these tests use (the scan fixture is bigger)
 
@@ -244,3 +247,27 @@ def test_cli_parse_error_is_json_and_nonzero() -> None:
     result = CliRunner().invoke(email, ["parse", str(FIXTURES / "not_an_email.bin")])
     assert result.exit_code == 1
     assert "ParseError" in json.loads(result.output)["error"]
+
+
+def test_cli_parse_reads_many_files_and_directories_as_jsonl(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "empty.eml").write_bytes(b"From: a@x.example\r\nSubject:\r\n\r\n")
+    one = FIXTURES / "plain_koi8r.eml"
+    result = CliRunner().invoke(email, ["parse", "--jsonl", str(one), str(tmp_path)])
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(d["file"], d["status"]) for d in lines] == [
+        (str(one), "parsed"),
+        (str(tmp_path / "sub" / "empty.eml"), "rejected"),
+    ]
+    assert lines[0]["subject"] == "Не печатает принтер" and "empty mail" in lines[1]["error"]
+    assert result.exit_code == 1  # an input was rejected
+
+
+def test_cli_parse_module_imports_no_server_or_model_code() -> None:
+    code = (
+        "import sys, scripts.email_cli; "
+        "print(sorted(m for m in ('fastapi', 'sklearn', 'aiogram', 'aiosmtpd', 'router') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

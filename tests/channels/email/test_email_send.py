@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from email_support import HELPDESK, free_port
 
 from channels.email import parse_email
 from channels.email.send import EmailSender
 from channels.email.settings import EmailSettings
 from models.types import Channel, Notification, NotificationKind
+from tests.support.mail import HELPDESK, free_port
 
 TEXT = "Здравствуйте!\nВаше обращение зарегистрировано: OKNO-000123.\nСтатус: https://okno.example/t/123"
 

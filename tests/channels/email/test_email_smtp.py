@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from email_support import FIXTURES, HELPDESK, RecordingAccept, fixture_bytes, free_port
 
 from channels.email import external_id
 from channels.email.settings import EmailSettings
 from channels.email.smtp_server import IntakeController, make_controller
+from tests.support.mail import FIXTURES, HELPDESK, RecordingAccept, fixture_bytes, free_port
 
 MAX_BYTES = 50_000
 

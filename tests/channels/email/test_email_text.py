@@ -136,10 +136,14 @@ def _mail(headers: str, body: str = "Hello") -> bytes:
         ("Auto-Submitted: no", False),
         ("X-Autoreply: yes", True),
         ("X-Autorespond: Vacation", True),
-        ("Precedence: bulk", True),
-        ("Precedence: junk", True),
-        ("Precedence: auto_reply", True),
+        # A list or marketing header alone: a person may have written it (#21).
+        ("Precedence: bulk", False),
+        ("Precedence: junk", False),
         ("Precedence: list", False),
+        ("Precedence: bulk\r\nReturn-Path: <>", True),
+        ("Precedence: junk\r\nSender: noreply@b.example", False),  # From wins: a@b.example
+        ("Precedence: auto_reply", True),
+        ("Precedence: junk\r\nX-Subject-Note: x", False),
         ("X-Auto-Response-Suppress: All", False),  # alone: Outlook adds it to ordinary mail
         ("X-Auto-Response-Suppress: All\r\nReturn-Path: <>", True),
         ("X-Auto-Response-Suppress: OOF\r\nX-MS-Exchange-Inbox-Rules-Loop: a@b.example", True),

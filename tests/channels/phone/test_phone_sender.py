@@ -9,6 +9,7 @@ import pytest
 
 from channels.phone.settings import load_phone_settings
 from channels.phone.sms import SmsGatewayUnavailable, SmsSender
+from models.settings import SettingsError
 from models.types import Channel, Notification, NotificationKind
 from tests.channels.phone.phone_servers import SmsGateway, serve_gateway
 
@@ -93,7 +94,8 @@ def test_connection_refused_raises() -> None:
 
 def test_unconfigured_gateway_or_bad_recipient_is_permanent(gateway: SmsGateway) -> None:
     assert sender(None)(note()).permanent
-    assert sender(gateway.url, secret=None)(note()).permanent
+    with pytest.raises(SettingsError, match="without OKNO_SMS_GATEWAY_SECRET"):
+        sender(gateway.url, secret=None)  # refused when the process starts, not at each SMS
     result = sender(gateway.url)(note(recipient="anonymous"))
     assert result.permanent and "not a phone number" in (result.error or "")
     assert gateway.received == []

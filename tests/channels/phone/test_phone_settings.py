@@ -37,6 +37,7 @@ def test_read_from_the_environment_when_built(monkeypatch: pytest.MonkeyPatch) -
         "OKNO_PHONE_IVR_MAP", '{"1": {"service": "hr_certificate"}, "0": {"team": "triage"}}'
     )
     monkeypatch.setenv("OKNO_SMS_GATEWAY_URL", "https://sms.corp.example.com/send")
+    monkeypatch.setenv("OKNO_SMS_GATEWAY_SECRET", "sms-gateway-secret-8b2d6e10")
     monkeypatch.setenv("OKNO_SMS_TIMEOUT_S", "2.5")
     spec = build(ChannelConfig(data_dir=Path("var")))
     settings = settings_of(spec)
@@ -46,7 +47,7 @@ def test_read_from_the_environment_when_built(monkeypatch: pytest.MonkeyPatch) -
     assert first is not None and first.hint() == {"service": "hr_certificate"}
     assert settings.ivr_target("3") is None  # a map given replaces the default one
     assert settings.sms_timeout_s == 2.5
-    assert "pbx-webhook" not in repr(settings)  # secrets stay out of logs
+    assert "pbx-webhook" not in repr(settings) and "sms-gateway" not in repr(settings)
 
 
 def test_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,7 @@ class BotApiStandin:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.files: dict[str, tuple[str, bytes, int]] = {}
+        self.expired: set[str] = set()  # file paths getFile names but the download answers 404
         self.refusals: dict[int, tuple[int, str]] = {}
         self.throttled: dict[int, list[int]] = {}
         self.webhook: dict[str, Any] | None = None
@@ -148,7 +149,7 @@ class BotApiStandin:
     async def _file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
         for stored_path, data, _size in self.files.values():
-            if stored_path == path:
+            if stored_path == path and path not in self.expired:
                 return web.Response(body=data)
         return web.Response(status=404, text="Not Found")
 

@@ -22,6 +22,7 @@ from channels.telegram.polling import Poller
 from channels.telegram.settings import TelegramSettings, load_telegram_settings
 from models.db import Employee, session_scope
 from router.intake import Intake
+from router.requesters import RequesterViews
 from router.runtime import Runtime
 from tests.channels.telegram.botapi_standin import TOKEN, BotApiStandin
 from tests.conftest import ROOT, drain
@@ -85,6 +86,7 @@ def gateway(runtime: Runtime, tg_settings: TelegramSettings) -> Gateway:
     return Gateway(
         tg_settings,
         accept=Intake(runtime),
+        views=RequesterViews(runtime.sessions),
         sessions=runtime.sessions,
         data_dir=runtime.settings.data_dir,
         timezone=runtime.settings.default_timezone,

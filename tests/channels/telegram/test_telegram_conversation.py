@@ -25,7 +25,8 @@ from models.db import (
     UserTeam,
     session_scope,
 )
-from router import jobs, workflow
+from router import jobs
+from router.lifecycle import actions
 from router.runtime import Runtime
 from tests.channels.telegram.botapi_standin import BotApiStandin
 from tests.channels.telegram.conftest import (
@@ -204,7 +205,7 @@ def test_conversation(
     assert "OKNO-000001 — Не печатает принтер" in listing
 
     # A specialist comments; Anna answers with a Telegram reply: a comment on the ticket.
-    specialist(runtime, workflow.comment, "OKNO-000001", text="Проверьте лоток 2.", public=True)
+    specialist(runtime, actions.comment, "OKNO-000001", text="Проверьте лоток 2.", public=True)
     assert chat(ANNA_CHAT)[-1] == "Новый комментарий по обращению OKNO-000001:\nПроверьте лоток 2."
     deliver(reply_to(update("reply_to_bot.json"), last_id(standin)))
     printer = ticket(runtime, "OKNO-000001")
@@ -214,7 +215,7 @@ def test_conversation(
     assert bodies[-1] == "Бумагу вынула, но всё равно не печатает"
 
     # Resolved: the resolution with a 1-5 rating keyboard; a rating, then a comment.
-    specialist(runtime, workflow.resolve, "OKNO-000001", resolution="Заменили ролик подачи.")
+    specialist(runtime, actions.resolve, "OKNO-000001", resolution="Заменили ролик подачи.")
     assert chat(ANNA_CHAT)[-1].startswith("Обращение OKNO-000001 решено:\nЗаменили ролик подачи.")
     assert chat(ANNA_CHAT)[-1].endswith("[⭐ | ⭐⭐ | ⭐⭐⭐ | ⭐⭐⭐⭐ | ⭐⭐⭐⭐⭐]")
     data, message_id = button(standin, "⭐⭐⭐⭐⭐")
@@ -233,7 +234,7 @@ def test_conversation(
     )
 
     # A status push: the second ticket closed without a resolution.
-    specialist(runtime, workflow.close, "OKNO-000002", reason="Восстановилось само")
+    specialist(runtime, actions.close, "OKNO-000002", reason="Восстановилось само")
     assert chat(ANNA_CHAT)[-1] == "Статус обращения OKNO-000002 изменён: закрыто."
     with runtime.sessions() as session:
         address = session.scalars(select(EmployeeAddress)).one()

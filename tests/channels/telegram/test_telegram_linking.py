@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from models.db import EmployeeAddress, InboundMessage, LinkCode, Ticket
+from models.db import EmployeeAddress, InboundMessage, LinkCode, NotificationRow, Ticket
 from router.actions_linking import CODE_ATTEMPTS, normalise_phone
 from router.runtime import Runtime
 from tests.channels.telegram.botapi_standin import BotApiStandin
@@ -32,6 +32,7 @@ def inbound(runtime: Runtime) -> list[tuple[str, str | None]]:
         ("+7 (916) 123-45-67", "+79161234567"),
         ("8 916 123 45 67", "+79161234567"),
         ("9161234567", "+79161234567"),
+        ("4951234567", "+74951234567"),  # a Moscow landline: the phone channel's rule, not +495...
         ("+44 20 7946 0958", "+442079460958"),
         ("12345", None),
         ("", None),
@@ -60,6 +61,19 @@ def test_unknown_phone_is_refused_and_explained(
         ("rejected", "link_phone: no employee has the phone '+79161234567'")
     ]
     assert linked(runtime) == []
+
+
+def test_linking_replies_go_through_the_outbox(
+    bot: Bot, standin: BotApiStandin, runtime: Runtime, anna: int
+) -> None:
+    """Written with the link, sent by the notify job: a reply that fails is retried, not lost."""
+    bot.receive(update("contact_own.json"))
+    assert standin.transcript(ANNA_CHAT)[-1].startswith("Готово, Анна Петрова!")
+    with runtime.sessions() as session:
+        rows = session.scalars(select(NotificationRow)).all()
+        assert [(r.ticket_id, r.channel, r.kind, r.status) for r in rows] == [
+            (None, "telegram", "info", "sent")
+        ]
 
 
 def test_email_code_links_the_chat(

@@ -37,8 +37,10 @@ def note(text: str = "Статус обращения OKNO-000001 изменён
 
 
 def notifications(runtime: Runtime) -> list[NotificationRow]:
+    """The ticket's notifications (linking replies have no ticket)."""
     with runtime.sessions() as session:
-        return list(session.scalars(select(NotificationRow).order_by(NotificationRow.id)))
+        query = select(NotificationRow).where(NotificationRow.ticket_id.is_not(None))
+        return list(session.scalars(query.order_by(NotificationRow.id)))
 
 
 def test_blocked_bot_falls_back_to_email(
@@ -191,7 +193,7 @@ def test_registry_builds_the_channel(tg_settings: TelegramSettings, tmp_path: ob
 
     spec = build(ChannelConfig(data_dir=tmp_path))  # type: ignore[arg-type]
     assert spec.name == "telegram" and spec.parse_raw is not None
-    assert spec.extras["settings"] == tg_settings
+    assert spec.settings == tg_settings
 
 
 async def _me(settings: TelegramSettings) -> str:

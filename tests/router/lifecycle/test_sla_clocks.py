@@ -18,10 +18,10 @@ from models.types import Channel, IncomingMessage
 from router import analytics, jobs, sla
 from router.intake import Intake
 from router.lifecycle import sla_clocks
+from router.lifecycle.records import add_ticket
 from router.runtime import Runtime, build_runtime
 from router.sla_sweep import sla_tick
-from router.tickets import add_ticket
-from tests.router.test_workflow_support import REQUESTER, make_staff
+from tests.support.workflow import REQUESTER, make_staff
 
 MSK = ZoneInfo("Europe/Moscow")
 START = datetime(2027, 3, 1, 9, tzinfo=MSK)  # a Monday; ru_office works 09-13, 14-18

@@ -1,0 +1,118 @@
+"""Ticket records: numbering, audit events and messages. The one place that writes them.
+
+Every audit event goes through `record_event`, and its kind is one of `EVENT_KINDS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.db import Ticket, TicketEvent, TicketMessage
+from models.types import TICKET_PREFIX
+from router.webhooks import enqueue_webhooks
+
+# The audit-event vocabulary: what can happen to a ticket, one word each.
+EVENT_KINDS = frozenset(
+    {
+        "created",  # the ticket exists (to_value: its first status)
+        "status",  # a lifecycle move (data["action"]: which one)
+        "assigned",
+        "reassigned",
+        "clarified",  # the requester chose a service
+        "comment",
+        "asked",
+        "merged",
+        "merged_into",
+        "linked",
+        "feedback",
+        "auto_reply",
+        "requester_message",
+        # The SLA clocks (router/lifecycle/sla_clocks.py): to_value is the clock.
+        "sla_started",
+        "sla_paused",
+        "sla_resumed",
+        "sla_warning",
+        "sla_breached",
+        "sla_met",
+        "priority",  # raised one step on a breach (the service's raise_priority_on_breach)
+    }
+)
+
+
+def format_number(ticket_id: int) -> str:
+    return f"{TICKET_PREFIX}{ticket_id:06d}"
+
+
+def add_ticket(ticket: Ticket, *, session: Session, actor: str = "system") -> Ticket:
+    """Insert a ticket, give it its human number and its `created` event."""
+    session.add(ticket)
+    session.flush()
+    ticket.number = format_number(ticket.id)
+    record_event(
+        ticket,
+        "created",
+        to_value=ticket.status,
+        actor=actor,
+        session=session,
+        data={"service": ticket.service_code, "team": ticket.team_code},
+    )
+    return ticket
+
+
+def record_event(
+    ticket: Ticket,
+    kind: str,
+    *,
+    session: Session,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    actor: str = "system",
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    """Write one audit event; the one place ticket events are recorded."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown ticket event kind {kind!r}")
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        from_value=from_value,
+        to_value=to_value,
+        actor=actor,
+        data=data or {},
+    )
+    session.add(event)
+    enqueue_webhooks(session=session, ticket=ticket, event=event)
+    return event
+
+
+def add_message(
+    ticket: Ticket,
+    *,
+    session: Session,
+    direction: str,
+    body: str,
+    channel: str | None = None,
+    author: str | None = None,
+    attachments: list[Any] | None = None,
+    inbound_message_id: int | None = None,
+    author_user_id: int | None = None,
+) -> TicketMessage:
+    msg = TicketMessage(
+        ticket_id=ticket.id,
+        direction=direction,
+        body=body,
+        channel=channel,
+        author=author,
+        attachments=attachments or [],
+        inbound_message_id=inbound_message_id,
+        author_user_id=author_user_id,
+    )
+    session.add(msg)
+    return msg
+
+
+def by_number(number: str, *, session: Session) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.number == number.upper()))
