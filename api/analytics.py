@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, BeforeValidator, Field
@@ -58,6 +58,11 @@ class Summary(BaseModel):
     ratings: int
     resolution_hours_by_team: dict[str, float] = Field(
         description="Average hours from creation to resolution, resolved tickets only."
+    )
+    sla_compliance: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per clock (`response`, `resolution`), then `by_team`/`by_service`/"
+        "`by_channel`: met and breached clocks and the met share, from the SLA events.",
     )
 
 

@@ -132,6 +132,16 @@ class FeedbackOut(BaseModel):
     channel: str | None
 
 
+class SlaClockOut(BaseModel):
+    clock: str = Field(description="`response` or `resolution`.")
+    calendar: str
+    state: str = Field(description="running, paused, met or breached.")
+    due_at: datetime | None
+    elapsed_seconds: int = Field(description="Working time the clock has run.")
+    remaining_seconds: int = Field(description="Working time left (negative once breached).")
+    target_seconds: int
+
+
 class TicketDetail(TicketSummary):
     requester_name: str | None
     language: str
@@ -153,6 +163,9 @@ class TicketDetail(TicketSummary):
     closed_at: datetime | None = None
     allowed_actions: list[str] = Field(
         default_factory=list, description="Actions the ticket's status allows (POST .../<action>)."
+    )
+    sla: list[SlaClockOut] = Field(
+        default_factory=list, description="The SLA clocks: due times and working time left."
     )
     requester_employee: EmployeeOut | None = Field(
         default=None, description="The requester in the directory: department, branch, manager."

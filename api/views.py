@@ -12,6 +12,7 @@ from api.errors import ErrorBody
 from models.db import Feedback, Ticket, TicketLink, User
 from models.types import utcnow
 from router import sla
+from router.lifecycle import sla_clocks
 from router.lifecycle.states import allowed_actions
 
 NUMBER_PATTERN = r"^[Oo][Kk][Nn][Oo]-[0-9]{1,12}$"
@@ -65,6 +66,7 @@ def extras(ticket: Ticket, *, session: Session) -> dict[str, Any]:
         "resolved_at": ticket.resolved_at,
         "closed_at": ticket.closed_at,
         "allowed_actions": allowed_actions(ticket.status),
+        "sla": sla_clocks.describe(ticket, utcnow(), session=session),
     }
 
 

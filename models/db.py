@@ -63,6 +63,7 @@ class Team(Base):
     name_ru: Mapped[str] = mapped_column(String(255))
     name_en: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
+    calendar: Mapped[str | None] = mapped_column(String(64))
 
 
 class Service(Base):
@@ -81,6 +82,8 @@ class Service(Base):
     exclude_from_training: Mapped[bool] = mapped_column(Boolean, default=False)
     process: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    calendar: Mapped[str | None] = mapped_column(String(64))
+    raise_priority_on_breach: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ProcessTemplate(Base):
@@ -375,6 +378,62 @@ class ChannelState(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SlaCalendar(Base):
+    """A working-time calendar from the catalogue; `spec` is its entry, read by parse_calendar."""
+
+    __tablename__ = "calendars"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Branch(Base):
+    """An office of the company; employees name it in `Employee.branch` (by code)."""
+
+    __tablename__ = "branches"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_ru: Mapped[str] = mapped_column(String(255), default="")
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+    calendar: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class SlaClock(Base):
+    """One SLA clock of a ticket (response or resolution), measured in working time.
+
+    `elapsed_seconds` is the working time banked before `running_since`; a paused or stopped
+    clock has no `running_since`. The sweep reads only rows whose `next_check_at` has come
+    (an index), so its cost does not grow with the number of open tickets.
+    """
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "clock", name="uq_sla_clock_ticket_clock"),
+        Index("ix_sla_clock_next_check", "next_check_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    clock: Mapped[str] = mapped_column(String(16))
+    calendar: Mapped[str] = mapped_column(String(64))
+    target_seconds: Mapped[float] = mapped_column(Float)
+    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    running_since: Mapped[datetime | None] = mapped_column()
+    due_at: Mapped[datetime | None] = mapped_column()
+    warn_at: Mapped[datetime | None] = mapped_column()
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    warned_cycle: Mapped[int] = mapped_column(Integer, default=-1)
+    breached_at: Mapped[datetime | None] = mapped_column()
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    met: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class WebhookSubscription(Base):

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     reopen_grace_days: int = Field(default=7, ge=0)
     notify_cap_per_hour: int = Field(default=20, ge=1)
     sweep_after_seconds: int = Field(default=30, ge=1)
+    # SLA: warn at this share of a clock's working time; the sweep looks this often (<= 30 s
+    # after the moment, as promised).
+    sla_warning_share: float = Field(default=0.8, gt=0, lt=1)
+    sla_sweep_seconds: float = Field(default=10.0, ge=0.5, le=30)
     rate_limit_per_client: int = Field(
         default=60, ge=0, description="Web-form posts per window from one client address; 0: off."
     )

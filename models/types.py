@@ -73,6 +73,7 @@ class NotificationKind(enum.StrEnum):
     resolved = "resolved"
     feedback_request = "feedback_request"
     sla_warning = "sla_warning"
+    sla_breached = "sla_breached"
     clarify = "clarify"
     info = "info"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from models.db import Feedback, Ticket, TicketEvent
 from models.types import OPEN_STATUSES, utcnow
@@ -69,7 +69,52 @@ def summarize(*, session: Session, where: list[ColumnElement[bool]]) -> dict[str
         average_rating=round(float(rating[0]), 2) if rating[0] is not None else None,
         ratings=rating[1],
         resolution_hours_by_team={t: round(float(h), 2) for t, h in per_team if h is not None},
+        sla_compliance=compliance(session=session, where=where),
     )
+
+
+GROUPS = (
+    ("by_team", Ticket.team_code),
+    ("by_service", Ticket.service_code),
+    ("by_channel", Ticket.origin_channel),
+)
+
+
+def compliance(*, session: Session, where: list[ColumnElement[bool]]) -> dict[str, Any]:
+    """Met and breached clocks per team, service and channel, read from the SLA events.
+
+    A clock that ever breached counts as breached (a reopened ticket cannot undo it); one that
+    stopped in time and never breached counts as met. Running clocks are not counted yet.
+    """
+    later = aliased(TicketEvent)
+    was_breached = exists().where(
+        later.ticket_id == TicketEvent.ticket_id,
+        later.kind == "sla_breached",
+        later.to_value == TicketEvent.to_value,
+    )
+    outcome = case((was_breached, "breached"), else_="met")
+    out: dict[str, Any] = {"response": {}, "resolution": {}}
+    for name, column in GROUPS:
+        rows = session.execute(
+            select(column, TicketEvent.to_value, outcome, func.count(func.distinct(Ticket.id)))
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(*where, TicketEvent.kind.in_(("sla_met", "sla_breached")))
+            .group_by(column, TicketEvent.to_value, outcome)
+        )
+        for clock in out:
+            out[clock][name] = {}
+        for key, clock, result, count in rows:
+            cell = (
+                out.setdefault(clock, {})
+                .setdefault(name, {})
+                .setdefault(str(key), {"met": 0, "breached": 0})
+            )
+            cell[result] = count
+    for groups in out.values():
+        for cells in groups.values():
+            for cell in cells.values():
+                cell["compliance"] = _share(cell["met"], cell["met"] + cell["breached"])
+    return out
 
 
 def reassigned() -> ColumnElement[bool]:

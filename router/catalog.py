@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from models.db import PriorityPolicy, ProcessTemplate, Service, Team
 from models.types import TRIAGE_TEAM, Priority
+from router.catalog_lines import CatalogError, LineLoader
+from router.catalog_sla import check_sla, load_sla, service_targets, upsert
 
-
-class CatalogError(ValueError):
-    """The catalogue file is unreadable or inconsistent; the message names the entry."""
+__all__ = ["CatalogError", "load_catalog", "read_catalog"]
 
 
 @dataclass
@@ -31,7 +31,7 @@ class LoadReport:
 def read_catalog(path: Path) -> dict[str, Any]:
     """Parse and validate a catalogue file without touching the database."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=LineLoader)  # noqa: S506
     except FileNotFoundError as exc:
         raise CatalogError(f"catalogue file not found: {path}") from exc
     except yaml.YAMLError as exc:
@@ -60,6 +60,7 @@ def _validate(data: dict[str, Any]) -> None:
     codes = {s["code"] for s in _entries(data, "services", "service")}
     for svc in data["services"]:
         _check_service(svc, teams, processes)
+    check_sla(data)
     for name, proc in processes.items():
         _check_process(name, proc, codes)
     for prio, policy in _mapping(data.get("priorities") or {}, "'priorities'").items():
@@ -73,7 +74,8 @@ def _entries(data: dict[str, Any], key: str, kind: str) -> list[dict[str, Any]]:
     """A list of mappings, each with a text `code`."""
     entries = data[key]
     if not isinstance(entries, list):
-        raise CatalogError(f"'{key}' must be a list of entries, not {type(entries).__name__}")
+        kind_of = "dict" if isinstance(entries, dict) else type(entries).__name__
+        raise CatalogError(f"'{key}' must be a list of entries, not {kind_of}")
     for number, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
             raise CatalogError(f"{kind} #{number} must be a mapping, not {entry!r}")
@@ -84,12 +86,10 @@ def _entries(data: dict[str, Any], key: str, kind: str) -> list[dict[str, Any]]:
 
 def _check_service(svc: dict[str, Any], teams: set[str], processes: dict[str, Any]) -> None:
     code = svc["code"]
-    for key in ("team", "name_ru", "name_en", "response_hours", "resolution_hours"):
+    for key in ("team", "name_ru", "name_en"):
         if key not in svc:
             raise CatalogError(f"service {code}: missing '{key}'")
     _require_text(svc, "service", ("name_ru", "name_en"))
-    for key in ("response_hours", "resolution_hours"):
-        _positive(svc[key], f"service {code}: '{key}'")
     if svc["team"] not in teams:
         raise CatalogError(f"service {code}: unknown team '{svc['team']}'")
     if svc.get("priority", "normal") not in Priority.__members__:
@@ -130,8 +130,9 @@ def load_catalog(path: Path, *, session: Session) -> LoadReport:
     """Upsert the catalogue by code; entries missing from the file are kept (tickets use them)."""
     data = read_catalog(path)
     report = LoadReport()
+    load_sla(data, session=session)
     for team in data["teams"]:
-        _upsert(session, Team, "code", team["code"], _fields(team, Team))
+        upsert(session, Team, "code", team["code"], _fields(team, Team))
         report.teams += 1
     session.flush()
     for name, proc in (data.get("processes") or {}).items():
@@ -140,30 +141,22 @@ def load_catalog(path: Path, *, session: Session) -> LoadReport:
             "name_en": proc.get("name_en", name),
             "steps": proc.get("steps", []),
         }
-        _upsert(session, ProcessTemplate, "code", name, fields)
+        upsert(session, ProcessTemplate, "code", name, fields)
         report.processes += 1
     for svc in data["services"]:
         fields = _fields(svc, Service)
         fields["team_code"] = svc["team"]
-        _upsert(session, Service, "code", svc["code"], fields)
+        fields.update(service_targets(svc))
+        upsert(session, Service, "code", svc["code"], fields)
         report.services += 1
     for prio, policy in (data.get("priorities") or {}).items():
-        _upsert(session, PriorityPolicy, "priority", prio, dict(policy))
+        upsert(session, PriorityPolicy, "priority", prio, dict(policy))
     return report
 
 
 def _fields(entry: dict[str, Any], model: type) -> dict[str, Any]:
     columns = set(model.__table__.columns.keys())  # type: ignore[attr-defined]
     return {k: v for k, v in entry.items() if k in columns and k not in ("id", "code")}
-
-
-def _upsert(session: Session, model: type, key: str, value: str, fields: dict[str, Any]) -> None:
-    row = session.scalar(select(model).where(getattr(model, key) == value))
-    if row is None:
-        row = model(**{key: value})
-        session.add(row)
-    for name, val in fields.items():
-        setattr(row, name, val)
 
 
 def catalog_is_empty(*, session: Session) -> bool:

@@ -128,8 +128,8 @@ def to_value(row: NotificationRow, ticket_number: str) -> Notification:
 
 def over_cap(row: NotificationRow, cap: int, *, session: Session) -> bool:
     """Loop breaker: too many automatic notifications to one recipient within an hour."""
-    if row.kind not in AUTOMATIC:
-        return False
+    if row.kind not in AUTOMATIC or row.extra.get("internal"):
+        return False  # a team's SLA mail is not a loop with a requester
     since = _now() - timedelta(hours=1)
     count = session.scalar(
         select(func.count(NotificationRow.id)).where(

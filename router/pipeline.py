@@ -24,6 +24,7 @@ from router import notify, sla, texts
 from router.clarify import clarify_notification
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.records import add_message, add_ticket, record_event
+from router.lifecycle.sla_plan import requester_timezone
 from router.lifecycle.states import move
 from router.processes import fan_out, service_row
 from router.routing import Decision, decide
@@ -117,8 +118,8 @@ def _new_ticket(
     decision = decide(message, session=session, model=model, employee=employee)
     now = utcnow()
     ticket = _ticket_from(decision, message, employee, row, session=session)
-    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
     add_ticket(ticket, session=session)
+    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
     _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):
         add_message(
@@ -193,7 +194,7 @@ def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:
     lang = texts.lang(ticket.language)
-    tz = (ticket.requester.timezone if ticket.requester else None) or settings.default_timezone
+    tz = requester_timezone(ticket, session=session) or settings.default_timezone
     due = {
         "response_due": texts.local_time(ticket.response_due_at, tz),
         "resolution_due": texts.local_time(ticket.resolution_due_at, tz),

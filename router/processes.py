@@ -50,7 +50,7 @@ def fan_out(ticket: Ticket, *, session: Session, now: datetime) -> list[Ticket]:
             parent_id=ticket.id,
             process_step=f"{index}:{child_service.code}",
         )
-        sla.set_due_dates(child, child_service, now, session=session)
         add_ticket(child, session=session)
+        sla.set_due_dates(child, child_service, now, session=session)
         children.append(child)
     return children

@@ -1,59 +1,65 @@
-"""SLA arithmetic: due times from a service's targets and priority, paused while we wait."""
+"""SLA entry points for the lifecycle: due times from the clocks, paused while we wait.
+
+The clocks themselves (working time on a calendar, events, warnings) live in
+router/lifecycle/sla_clocks.py; this module keeps the small surface the actions call.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from models.db import PriorityPolicy, Service, Ticket
+from models.db import Service, Ticket
+from models.types import utcnow
+from router.lifecycle import sla_clocks
 
-DEFAULT_FACTORS = {"critical": 0.25, "high": 0.5, "normal": 1.0, "low": 2.0}
-TRIAGE_RESPONSE_HOURS = 4.0
-TRIAGE_RESOLUTION_HOURS = 40.0
-
-
-def factors(priority: str, *, session: Session) -> tuple[float, float]:
-    policy = session.get(PriorityPolicy, priority)
-    if policy is None:
-        f = DEFAULT_FACTORS.get(priority, 1.0)
-        return f, f
-    return policy.response_factor, policy.resolution_factor
+FINISHED = ("resolved", "closed")
 
 
 def set_due_dates(
     ticket: Ticket, service: Service | None, now: datetime, *, session: Session
 ) -> None:
-    """Response and resolution due times; a ticket without a service gets the triage targets."""
-    response_h = service.response_hours if service else TRIAGE_RESPONSE_HOURS
-    resolution_h = service.resolution_hours if service else TRIAGE_RESOLUTION_HOURS
-    default_priority = service.priority if service else "normal"
-    rf, sf = factors(ticket.priority, session=session)
-    df_r, df_s = factors(default_priority, session=session)
-    # Targets in the catalogue are for the service's default priority; scale relative to it.
-    ticket.response_due_at = now + timedelta(hours=response_h * rf / df_r)
-    ticket.resolution_due_at = now + timedelta(hours=resolution_h * sf / df_s)
+    """Start the clocks at `now` (a new ticket), or re-plan them for a new service, team or
+    priority keeping the working time already spent; a ticket without a service gets triage's."""
+    sla_clocks.plan_ticket(ticket, service, now, session=session, now=max(now, utcnow()))
 
 
-def pause(ticket: Ticket, now: datetime) -> None:
-    """Stop the clock (waiting for the requester)."""
+def pause(ticket: Ticket, now: datetime, *, finished: bool = False) -> None:
+    """Stop the clocks: waiting for the requester, or (`finished`) the ticket is resolved."""
+    session = _session(ticket)
+    if finished:
+        for clock in sla_clocks.CLOCKS:
+            sla_clocks.stop(ticket, clock, now, session=session)
+    else:
+        sla_clocks.pause(ticket, now, session=session)
     if ticket.sla_paused_at is None:
         ticket.sla_paused_at = now
 
 
 def resume(ticket: Ticket, now: datetime) -> None:
-    """Restart the clock, pushing due times by the time spent waiting."""
+    """Restart the clocks (the requester answered, or the ticket was reopened)."""
     if ticket.sla_paused_at is None:
         return
-    waited = now - ticket.sla_paused_at
-    if ticket.response_due_at and ticket.first_response_at is None:
-        ticket.response_due_at += waited
-    if ticket.resolution_due_at:
-        ticket.resolution_due_at += waited
+    sla_clocks.resume(ticket, now, session=_session(ticket))
     ticket.sla_paused_at = None
+
+
+def responded(ticket: Ticket, now: datetime) -> None:
+    """The first public reply to the requester stops the response clock."""
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+    sla_clocks.stop(ticket, sla_clocks.RESPONSE, now, session=_session(ticket))
+
+
+def _session(ticket: Ticket) -> Session:
+    session = object_session(ticket)
+    if session is None:
+        raise RuntimeError(f"ticket {ticket.number} is not in a session")
+    return session
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     if ticket.sla_paused_at is not None or ticket.resolution_due_at is None:
         return False
-    return ticket.resolution_due_at < now and ticket.status not in ("resolved", "closed")
+    return ticket.resolution_due_at < now and ticket.status not in FINISHED

@@ -18,7 +18,7 @@ from models.types import MessageStatus, utcnow
 from router import jobs
 from router.intake import enqueue_process, process_job_id
 from router.runtime import Runtime
-from router.sla_breaches import record_breaches
+from router.sla_sweep import sla_tick
 from router.webhook_jobs import delivery_job_id, enqueue_deliveries
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,10 @@ def sweep(
 def _sweep_webhooks(
     runtime: Runtime, cutoff: datetime, abandoned_after: timedelta
 ) -> tuple[int, int]:
-    """Record new SLA breaches (their deliveries go out on commit); re-enqueue lost deliveries."""
+    """SLA warnings and breaches due now (their deliveries go out on commit); lost deliveries."""
+    # The SLA sweep thread does this every few seconds; here too costs one indexed query.
+    breaches = sla_tick(runtime).breaches
     with session_scope(runtime.sessions) as session:
-        breaches = record_breaches(session=session)
         pending = list(
             session.scalars(
                 select(WebhookDelivery.id)

@@ -16,6 +16,10 @@ BENCHES = {
     ),
     "queue": ("scripts.bench_queue:bench_queue", "The specialist queue and search, PostgreSQL."),
     "agent": ("scripts.bench_agent:bench_agent", "The workspace's queue page, render time."),
+    "sla": (
+        "scripts.bench_sla:bench_sla",
+        "One SLA sweep tick over a million open tickets, PostgreSQL.",
+    ),
 }
 
 

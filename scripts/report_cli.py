@@ -37,7 +37,21 @@ def render(stats: dict[str, Any]) -> str:
     ):
         parts = ", ".join(f"{k} {v}" for k, v in sorted(stats[key].items()))
         lines.append(f"{title}: {parts or '—'}")
+    lines += _compliance(stats.get("sla_compliance") or {})
     return "\n".join(lines)
+
+
+def _compliance(data: dict[str, Any]) -> list[str]:
+    """SLA compliance per clock and team: `hr 90.0% (9/10)`."""
+    lines = []
+    for clock in ("response", "resolution"):
+        for group, cells in (data.get(clock) or {}).items():
+            parts = ", ".join(
+                f"{key} {_share(c['compliance'])} ({c['met']}/{c['met'] + c['breached']})"
+                for key, c in sorted(cells.items())
+            )
+            lines.append(f"{clock} SLA met {group.replace('_', ' ')}: {parts or '—'}")
+    return lines
 
 
 @click.command()

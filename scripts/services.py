@@ -25,6 +25,7 @@ from models.migrate import upgrade
 from models.settings import Settings, SettingsError
 from router.catalog import catalog_is_empty, load_catalog
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
+from router.sla_sweep import sla_sweep_forever
 from router.sweeper import sweep_forever
 from router.webhook_jobs import WEBHOOK_QUEUE
 from scripts.run_plan import child_env, embedded_redis, plan, up_line
@@ -90,6 +91,12 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
     if sweeper and not burst:
         threading.Thread(
             target=sweep_forever, args=(runtime, stop), daemon=True, name="okno-sweeper"
+        ).start()
+        threading.Thread(
+            target=sla_sweep_forever,
+            args=(runtime, stop, runtime.settings.sla_sweep_seconds),
+            daemon=True,
+            name="okno-sla-sweep",
         ).start()
     try:
         work_until_stopped(runtime, queues, burst=burst, stop=stop)

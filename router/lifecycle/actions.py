@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Feedback, NotificationRow, Ticket, User, UserTeam
 from models.types import NotificationKind, utcnow
-from router import notify, texts
+from router import notify, sla, texts
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.records import add_message, record_event
 from router.lifecycle.states import (
@@ -45,9 +45,8 @@ def _status_note(ticket: Ticket, *, session: Session) -> list[NotificationRow]:
 
 
 def _responded(ticket: Ticket, now: datetime) -> None:
-    """The first public answer to the requester meets the response target."""
-    if ticket.first_response_at is None:
-        ticket.first_response_at = now
+    """The first public answer to the requester stops the response clock."""
+    sla.responded(ticket, now)
 
 
 def _set_assignee(ticket: Ticket, user: User, action: str, *, session: Session, actor: str) -> None:

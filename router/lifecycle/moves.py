@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -53,8 +51,12 @@ def reassign(
         )
     old = {"service": ticket.service_code, "team": ticket.team_code}
     old_place = _place(ticket.team_code, ticket.service_code)
-    _recompute_due(ticket, service, session=session)
     ticket.service_code, ticket.team_code, ticket.assignee_id = new_service, team, None
+    if service is not None:
+        ticket.priority = service.priority
+    # The clocks keep the working time already spent (paused time stays out) and re-plan
+    # what is left on the new service's targets and the new team's calendar.
+    sla.set_due_dates(ticket, service, ticket.created_at, session=session)
     record_event(
         ticket,
         "reassigned",
@@ -102,37 +104,6 @@ def _destination(
             field="team",
         )
     return service, service.team_code
-
-
-def _recompute_due(ticket: Ticket, service: Service | None, *, session: Session) -> None:
-    """New targets counted from when the requester asked, keeping time paused for them.
-
-    The shift between the current due times and the old service's nominal ones is the time
-    the clock stood still (waiting for the requester); it carries over to the new targets.
-    """
-    due = ticket.response_due_at, ticket.resolution_due_at
-    old = session.scalar(select(Service).where(Service.code == ticket.service_code))
-    sla.set_due_dates(ticket, old, ticket.created_at, session=session)
-    shifts = [_shift(actual, nominal) for actual, nominal in zip(due, _dues(ticket), strict=True)]
-    if service is not None:
-        ticket.priority = service.priority
-    sla.set_due_dates(ticket, service, ticket.created_at, session=session)
-    ticket.response_due_at = _plus(ticket.response_due_at, shifts[0])
-    ticket.resolution_due_at = _plus(ticket.resolution_due_at, shifts[1])
-
-
-def _dues(ticket: Ticket) -> tuple[datetime | None, datetime | None]:
-    return ticket.response_due_at, ticket.resolution_due_at
-
-
-def _shift(actual: datetime | None, nominal: datetime | None) -> timedelta:
-    if actual is None or nominal is None:
-        return timedelta(0)
-    return max(actual - nominal, timedelta(0))
-
-
-def _plus(moment: datetime | None, shift: timedelta) -> datetime | None:
-    return None if moment is None else moment + shift
 
 
 def merge(

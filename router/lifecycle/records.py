@@ -30,7 +30,14 @@ EVENT_KINDS = frozenset(
         "feedback",
         "auto_reply",
         "requester_message",
-        "sla_breached",  # router/sla_breaches.py (on main) marks a missed due time
+        # The SLA clocks (router/lifecycle/sla_clocks.py): to_value is the clock.
+        "sla_started",
+        "sla_paused",
+        "sla_resumed",
+        "sla_warning",
+        "sla_breached",
+        "sla_met",
+        "priority",  # raised one step on a breach (the service's raise_priority_on_breach)
     }
 )
 

@@ -137,7 +137,8 @@ def move(ticket: Ticket, action: str, *, session: Session, actor: str, now: date
     if target in OPEN and target != WAITING:
         sla.resume(ticket, now)
     if target in (WAITING, RESOLVED, CLOSED):
-        sla.pause(ticket, now)  # idempotent: waiting → resolved keeps the earlier start
+        # Idempotent: waiting → resolved keeps the earlier start; resolving stops the clocks.
+        sla.pause(ticket, now, finished=target in (RESOLVED, CLOSED))
     _set_status(ticket, target, action, session=session, actor=actor, now=now)
 
 

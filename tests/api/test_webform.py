@@ -54,7 +54,8 @@ def test_webform_creates_ticket_and_notification(client: TestClient, runtime: Ru
     assert ticket["language"] == "ru"
     assert ticket["response_due_at"] and ticket["resolution_due_at"]
     assert ticket["messages"][0]["body"].startswith("Добрый день")
-    assert [e["kind"] for e in ticket["events"]] == ["created"]
+    kinds = [e["kind"] for e in ticket["events"]]
+    assert kinds == ["created", "sla_started", "sla_started"]
     with runtime.sessions() as session:
         note = session.scalars(select(NotificationRow)).one()
     assert note.kind == "created" and note.status == "sent"

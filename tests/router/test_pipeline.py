@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from models.db import Employee, InboundMessage, NotificationRow, Ticket, TicketLink
 from models.settings import Settings
 from models.types import Channel, IncomingMessage, utcnow
-from router import jobs
+from router import jobs, sla
 from router.intake import Intake
 from router.runtime import Runtime, build_runtime
 from router.sweeper import sweep
@@ -178,7 +178,7 @@ def test_requester_reply_reopens_without_counting_the_resolved_time(runtime: Run
     with runtime.sessions.begin() as session:
         ticket = session.scalars(select(Ticket)).one()
         ticket.status, ticket.resolved_at = "resolved", five_days_ago
-        ticket.sla_paused_at, ticket.resolution_due_at = five_days_ago, utcnow() - timedelta(days=4)
+        sla.pause(ticket, five_days_ago, finished=True)  # the clocks stopped at the resolution
     reply = message(
         "r-2",
         channel=Channel.email,

@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from models.db import TicketEvent, WebhookDelivery
+from models.types import utcnow
 from router.lifecycle import actions, states
 from router.lifecycle.records import record_event
 from router.runtime import Runtime
+from router.sla_sweep import sla_tick
 from router.sweeper import sweep
 from router.webhook_jobs import WEBHOOK_QUEUE
 from router.webhook_subscriptions import webhook_settings
@@ -171,16 +173,19 @@ def test_an_overdue_ticket_announces_its_breach_once(
     cli: CliRunner, runtime: Runtime, receiver: Receiver
 ) -> None:
     subscribe(cli, receiver.url + "/sla", "sla.breached", "--team", "hr")
-    number = new_ticket(runtime, due_in=timedelta(hours=-1))
-    new_ticket(runtime, service="pay_2ndfl", due_in=timedelta(hours=-1))  # another team
-    sweep(runtime, older_than=timedelta(0))
+    number = new_ticket(runtime)
+    new_ticket(runtime, service="pay_2ndfl")  # another team
+    late = utcnow() + timedelta(days=30)  # both clocks of both tickets have run out by then
+    sla_tick(runtime, now=late)
+    sla_tick(runtime, now=late)  # a second pass fires nothing
     sweep(runtime, older_than=timedelta(0))
     deliver(runtime)
-    (breach,) = receiver.at("/sla")
-    assert breach.json["event"] == "sla.breached" and breach.json["ticket"]["number"] == number
+    breaches = receiver.at("/sla")
+    assert [b.json["event"] for b in breaches] == ["sla.breached"] * 2  # response, resolution
+    assert {b.json["ticket"]["number"] for b in breaches} == {number}
     with runtime.sessions() as session:
         kinds = session.scalars(select(TicketEvent.kind).where(TicketEvent.kind == "sla_breached"))
-        assert len(list(kinds)) == 2  # both tickets breached; only hr's subscriber heard
+        assert len(list(kinds)) == 4  # both clocks of both tickets; only hr's subscriber heard
 
 
 def test_urls_events_and_scope_are_checked(

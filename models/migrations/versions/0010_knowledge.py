@@ -1,7 +1,7 @@
 """knowledge-base articles and canned answers per service
 
 Revision ID: 0010_knowledge
-Revises: 0004_lifecycle
+Revises: 0005_sla
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_knowledge"
-down_revision = "0004_lifecycle"
+down_revision = "0005_sla"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from models.db import Service, TicketEvent, TicketLink
 from router.lifecycle import actions, states
+from router.lifecycle.calendar import add_working
 from router.lifecycle.moves import link, merge, reassign
+from router.lifecycle.sla_plan import load_calendar
 from router.runtime import Runtime
 from tests.support.workflow import Staff, make_staff, make_ticket
 
@@ -57,7 +59,6 @@ def test_reassign_corrects_the_label_and_audits_it(session: Session, staff: Staf
 def test_reassign_recomputes_due_dates_keeping_paused_time(session: Session, staff: Staff) -> None:
     ticket = make_ticket(session, service="hr_certificate")
     created = ticket.created_at
-    ticket.resolution_due_at = (ticket.resolution_due_at or created) + timedelta(hours=3)
     target = service(session, "legal_contract_review")
     reassign(
         session=session,
@@ -66,7 +67,10 @@ def test_reassign_recomputes_due_dates_keeping_paused_time(session: Session, sta
         service_code=target.code,
         reason="договор",
     )
-    expected = created + timedelta(hours=target.resolution_hours + 3)
+    # The working time spent so far carries over; what is left runs on the new target.
+    calendar = load_calendar("ru_office", session=session)
+    assert calendar is not None
+    expected = add_working(calendar, created, timedelta(hours=target.resolution_hours))
     assert ticket.resolution_due_at is not None
     assert abs(ticket.resolution_due_at - expected) < timedelta(seconds=1)
     assert ticket.priority == target.priority
