@@ -96,12 +96,14 @@ def to_value(row: NotificationRow, ticket_number: str) -> Notification:
 
 def over_cap(row: NotificationRow, cap: int, *, session: Session) -> bool:
     """Loop breaker: too many automatic notifications to one recipient within an hour."""
-    if row.kind not in AUTOMATIC:
+    # Portal rows are the status page itself, not a delivery: never capped, never counted.
+    if row.kind not in AUTOMATIC or row.channel == Channel.webform:
         return False
     since = _now() - timedelta(hours=1)
     count = session.scalar(
         select(func.count(NotificationRow.id)).where(
             NotificationRow.recipient == row.recipient,
+            NotificationRow.channel != Channel.webform.value,
             NotificationRow.status == "sent",
             NotificationRow.kind.in_(AUTOMATIC),
             NotificationRow.sent_at >= since,
