@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, BeforeValidator, Field
@@ -18,6 +18,7 @@ from api.errors import ApiError
 from api.views import error_responses
 from models.db import Feedback, Ticket
 from router import analytics as stats
+from router import analytics_slices as slicing
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -59,6 +60,33 @@ class Summary(BaseModel):
     resolution_hours_by_team: dict[str, float] = Field(
         description="Average hours from creation to resolution, resolved tickets only."
     )
+    group_by: list[str] = Field(default_factory=list, description="The dimensions of `groups`.")
+    groups: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With group_by: one row per group, its dimensions then the slice metrics.",
+    )
+
+
+class Slices(BaseModel):
+    group_by: list[str]
+    metrics: list[str] = Field(description="The metric columns of each row, in order.")
+    rows: list[dict[str, Any]]
+
+
+GroupBy = Annotated[
+    str | None,
+    Query(
+        description=f"Comma-separated dimensions: any of {', '.join(slicing.DIMENSIONS)}.",
+        examples=["week,team"],
+    ),
+]
+
+
+def _group_by(value: str | None) -> list[str]:
+    try:
+        return slicing.parse_group_by(value)
+    except slicing.UnknownDimension as exc:
+        raise ApiError(422, "invalid", [{"field": "group_by", "message": str(exc)}]) from exc
 
 
 def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
@@ -75,9 +103,58 @@ def _window(since: datetime | None, until: datetime | None) -> list[ColumnElemen
     responses=error_responses(401, 403, 422),
 )
 def summary(
-    session: SessionDep, user: AnalystUser, since: Since = None, until: Until = None
+    session: SessionDep,
+    user: AnalystUser,
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
 ) -> Summary:
-    return Summary(**stats.summarize(session=session, where=_window(since, until)))
+    where, dims = _window(since, until), _group_by(group_by)
+    body = stats.summarize(session=session, where=where)
+    if dims:
+        body.update(
+            group_by=dims, groups=slicing.slices(session=session, where=where, group_by=dims)
+        )
+    return Summary(**body)
+
+
+@router.get(
+    "/slices",
+    response_model=Slices,
+    summary="Counts, p50/p90 times, SLA compliance, misroutes, rating, drift per group",
+    responses=error_responses(401, 403, 422),
+)
+def slices(
+    session: SessionDep,
+    user: AnalystUser,
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
+) -> Slices:
+    dims = _group_by(group_by)
+    rows = slicing.slices(session=session, where=_window(since, until), group_by=dims)
+    return Slices(group_by=dims, metrics=list(slicing.METRICS), rows=rows)
+
+
+@router.get(
+    "/slices/export",
+    summary="The slices as CSV, the same as `okno report --csv` (analysts, admins)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(401, 403, 422),
+    },
+)
+def slices_export(
+    session: SessionDep,
+    user: AnalystUser,
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
+) -> Response:
+    dims = _group_by(group_by)
+    rows = slicing.slices(session=session, where=_window(since, until), group_by=dims)
+    return Response(slicing.to_csv(rows, dims), media_type="text/csv; charset=utf-8")
 
 
 EXPORT_COLUMNS = (

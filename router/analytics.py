@@ -76,19 +76,22 @@ def reassigned() -> ColumnElement[bool]:
     return exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "reassigned")
 
 
-def breached() -> ColumnElement[bool]:
+def breached(now: datetime | None = None) -> ColumnElement[bool]:
     finished = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
     running_late = and_(
         Ticket.status.in_(list(OPEN_STATUSES)),
-        Ticket.resolution_due_at < utcnow(),
+        Ticket.resolution_due_at < (now or utcnow()),
         Ticket.sla_paused_at.is_(None),
     )
     return or_(and_(finished.is_not(None), finished > Ticket.resolution_due_at), running_late)
 
 
 def _hours(session: Session, start: Any, end: Any) -> Any:
+    return hours_between(session.get_bind().dialect.name, start, end)
+
+
+def hours_between(dialect: str, start: Any, end: Any) -> Any:
     """Hours between two timestamps in the database's own date arithmetic."""
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return func.extract("epoch", end - start) / 3600.0
     if dialect in ("mysql", "mariadb"):
