@@ -14,12 +14,19 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from models.db import Employee, Feedback, Ticket, TicketEvent
+from models.db import Employee, Ticket
 from models.types import utcnow
-from router.analytics import AUTO_ROUTED, breached, hours_between
+from router.analytics import (
+    AUTO_ROUTED,
+    breached,
+    counted,
+    hours_between,
+    ratings_per_ticket,
+    reassigned_tickets,
+)
 
 DIMENSIONS = ("channel", "service", "team", "department", "branch", "week")
 PERCENTILES = (("p50", 0.5), ("p90", 0.9))
@@ -110,10 +117,6 @@ def _durations(dialect: str) -> list[tuple[str, Any]]:
     ]
 
 
-def _counted(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
 def _aggregate(
     keys: list[Any],
     durations: list[tuple[str, Any]],
@@ -122,36 +125,22 @@ def _aggregate(
     with_percentiles: bool,
 ) -> Any:
     now = utcnow()
-    reassigned = (
-        select(TicketEvent.ticket_id.label("ticket_id"))
-        .where(TicketEvent.kind == "reassigned")
-        .distinct()
-        .subquery("reassigned")
-    )
-    rated = (
-        select(
-            Feedback.ticket_id.label("ticket_id"),
-            func.sum(Feedback.rating).label("total"),
-            func.count(Feedback.id).label("n"),
-        )
-        .group_by(Feedback.ticket_id)
-        .subquery("rated")
-    )
+    reassigned, rated = reassigned_tickets(), ratings_per_ticket()
     auto = Ticket.routing.in_(AUTO_ROUTED)
     columns = [
         *keys,
         func.count(Ticket.id).label("tickets"),
-        _counted(_response_met()).label("response_met"),
-        _counted(_response_missed(now)).label("response_missed"),
-        _counted(_resolution_met()).label("resolution_met"),
-        _counted(and_(Ticket.resolution_due_at.is_not(None), breached(now))).label(
+        counted(_response_met()).label("response_met"),
+        counted(_response_missed(now)).label("response_missed"),
+        counted(_resolution_met()).label("resolution_met"),
+        counted(and_(Ticket.resolution_due_at.is_not(None), breached(now))).label(
             "resolution_missed"
         ),
         func.count(reassigned.c.ticket_id).label("reassigned"),
         func.sum(rated.c.total).label("rating_total"),
         func.coalesce(func.sum(rated.c.n), 0).label("ratings"),
-        _counted(auto).label("auto"),
-        _counted(and_(auto, Ticket.service_code == Ticket.predicted_service_code)).label(
+        counted(auto).label("auto"),
+        counted(and_(auto, Ticket.service_code == Ticket.predicted_service_code)).label(
             "auto_kept"
         ),
     ]

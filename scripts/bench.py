@@ -15,6 +15,10 @@ BENCHES = {
         "Our e-mail parser against the bare email package.",
     ),
     "queue": ("scripts.bench_queue:bench_queue", "The specialist queue and search, PostgreSQL."),
+    "analytics": (
+        "scripts.bench_analytics:bench_analytics",
+        "The analytics summary and its slices over a million tickets, PostgreSQL.",
+    ),
 }
 
 
