@@ -54,7 +54,7 @@ def add(
         origin_channel=channel,
         requester_id=requester.id if requester else None,
         requester_address=requester.email if requester else "someone@corp.example.com",
-        routing=routing or ("service" if predicted else "triage"),
+        routing=routing or ("service" if predicted else ("requester" if service else "triage")),
         created_at=created,
         first_response_at=at(response_h),
         resolved_at=at(resolve_h),
@@ -100,3 +100,41 @@ def seed_slices(session: Session) -> None:
             reassigned_from="facilities" if i == 0 else None,
         )  # fmt: skip
     add(session, service=None, team="triage", day=8, text="Непонятный вопрос")
+
+
+SCOOTER = [
+    "Нужен электросамокат для курьера на смену",
+    "Прошу выдать электросамокат курьеру на неделю",
+    "Электросамокат для курьерской доставки нужен срочно",
+    "Где взять электросамокат для курьера на смену?",
+]
+
+
+def seed_suggestions(session: Session) -> None:
+    """The warehouse asks for visitor badges over and over; Vera needs a 2-NDFL every month;
+    couriers' scooters have no service, so they land in triage or get reassigned."""
+    anna = employee(session, "anna", "warehouse", "Kazan")
+    boris = employee(session, "boris", "warehouse", "Kazan")
+    vera = employee(session, "vera", "accounting", "Moscow")
+    gleb = employee(session, "gleb", "accounting", "Moscow")
+    badge_days = [0, 1, 3, 4, 9, 15, 16, 22, 30, 37, 38, 50]
+    for i, day in enumerate(badge_days):
+        add(
+            session, service="sec_badge", team="security", requester=(anna, boris)[i % 2],
+            day=day, text="Пропуск для посетителя на склад", resolve_h=1.5,
+        )  # fmt: skip
+    for day in (5, 8, 44):
+        add(session, service="it_hardware", team="it_desk", requester=anna, day=day, resolve_h=3)
+    for day in (2, 32, 62, 92):
+        add(session, service="pay_2ndfl", team="payroll", requester=vera, day=day, resolve_h=5)
+    for day in (0, 1, 40, 41):  # four times, but not at a steady period
+        add(session, service="hr_certificate", team="hr", requester=gleb, day=day)
+    for i, text in enumerate(SCOOTER):
+        add(
+            session, service=None if i % 2 else "proc_purchase", team="procurement",
+            requester=anna, day=10 + i, text=text,
+            routing="triage" if i % 2 else "service", predicted=None if i % 2 else "fac_parking",
+            reassigned_from=None if i % 2 else "facilities",
+        )  # fmt: skip
+    add(session, service=None, team="triage", day=12, text="Кто отвечает за кофемашину?")
+    add(session, service=None, team="triage", day=13, text="Непонятный вопрос про жизнь")
