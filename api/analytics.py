@@ -8,19 +8,23 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import ColumnElement, select
 
-from api.auth import AnalystUser
+from api.auth import AnalystUser, require
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.views import error_responses
-from models.db import Feedback, Ticket
+from models.db import Feedback, Ticket, User
 from router import analytics as stats
 from router import analytics_slices as slicing
+from router import suggestions as proactive
+from router.workflow_users import Role
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+# Suggestions are for those who shape the catalogue and the teams' work: analysts and leads.
+PlannerUser = Annotated[User, Depends(require(Role.analyst, Role.lead, Role.admin))]
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -211,3 +215,64 @@ def export(
             ]
         )  # fmt: skip
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+class Suggestions(BaseModel):
+    suggestions: list[dict[str, Any]] = Field(
+        description="Each with id, kind (baseline, recurring, new_service), service, "
+        "department, requests, state (open, dismissed, done) and the kind's own figures."
+    )
+
+
+def _suggestions(
+    session: SessionDep, since: datetime | None, until: datetime | None, include_closed: bool
+) -> list[dict[str, Any]]:
+    where = _window(since or proactive.default_since(), until)
+    return proactive.suggest(session=session, where=where, include_closed=include_closed)
+
+
+@router.get(
+    "/suggestions",
+    response_model=Suggestions,
+    summary="Baseline, recurring and new catalogue services from the history (analysts, leads)",
+    description="Without `since`: the last 90 days. Dismissed and done ones only on request.",
+    responses=error_responses(401, 403, 422),
+)
+def suggestions(
+    session: SessionDep,
+    user: PlannerUser,
+    since: Since = None,
+    until: Until = None,
+    include_closed: bool = False,
+) -> Suggestions:
+    return Suggestions(suggestions=_suggestions(session, since, until, include_closed))
+
+
+VERDICTS = {"dismiss": "dismissed", "done": "done", "reopen": "open"}
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/{verdict}",
+    response_model=Suggestions,
+    summary="Dismiss a suggestion, mark it done, or reopen it (analysts, leads)",
+    description="`verdict` is dismiss, done or reopen; the window is the listing's.",
+    responses=error_responses(401, 403, 404, 422),
+)
+def suggestion_verdict(
+    session: SessionDep,
+    user: PlannerUser,
+    suggestion_id: str,
+    verdict: str,
+    since: Since = None,
+    until: Until = None,
+) -> Suggestions:
+    if verdict not in VERDICTS:
+        raise ApiError(404, "not_found", f"no verdict {verdict!r}; use {', '.join(VERDICTS)}")
+    found = [s for s in _suggestions(session, since, until, True) if s["id"] == suggestion_id]
+    if not found:
+        raise ApiError(404, "not_found", f"no suggestion {suggestion_id} in this window")
+    proactive.set_state(
+        session=session, suggestion=found[0], state=VERDICTS[verdict], actor=user.email
+    )
+    session.commit()
+    return Suggestions(suggestions=[{**found[0], "state": VERDICTS[verdict]}])

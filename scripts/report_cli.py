@@ -11,6 +11,7 @@ import click
 from models.db import session_scope
 from router import analytics
 from router import analytics_slices as slicing
+from router import suggestions as proactive
 from scripts.runtime import cli_runtime
 
 SHORT = {
@@ -124,3 +125,46 @@ def report(
         click.echo(json.dumps({**stats, "group_by": dims, "groups": rows}, ensure_ascii=False))
     else:
         click.echo(render(stats) + "\n\n" + render_slices(rows, dims))
+
+
+def render_suggestions(found: list[dict[str, Any]]) -> str:
+    if not found:
+        return "no suggestions"
+    lines = []
+    for s in found:
+        head = f"{s['id']}  {s['kind']:<12}{s['requests']:>5} requests  {s['service'] or '—'}"
+        lines.append(f"{head}  ({s['department'] or '—'})")
+        if s["kind"] == "baseline":
+            lines.append(
+                f"    {s['share']:.0%} of the department's requests, {s['requester_count']} "
+                f"requesters, {s['specialist_hours']} specialist hours: "
+                + ", ".join(s["requesters"])
+            )
+        elif s["kind"] == "recurring":
+            lines.append(
+                f"    {s['requester']} every {s['period_days']} days; next about "
+                f"{s['next_expected_at'][:10]}"
+            )
+        else:
+            lines.append(f"    handled by {s['team']}; words: {', '.join(s['keywords'])}")
+            lines.extend(f"    « {text} »" for text in s["examples"])
+    return "\n".join(lines)
+
+
+@report.command("suggestions")
+@click.option("--since", type=click.DateTime(), help="Tickets created at or after (UTC); 90 days.")
+@click.option("--until", type=click.DateTime(), help="Tickets created before (UTC).")
+@click.option("--all", "include_closed", is_flag=True, help="Dismissed and done ones too.")
+@click.option("--json", "as_json", is_flag=True, help='Last line: {"suggestions": [...]}.')
+def suggestions(
+    since: datetime | None, until: datetime | None, include_closed: bool, as_json: bool
+) -> None:
+    """Baseline, recurring and new catalogue services the request history suggests."""
+    runtime = cli_runtime()
+    where = analytics.created_between(since or proactive.default_since(), until)
+    with session_scope(runtime.sessions) as session:
+        found = proactive.suggest(session=session, where=where, include_closed=include_closed)
+    if as_json:
+        click.echo(json.dumps({"suggestions": found}, ensure_ascii=False))
+    else:
+        click.echo(render_suggestions(found))
