@@ -13,13 +13,14 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import ColumnElement, select
 
 from api.auth import AnalystUser, require
-from api.deps import SessionDep
+from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.views import error_responses
 from models.db import Feedback, Ticket, User
 from router import analytics as stats
 from router import analytics_slices as slicing
 from router import suggestions as proactive
+from router.analytics_cache import cached
 from router.workflow_users import Role
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -107,6 +108,7 @@ def _window(since: datetime | None, until: datetime | None) -> list[ColumnElemen
     responses=error_responses(401, 403, 422),
 )
 def summary(
+    runtime: RuntimeDep,
     session: SessionDep,
     user: AnalystUser,
     since: Since = None,
@@ -114,12 +116,29 @@ def summary(
     group_by: GroupBy = None,
 ) -> Summary:
     where, dims = _window(since, until), _group_by(group_by)
-    body = stats.summarize(session=session, where=where)
-    if dims:
-        body.update(
-            group_by=dims, groups=slicing.slices(session=session, where=where, group_by=dims)
-        )
-    return Summary(**body)
+
+    def compute() -> dict[str, Any]:
+        body = stats.summarize(session=session, where=where)
+        if dims:
+            rows = slicing.slices(session=session, where=where, group_by=dims)
+            body.update(group_by=dims, groups=rows)
+        return body
+
+    params = {"since": since, "until": until, "group_by": dims}
+    return Summary(**cached(runtime.redis, session, "summary", params, compute))
+
+
+def _slices(
+    runtime: RuntimeDep, session: SessionDep, since: Any, until: Any, dims: list[str]
+) -> list[dict[str, Any]]:
+    where = _window(since, until)
+    return cached(
+        runtime.redis,
+        session,
+        "slices",
+        {"since": since, "until": until, "group_by": dims},
+        lambda: slicing.slices(session=session, where=where, group_by=dims),
+    )
 
 
 @router.get(
@@ -129,6 +148,7 @@ def summary(
     responses=error_responses(401, 403, 422),
 )
 def slices(
+    runtime: RuntimeDep,
     session: SessionDep,
     user: AnalystUser,
     since: Since = None,
@@ -136,7 +156,7 @@ def slices(
     group_by: GroupBy = None,
 ) -> Slices:
     dims = _group_by(group_by)
-    rows = slicing.slices(session=session, where=_window(since, until), group_by=dims)
+    rows = _slices(runtime, session, since, until, dims)
     return Slices(group_by=dims, metrics=list(slicing.METRICS), rows=rows)
 
 
@@ -150,6 +170,7 @@ def slices(
     },
 )
 def slices_export(
+    runtime: RuntimeDep,
     session: SessionDep,
     user: AnalystUser,
     since: Since = None,
@@ -157,7 +178,7 @@ def slices_export(
     group_by: GroupBy = None,
 ) -> Response:
     dims = _group_by(group_by)
-    rows = slicing.slices(session=session, where=_window(since, until), group_by=dims)
+    rows = _slices(runtime, session, since, until, dims)
     return Response(slicing.to_csv(rows, dims), media_type="text/csv; charset=utf-8")
 
 

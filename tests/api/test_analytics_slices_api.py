@@ -13,7 +13,7 @@ from models.db import session_scope
 from router.runtime import Runtime
 from scripts.cli import main
 from tests.router.analytics_history import seed_slices
-from tests.router.test_workflow_support import make_staff
+from tests.router.test_workflow_support import make_staff, make_ticket
 
 
 @pytest.fixture
@@ -63,3 +63,20 @@ def test_unknown_dimension_is_a_named_422(runtime: Runtime) -> None:
     assert resp.status_code == 422 and "colour" in resp.text
     denied = client.get("/api/v1/analytics/slices", headers=staff.hr.headers)
     assert denied.status_code == 403
+
+
+def test_cached_summary_follows_new_data(runtime: Runtime) -> None:
+    staff = make_staff(runtime)
+    with session_scope(runtime.sessions) as session:
+        seed_slices(session)
+    client = TestClient(create_app(runtime))
+    params = {"group_by": "team"}
+    first = client.get("/api/v1/analytics/summary", params=params, headers=staff.analyst.headers)
+    again = client.get("/api/v1/analytics/summary", params=params, headers=staff.analyst.headers)
+    assert first.json() == again.json() and first.json()["tickets"] == 10
+    with session_scope(runtime.sessions) as session:
+        make_ticket(session, service="hr_certificate")
+    fresh = client.get("/api/v1/analytics/summary", params=params, headers=staff.analyst.headers)
+    assert fresh.json()["tickets"] == 11
+    hr = next(g for g in fresh.json()["groups"] if g["team"] == "hr")
+    assert hr["tickets"] == 6
