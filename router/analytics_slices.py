@@ -15,6 +15,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from models.db import Employee, Ticket
@@ -91,11 +92,15 @@ def slices(
     dialect = session.get_bind().dialect.name
     keys = [dimension(d, dialect).label(d) for d in group_by]
     durations = _durations(dialect)
-    percentiles = dialect == "postgresql"
-    rows = session.execute(_aggregate(keys, durations, where, with_percentiles=percentiles))
+    rows = session.execute(_aggregate(keys, where))
     by_key = {tuple(r[: len(keys)]): r._mapping for r in rows}
-    if not percentiles:
-        spread = {d: _percentiles_in_one_pass(session, keys, expr, where) for d, expr in durations}
+    # Apart from the counts: the sorted aggregate would force a sort of the whole wide join.
+    spread = {
+        d: (_percentiles_in_sql if dialect == "postgresql" else _percentiles_in_one_pass)(
+            session, keys, expr, where
+        )
+        for d, expr in durations
+    }
     out = []
     for key in sorted(by_key, key=_sort_key):
         row = by_key[key]
@@ -104,7 +109,7 @@ def slices(
         for name, _ in durations:
             for label, _q in PERCENTILES:
                 column = f"{name}_{label}_hours"
-                value = row[column] if percentiles else spread[name].get(key, {}).get(label)
+                value = spread[name].get(key, {}).get(label)
                 result[column] = _round(value, 2)
         out.append({k: result[k] for k in (*group_by, *METRICS)})
     return out
@@ -117,13 +122,7 @@ def _durations(dialect: str) -> list[tuple[str, Any]]:
     ]
 
 
-def _aggregate(
-    keys: list[Any],
-    durations: list[tuple[str, Any]],
-    where: list[ColumnElement[bool]],
-    *,
-    with_percentiles: bool,
-) -> Any:
+def _aggregate(keys: list[Any], where: list[ColumnElement[bool]]) -> Any:
     now = utcnow()
     reassigned, rated = reassigned_tickets(), ratings_per_ticket()
     auto = Ticket.routing.in_(AUTO_ROUTED)
@@ -144,12 +143,6 @@ def _aggregate(
             "auto_kept"
         ),
     ]
-    if with_percentiles:
-        for name, expr in durations:
-            for label, q in PERCENTILES:
-                columns.append(
-                    func.percentile_disc(q).within_group(expr).label(f"{name}_{label}_hours")
-                )
     query = (
         select(*columns)
         .select_from(Ticket)
@@ -221,6 +214,26 @@ def _round(value: Any, digits: int) -> float | None:
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
     return tuple((k is None, "" if k is None else str(k)) for k in key)
+
+
+def _percentiles_in_sql(
+    session: Session, keys: list[Any], expr: Any, where: list[ColumnElement[bool]]
+) -> dict[tuple[Any, ...], dict[str, float]]:
+    """PostgreSQL's nearest-rank `percentile_disc`, every fraction from one sort per group."""
+    fractions = [q for _, q in PERCENTILES]
+    spread = func.percentile_disc(array(fractions)).within_group(expr)
+    query = _with_employee(
+        select(*keys, spread).select_from(Ticket).where(*where, expr.is_not(None)), keys
+    )
+    rows = session.execute(query.group_by(*keys) if keys else query)
+    out = {}
+    for row in rows:
+        values = row[-1]
+        if values is not None:
+            out[tuple(row[:-1])] = {
+                label: v for (label, _), v in zip(PERCENTILES, values, strict=True)
+            }
+    return out
 
 
 def _percentiles_in_one_pass(
