@@ -15,7 +15,6 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from models.db import Employee, Ticket
@@ -92,15 +91,11 @@ def slices(
     dialect = session.get_bind().dialect.name
     keys = [dimension(d, dialect).label(d) for d in group_by]
     durations = _durations(dialect)
-    rows = session.execute(_aggregate(keys, where))
+    percentiles = dialect == "postgresql"
+    rows = session.execute(_aggregate(keys, durations, where, with_percentiles=percentiles))
     by_key = {tuple(r[: len(keys)]): r._mapping for r in rows}
-    # Apart from the counts: the sorted aggregate would force a sort of the whole wide join.
-    spread = {
-        d: (_percentiles_in_sql if dialect == "postgresql" else _percentiles_in_one_pass)(
-            session, keys, expr, where
-        )
-        for d, expr in durations
-    }
+    if not percentiles:
+        spread = {d: _percentiles_in_one_pass(session, keys, expr, where) for d, expr in durations}
     out = []
     for key in sorted(by_key, key=_sort_key):
         row = by_key[key]
@@ -109,7 +104,7 @@ def slices(
         for name, _ in durations:
             for label, _q in PERCENTILES:
                 column = f"{name}_{label}_hours"
-                value = spread[name].get(key, {}).get(label)
+                value = row[column] if percentiles else spread[name].get(key, {}).get(label)
                 result[column] = _round(value, 2)
         out.append({k: result[k] for k in (*group_by, *METRICS)})
     return out
@@ -122,7 +117,13 @@ def _durations(dialect: str) -> list[tuple[str, Any]]:
     ]
 
 
-def _aggregate(keys: list[Any], where: list[ColumnElement[bool]]) -> Any:
+def _aggregate(
+    keys: list[Any],
+    durations: list[tuple[str, Any]],
+    where: list[ColumnElement[bool]],
+    *,
+    with_percentiles: bool,
+) -> Any:
     now = utcnow()
     reassigned, rated = reassigned_tickets(), ratings_per_ticket()
     auto = Ticket.routing.in_(AUTO_ROUTED)
@@ -143,6 +144,12 @@ def _aggregate(keys: list[Any], where: list[ColumnElement[bool]]) -> Any:
             "auto_kept"
         ),
     ]
+    if with_percentiles:
+        for name, expr in durations:
+            for label, q in PERCENTILES:
+                columns.append(
+                    func.percentile_disc(q).within_group(expr).label(f"{name}_{label}_hours")
+                )
     query = (
         select(*columns)
         .select_from(Ticket)
@@ -214,26 +221,6 @@ def _round(value: Any, digits: int) -> float | None:
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
     return tuple((k is None, "" if k is None else str(k)) for k in key)
-
-
-def _percentiles_in_sql(
-    session: Session, keys: list[Any], expr: Any, where: list[ColumnElement[bool]]
-) -> dict[tuple[Any, ...], dict[str, float]]:
-    """PostgreSQL's nearest-rank `percentile_disc`, every fraction from one sort per group."""
-    fractions = [q for _, q in PERCENTILES]
-    spread = func.percentile_disc(array(fractions)).within_group(expr)
-    query = _with_employee(
-        select(*keys, spread).select_from(Ticket).where(*where, expr.is_not(None)), keys
-    )
-    rows = session.execute(query.group_by(*keys) if keys else query)
-    out = {}
-    for row in rows:
-        values = row[-1]
-        if values is not None:
-            out[tuple(row[:-1])] = {
-                label: v for (label, _), v in zip(PERCENTILES, values, strict=True)
-            }
-    return out
 
 
 def _percentiles_in_one_pass(
