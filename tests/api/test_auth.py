@@ -31,6 +31,8 @@ EXAMPLES = {
     "message_id": "1",
     "email": "a.petrova@corp.example.com",
     "webhook_id": "1",
+    "suggestion_id": "0",
+    "verdict": "dismiss",
 }
 
 
