@@ -8,18 +8,24 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import ColumnElement, select
 
-from api.auth import AnalystUser
-from api.deps import SessionDep
+from api.auth import AnalystUser, require
+from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.views import error_responses
-from models.db import Feedback, Ticket
+from models.db import Feedback, Ticket, User
 from router import analytics as stats
+from router import analytics_slices as slicing
+from router import suggestions as proactive
+from router.analytics_cache import cached
+from router.users import Role
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+# Suggestions are for those who shape the catalogue and the teams' work: analysts and leads.
+PlannerUser = Annotated[User, Depends(require(Role.analyst, Role.lead, Role.admin))]
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -64,6 +70,33 @@ class Summary(BaseModel):
         description="Per clock (`response`, `resolution`), then `by_team`/`by_service`/"
         "`by_channel`: met and breached clocks and the met share, from the SLA events.",
     )
+    group_by: list[str] = Field(default_factory=list, description="The dimensions of `groups`.")
+    groups: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With group_by: one row per group, its dimensions then the slice metrics.",
+    )
+
+
+class Slices(BaseModel):
+    group_by: list[str]
+    metrics: list[str] = Field(description="The metric columns of each row, in order.")
+    rows: list[dict[str, Any]]
+
+
+GroupBy = Annotated[
+    str | None,
+    Query(
+        description=f"Comma-separated dimensions: any of {', '.join(slicing.DIMENSIONS)}.",
+        examples=["week,team"],
+    ),
+]
+
+
+def _group_by(value: str | None) -> list[str]:
+    try:
+        return slicing.parse_group_by(value)
+    except slicing.UnknownDimension as exc:
+        raise ApiError(422, "invalid", [{"field": "group_by", "message": str(exc)}]) from exc
 
 
 def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
@@ -80,9 +113,78 @@ def _window(since: datetime | None, until: datetime | None) -> list[ColumnElemen
     responses=error_responses(401, 403, 422),
 )
 def summary(
-    session: SessionDep, user: AnalystUser, since: Since = None, until: Until = None
+    runtime: RuntimeDep,
+    session: SessionDep,
+    user: AnalystUser,
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
 ) -> Summary:
-    return Summary(**stats.summarize(session=session, where=_window(since, until)))
+    where, dims = _window(since, until), _group_by(group_by)
+
+    def compute() -> dict[str, Any]:
+        body = stats.summarize(session=session, where=where)
+        if dims:
+            rows = slicing.slices(session=session, where=where, group_by=dims)
+            body.update(group_by=dims, groups=rows)
+        return body
+
+    params = {"since": since, "until": until, "group_by": dims}
+    return Summary(**cached(runtime.redis, session, "summary", params, compute))
+
+
+def _slices(
+    runtime: RuntimeDep, session: SessionDep, since: Any, until: Any, dims: list[str]
+) -> list[dict[str, Any]]:
+    where = _window(since, until)
+    return cached(
+        runtime.redis,
+        session,
+        "slices",
+        {"since": since, "until": until, "group_by": dims},
+        lambda: slicing.slices(session=session, where=where, group_by=dims),
+    )
+
+
+@router.get(
+    "/slices",
+    response_model=Slices,
+    summary="Counts, p50/p90 times, SLA compliance, misroutes, rating, drift per group",
+    responses=error_responses(401, 403, 422),
+)
+def slices(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    user: AnalystUser,
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
+) -> Slices:
+    dims = _group_by(group_by)
+    rows = _slices(runtime, session, since, until, dims)
+    return Slices(group_by=dims, metrics=list(slicing.METRICS), rows=rows)
+
+
+@router.get(
+    "/slices/export",
+    summary="The slices as CSV, the same as `okno report --csv` (analysts, admins)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(401, 403, 422),
+    },
+)
+def slices_export(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    user: AnalystUser,
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
+) -> Response:
+    dims = _group_by(group_by)
+    rows = _slices(runtime, session, since, until, dims)
+    return Response(slicing.to_csv(rows, dims), media_type="text/csv; charset=utf-8")
 
 
 EXPORT_COLUMNS = (
@@ -139,3 +241,64 @@ def export(
             ]
         )  # fmt: skip
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+class Suggestions(BaseModel):
+    suggestions: list[dict[str, Any]] = Field(
+        description="Each with id, kind (baseline, recurring, new_service), service, "
+        "department, requests, state (open, dismissed, done) and the kind's own figures."
+    )
+
+
+def _suggestions(
+    session: SessionDep, since: datetime | None, until: datetime | None, include_closed: bool
+) -> list[dict[str, Any]]:
+    where = _window(since or proactive.default_since(), until)
+    return proactive.suggest(session=session, where=where, include_closed=include_closed)
+
+
+@router.get(
+    "/suggestions",
+    response_model=Suggestions,
+    summary="Baseline, recurring and new catalogue services from the history (analysts, leads)",
+    description="Without `since`: the last 90 days. Dismissed and done ones only on request.",
+    responses=error_responses(401, 403, 422),
+)
+def suggestions(
+    session: SessionDep,
+    user: PlannerUser,
+    since: Since = None,
+    until: Until = None,
+    include_closed: bool = False,
+) -> Suggestions:
+    return Suggestions(suggestions=_suggestions(session, since, until, include_closed))
+
+
+VERDICTS = {"dismiss": "dismissed", "done": "done", "reopen": "open"}
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/{verdict}",
+    response_model=Suggestions,
+    summary="Dismiss a suggestion, mark it done, or reopen it (analysts, leads)",
+    description="`verdict` is dismiss, done or reopen; the window is the listing's.",
+    responses=error_responses(401, 403, 404, 422),
+)
+def suggestion_verdict(
+    session: SessionDep,
+    user: PlannerUser,
+    suggestion_id: str,
+    verdict: str,
+    since: Since = None,
+    until: Until = None,
+) -> Suggestions:
+    if verdict not in VERDICTS:
+        raise ApiError(404, "not_found", f"no verdict {verdict!r}; use {', '.join(VERDICTS)}")
+    found = [s for s in _suggestions(session, since, until, True) if s["id"] == suggestion_id]
+    if not found:
+        raise ApiError(404, "not_found", f"no suggestion {suggestion_id} in this window")
+    proactive.set_state(
+        session=session, suggestion=found[0], state=VERDICTS[verdict], actor=user.email
+    )
+    session.commit()
+    return Suggestions(suggestions=[{**found[0], "state": VERDICTS[verdict]}])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,35 +43,94 @@ def _utc(moment: datetime, field: str) -> datetime:
 
 
 def summarize(*, session: Session, where: list[ColumnElement[bool]]) -> dict[str, Any]:
-    """The analytics summary over tickets matching `where` (e.g. a creation-time window)."""
-    total = _count(session, where)
-    with_due = _count(session, where, Ticket.resolution_due_at.is_not(None))
-    rating = session.execute(
-        select(func.avg(Feedback.rating), func.count(Feedback.id))
-        .join(Ticket, Ticket.id == Feedback.ticket_id)
-        .where(*where)
-    ).one()
+    """The analytics summary over tickets matching `where` (e.g. a creation-time window).
+
+    One scan: every figure is a sum over (status, team, channel, routing) groups, added up here.
+    """
     hours = _hours(session, Ticket.created_at, Ticket.resolved_at)
-    per_team = session.execute(
-        select(Ticket.team_code, func.avg(hours))
-        .where(*where, Ticket.resolved_at.is_not(None))
-        .group_by(Ticket.team_code)
-    )
+    resolved = Ticket.resolved_at.is_not(None)
+    with_due = Ticket.resolution_due_at.is_not(None)
+    fixed = reassigned_tickets()
+    rated = ratings_per_ticket()
+    rows = session.execute(
+        select(
+            Ticket.status,
+            Ticket.team_code,
+            Ticket.origin_channel,
+            Ticket.routing,
+            func.count(Ticket.id),
+            func.count(fixed.c.ticket_id),
+            counted(with_due),
+            counted(and_(with_due, breached())),
+            func.sum(case((resolved, hours), else_=None)),
+            counted(resolved),
+            func.sum(rated.c.total),
+            func.sum(rated.c.n),
+        )  # fmt: skip
+        .select_from(Ticket)
+        .outerjoin(fixed, fixed.c.ticket_id == Ticket.id)
+        .outerjoin(rated, rated.c.ticket_id == Ticket.id)
+        .where(*where)
+        .group_by(Ticket.status, Ticket.team_code, Ticket.origin_channel, Ticket.routing)
+    ).all()
+    return {**_add_up(rows), "sla_compliance": compliance(session=session, where=where)}
+
+
+def _add_up(rows: Sequence[Any]) -> dict[str, Any]:
+    by: dict[str, Counter[str]] = {k: Counter() for k in ("status", "team", "channel", "routing")}
+    totals: Counter[str] = Counter()
+    team_hours: dict[str, list[float]] = {}
+    rating_total = 0.0
+    for status, team, channel, routing, n, fixed, due, late, hours, done, score, rated in rows:
+        for key, value in (("status", status), ("team", team), ("channel", channel)):
+            by[key][str(value)] += n
+        by["routing"][str(routing)] += n
+        totals.update(tickets=n, fixed=fixed, due=due, late=late, ratings=int(rated or 0))
+        totals.update(auto=n if routing in AUTO_ROUTED else 0)
+        rating_total += float(score or 0)
+        if done:
+            acc = team_hours.setdefault(str(team), [0.0, 0])
+            acc[0], acc[1] = acc[0] + float(hours or 0), acc[1] + done
+    total, ratings = totals["tickets"], totals["ratings"]
     return dict(
         tickets=total,
-        by_status=_by(session, Ticket.status, where),
-        by_team=_by(session, Ticket.team_code, where),
-        by_channel=_by(session, Ticket.origin_channel, where),
-        by_routing=_by(session, Ticket.routing, where),
-        auto_routed_share=_share(_count(session, where, Ticket.routing.in_(AUTO_ROUTED)), total),
-        reassigned_share=_share(_count(session, where, reassigned()), total),
-        sla_breach_share=_share(
-            _count(session, where, Ticket.resolution_due_at.is_not(None), breached()), with_due
-        ),
-        average_rating=round(float(rating[0]), 2) if rating[0] is not None else None,
-        ratings=rating[1],
-        resolution_hours_by_team={t: round(float(h), 2) for t, h in per_team if h is not None},
-        sla_compliance=compliance(session=session, where=where),
+        by_status=dict(by["status"]),
+        by_team=dict(by["team"]),
+        by_channel=dict(by["channel"]),
+        by_routing=dict(by["routing"]),
+        auto_routed_share=_share(totals["auto"], total),
+        reassigned_share=_share(totals["fixed"], total),
+        sla_breach_share=_share(totals["late"], totals["due"]),
+        average_rating=round(rating_total / ratings, 2) if ratings else None,
+        ratings=ratings,
+        resolution_hours_by_team={t: round(h / n, 2) for t, (h, n) in team_hours.items()},
+    )
+
+
+def counted(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def reassigned_tickets() -> Any:
+    """The ids of tickets reassigned at least once, to outer-join (one row per ticket)."""
+    return (
+        select(TicketEvent.ticket_id.label("ticket_id"))
+        .where(TicketEvent.kind == "reassigned")
+        .distinct()
+        .subquery("reassigned")
+    )
+
+
+def ratings_per_ticket() -> Any:
+    """Each rated ticket's rating total and count, to outer-join (one row per ticket)."""
+    return (
+        select(
+            Feedback.ticket_id.label("ticket_id"),
+            func.sum(Feedback.rating).label("total"),
+            func.count(Feedback.id).label("n"),
+        )
+        .group_by(Feedback.ticket_id)
+        .subquery("rated")
     )
 
 
@@ -121,19 +182,22 @@ def reassigned() -> ColumnElement[bool]:
     return exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "reassigned")
 
 
-def breached() -> ColumnElement[bool]:
+def breached(now: datetime | None = None) -> ColumnElement[bool]:
     finished = func.coalesce(Ticket.resolved_at, Ticket.closed_at)
     running_late = and_(
         Ticket.status.in_(list(OPEN_STATUSES)),
-        Ticket.resolution_due_at < utcnow(),
+        Ticket.resolution_due_at < (now or utcnow()),
         Ticket.sla_paused_at.is_(None),
     )
     return or_(and_(finished.is_not(None), finished > Ticket.resolution_due_at), running_late)
 
 
 def _hours(session: Session, start: Any, end: Any) -> Any:
+    return hours_between(session.get_bind().dialect.name, start, end)
+
+
+def hours_between(dialect: str, start: Any, end: Any) -> Any:
     """Hours between two timestamps in the database's own date arithmetic."""
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return func.extract("epoch", end - start) / 3600.0
     if dialect in ("mysql", "mariadb"):
@@ -143,12 +207,3 @@ def _hours(session: Session, start: Any, end: Any) -> Any:
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def _count(session: Session, where: list[ColumnElement[bool]], *extra: ColumnElement[bool]) -> int:
-    return session.scalar(select(func.count(Ticket.id)).where(*where, *extra)) or 0
-
-
-def _by(session: Session, column: Any, where: list[ColumnElement[bool]]) -> dict[str, int]:
-    rows = session.execute(select(column, func.count(Ticket.id)).where(*where).group_by(column))
-    return {str(key): count for key, count in rows}

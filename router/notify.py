@@ -128,12 +128,15 @@ def to_value(row: NotificationRow, ticket_number: str) -> Notification:
 
 def over_cap(row: NotificationRow, cap: int, *, session: Session) -> bool:
     """Loop breaker: too many automatic notifications to one recipient within an hour."""
-    if row.kind not in AUTOMATIC or row.extra.get("internal"):
-        return False  # a team's SLA mail is not a loop with a requester
+    # A team's SLA mail is not a loop with a requester; portal rows are the status page
+    # itself, not a delivery: neither is capped nor counted.
+    if row.kind not in AUTOMATIC or row.extra.get("internal") or row.channel == Channel.webform:
+        return False
     since = _now() - timedelta(hours=1)
     count = session.scalar(
         select(func.count(NotificationRow.id)).where(
             NotificationRow.recipient == row.recipient,
+            NotificationRow.channel != Channel.webform.value,
             NotificationRow.status == "sent",
             NotificationRow.kind.in_(AUTOMATIC),
             NotificationRow.sent_at >= since,

@@ -20,6 +20,10 @@ BENCHES = {
         "scripts.bench_sla:bench_sla",
         "One SLA sweep tick over a million open tickets, PostgreSQL.",
     ),
+    "analytics": (
+        "scripts.bench_analytics:bench_analytics",
+        "The analytics summary and its slices over a million tickets, PostgreSQL.",
+    ),
 }
 
 

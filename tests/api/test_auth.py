@@ -34,6 +34,8 @@ EXAMPLES = {
     "webhook_id": "1",
     "id": "1-0",
     "article_id": "1",
+    "suggestion_id": "0",
+    "verdict": "dismiss",
 }
 
 

@@ -160,17 +160,6 @@ def test_known_employee_is_verified_and_answered_in_own_timezone(runtime: Runtim
     assert "Asia/Yekaterinburg" in note.text
 
 
-def test_notification_cap_breaks_loops(runtime: Runtime) -> None:
-    runtime.settings.notify_cap_per_hour = 2
-    intake = Intake(runtime)
-    for i in range(3):
-        intake.accept(message(f"loop-{i}", subject=f"Loop {i}"))
-    drain(runtime)
-    with runtime.sessions() as session:
-        statuses = sorted(session.scalars(select(NotificationRow.status)))
-    assert statuses == ["sent", "sent", "suppressed"]
-
-
 def test_requester_reply_reopens_without_counting_the_resolved_time(runtime: Runtime) -> None:
     intake = Intake(runtime)
     number = jobs.process_message(intake.accept(message("r-1")).message_id)
