@@ -41,8 +41,8 @@ class Thresholds:
     recurring_min_days: float = 1.0
     cluster_size: int = 3  # similar triaged or reassigned requests that make a candidate
     # Average cosine distance within a cluster (average linkage: no chaining of near pairs
-    # into one blob); n-gram TF-IDF of short requests puts paraphrases at 0.3–0.8, others ~1.
-    cluster_distance: float = 0.8
+    # into one blob); n-gram TF-IDF (with Russian stems) puts paraphrases at 0.3–0.85, others ~1.
+    cluster_distance: float = 0.85
     cluster_input: int = 2000  # the latest such requests only: an n×n matrix stays ~30 MB
     examples: int = 3
     names: int = 10
