@@ -18,6 +18,7 @@ from api import (
     intake,
     phone,
     queue,
+    rate,
     telegram,
     tickets,
     users,
@@ -115,6 +116,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         analytics,
         employees,
         webhooks,
+        rate,
     ):
         app.include_router(module.router)
 

@@ -26,6 +26,7 @@ from router.lifecycle.outcome import Outcome
 from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.states import move
 from router.processes import fan_out, service_row
+from router.rating_replies import rated_by_reply
 from router.routing import Decision, decide
 from router.threading import UNPROVEN_SENDER, find_ticket, outsider_reference
 
@@ -231,6 +232,10 @@ def _continue(
     now = utcnow()
     auto = bool(message.meta.get("auto_submitted"))
     if ticket.status in ("resolved", "closed") and not auto:
+        rated = rated_by_reply(ticket, message, session=session, settings=settings)
+        if rated is not None:  # "5" to the resolution mail is a rating, not a reopen
+            _add_inbound(ticket, row, message, session=session)
+            return rated
         # The grace window runs from when the work was done; a later close does not extend it.
         finished = ticket.resolved_at or ticket.closed_at or now
         if now - finished > timedelta(days=settings.reopen_grace_days):
