@@ -28,7 +28,7 @@ from router.lifecycle.states import move
 from router.processes import fan_out, service_row
 from router.rating_replies import rated_by_reply
 from router.routing import Decision, decide
-from router.threading import UNPROVEN_SENDER, find_ticket, outsider_reference
+from router.threading import UNPROVEN_SENDER, find_ticket, new_topic, outsider_reference
 
 
 def handle(
@@ -43,7 +43,7 @@ def handle(
     if message.meta.get("bounce"):
         return _bounce(message, session=session)
     existing = find_ticket(message, session=session, employee=employee)
-    if existing is not None:
+    if existing is not None and not new_topic(existing, message):
         return _continue(existing, row, message, session=session, settings=settings)
     if message.meta.get("auto_submitted"):
         return Outcome(
@@ -51,7 +51,14 @@ def handle(
         )
     ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
     _link_outsider(ticket, message, employee, session=session)
+    if existing is not None:
+        _link(ticket, existing, "a reply with a new subject and no ticket number", session=session)
     return _created(ticket, session=session, settings=settings)
+
+
+def _link(ticket: Ticket, other: Ticket, reason: str, *, session: Session) -> None:
+    session.add(TicketLink(ticket_id=ticket.id, other_id=other.id, kind="related"))
+    record_event(ticket, "linked", to_value=other.number, session=session, data={"reason": reason})
 
 
 def _link_outsider(
