@@ -26,7 +26,7 @@ from router.lifecycle.outcome import Outcome
 from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.states import move
 from router.processes import fan_out, service_row
-from router.rating_replies import rated_by_reply
+from router.rating_replies import rated_by_reply, sms_rated_ticket
 from router.routing import Decision, decide
 from router.threading import UNPROVEN_SENDER, find_ticket, new_topic, outsider_reference
 
@@ -42,7 +42,9 @@ def handle(
     employee = find_employee(message, session=session)
     if message.meta.get("bounce"):
         return _bounce(message, session=session)
-    existing = find_ticket(message, session=session, employee=employee)
+    existing = find_ticket(message, session=session, employee=employee) or sms_rated_ticket(
+        message, session=session, settings=settings
+    )
     if existing is not None and not new_topic(existing, message):
         return _continue(existing, row, message, session=session, settings=settings)
     if message.meta.get("auto_submitted"):

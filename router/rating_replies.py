@@ -32,3 +32,25 @@ def rated_by_reply(
         channel=message.channel.value,
         recorded_by="reply",
     )
+
+
+def sms_rated_ticket(
+    message: IncomingMessage, *, session: Session, settings: Settings
+) -> Ticket | None:
+    """An SMS that is only a rating refers to its sender's last ticket resolved by SMS."""
+    if not message.meta.get("sms") or ratings.reply_rating(message.text) is None:
+        return None
+    ticket = session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.origin_channel == "phone",
+            Ticket.requester_address == message.sender_address,
+            Ticket.status.in_(("resolved", "closed")),
+        )
+        .order_by(Ticket.resolved_at.desc())
+        .limit(1)
+    )
+    grace = settings.reopen_grace_days
+    if ticket is None or not ratings.open_for_rating(ticket, grace_days=grace, now=utcnow()):
+        return None
+    return ticket

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,13 +24,14 @@ from router.jobs import enqueue_send
 from router.lifecycle import actions
 from router.runtime import Runtime
 from tests.api.conftest import free_port
-from tests.channels.phone.phone_servers import SmsGateway, serve_gateway
+from tests.channels.phone.phone_servers import SmsGateway, hmac_header, serve_gateway
 from tests.conftest import drain
 from tests.support.workflow import Staff, make_staff, make_ticket
 
 ANNA = "anna@corp.example.com"
 PHONE = "+79123456789"
 SMS_SECRET = "sms-gateway-secret-8b2d6e10"
+WEBHOOK_SECRET = "pbx-webhook-secret-5c1f9a7e3d"
 RATE_LINK = re.compile(r"https?://[^\s<>\"]+/rate/[0-9]+\.[0-9a-f]{16}(?:/[1-5])?")
 
 
@@ -63,6 +65,7 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmsGateway]:
     with serve_gateway(SmsGateway(secret=SMS_SECRET)) as gw:
         monkeypatch.setenv("OKNO_SMS_GATEWAY_URL", gw.url)
         monkeypatch.setenv("OKNO_SMS_GATEWAY_SECRET", SMS_SECRET)
+        monkeypatch.setenv("OKNO_PHONE_WEBHOOK_SECRET", WEBHOOK_SECRET)
         yield gw
 
 
@@ -238,3 +241,23 @@ def test_a_low_rating_tells_the_team_lead(
     to_lead = [m for m in relay.mails if m["To"] == staff.lead.email]
     assert len(to_lead) == 1
     assert "1 из 5" in str(to_lead[0].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def test_an_sms_reply_with_a_digit_rates_the_last_ticket_resolved_by_sms(
+    gateway: SmsGateway, runtime: Runtime, staff: Staff, client: TestClient
+) -> None:
+    ticket_id = resolved(runtime, staff, channel="phone", requester=PHONE)
+    body = json.dumps({"message_id": "in-1", "from": "8 912 345-67-89", "text": "5"}).encode()
+    unsigned = client.post("/api/v1/intake/sms", content=body)
+    assert unsigned.status_code == 401
+    signed = {
+        "X-Okno-Signature": hmac_header(WEBHOOK_SECRET, body),
+        "Content-Type": "application/json",
+    }
+    answer = client.post("/api/v1/intake/sms", content=body, headers=signed)
+    assert answer.status_code == 202, answer.text
+    drain(runtime)
+    assert feedback(runtime, ticket_id) == (5, None, ["5"])
+    with runtime.sessions() as session:
+        assert session.get_one(Ticket, ticket_id).status == "resolved"
+        assert len(session.scalars(select(Ticket)).all()) == 1
