@@ -21,6 +21,7 @@ from api import (
     knowledge,
     phone,
     queue,
+    rate,
     telegram,
     tickets,
     users,
@@ -129,6 +130,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         knowledge,
         agent_knowledge_routes,
         agent_analytics_routes,
+        rate,
     ):
         app.include_router(module.router)
     app.mount("/static/agent", StaticFiles(directory=AGENT_STATIC), name="agent-static")

@@ -14,8 +14,8 @@ from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
 from api.schemas import Accepted, MessageStatusOut, WebformIn
 from models.db import InboundMessage, NotificationRow, Service, Ticket
-from models.types import AcceptResult, Channel, IncomingMessage
-from router import ratelimit, status_link
+from models.types import AcceptResult, Channel, IncomingMessage, utcnow
+from router import ratelimit, ratings, status_link
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -166,4 +166,13 @@ def message_status(
         channel=row.channel,
         received_at=row.created_at,
         updates=updates,
+        rating_urls=_rating_urls(ticket, runtime) if keyed else None,
     )
+
+
+def _rating_urls(ticket: Ticket | None, runtime: Runtime) -> dict[str, str] | None:
+    grace, now = runtime.settings.reopen_grace_days, utcnow()
+    if ticket is None or not ratings.open_for_rating(ticket, grace_days=grace, now=now):
+        return None
+    links = ratings.urls(runtime.settings.public_url, runtime.secret_key, ticket.id)
+    return {str(n): url for n, url in links.items()}

@@ -16,10 +16,10 @@ from api.intake import accepted
 from api.schemas import Accepted
 from channels.phone import PhoneSettings, settings_of
 from channels.phone.signing import SIGNATURE_HEADER, InvalidSignature, verify
-from channels.phone.webhook import CallIn, to_message
+from channels.phone.webhook import CallIn, SmsIn, sms_message, to_message
 from models.db import Service, Team
 from models.settings import SettingsError
-from models.types import IncomingMessage
+from models.types import IncomingMessage, InvalidPhoneNumber
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -84,6 +84,23 @@ def submit_phone_call(
     drop_unknown_hint(message, session=session)
     result = Intake(runtime).accept(message, raw=request.state.raw_body)
     return accepted(runtime, result)
+
+
+@router.post(
+    "/intake/sms",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={code: {"model": ErrorBody} for code in (401, 413, 422, 503)},
+    summary="An SMS the gateway received (a reply such as a rating)",
+    openapi_extra={"parameters": [SIGNATURE_PARAMETER]},
+)
+def submit_sms(sms: SmsIn, request: Request, runtime: RuntimeDep) -> Accepted:
+    """Signed like the call webhook; the same message_id is stored once."""
+    try:
+        message = sms_message(sms)
+    except InvalidPhoneNumber as exc:
+        raise ApiError(422, "invalid_sender", str(exc)) from exc
+    return accepted(runtime, Intake(runtime).accept(message, raw=request.state.raw_body))
 
 
 def drop_unknown_hint(message: IncomingMessage, *, session: Session) -> None:

@@ -65,6 +65,10 @@ class MessageStatusOut(BaseModel):
         default_factory=list,
         description="Notifications sent to the requester (only with the status_url's key).",
     )
+    rating_urls: dict[str, str] | None = Field(
+        default=None,
+        description="One-tap rating links 1-5 while the resolved request may be rated (keyed).",
+    )
 
 
 class ServiceOut(BaseModel):

@@ -96,7 +96,7 @@ def _feedback(message: IncomingMessage, *, session: Session, settings: Settings)
     rating = existing.rating if given is None and existing else _rating(given)
     if comment is None and existing is not None:
         comment = existing.comment  # a changed rating keeps the comment given before
-    record_feedback(
+    recorded = record_feedback(
         session=session,
         ticket_number=ticket.number or "",
         rating=rating,
@@ -105,9 +105,14 @@ def _feedback(message: IncomingMessage, *, session: Session, settings: Settings)
     )
     if given is None:
         text = texts.render("feedback_comment_thanks", ticket.language, number=ticket.number)
-        return _reply(ticket, message, text, session=session)
-    text = texts.render("feedback_thanks", ticket.language, number=ticket.number, rating=rating)
-    return _reply(ticket, message, text, session=session, extra={"expects": "feedback_comment"})
+        outcome = _reply(ticket, message, text, session=session)
+    else:
+        text = texts.render("feedback_thanks", ticket.language, number=ticket.number, rating=rating)
+        outcome = _reply(
+            ticket, message, text, session=session, extra={"expects": "feedback_comment"}
+        )
+    outcome.notifications.extend(recorded.notifications)  # a low rating tells the lead
+    return outcome
 
 
 def _rating(value: Any) -> int:

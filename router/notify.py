@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket
 from models.types import Channel, Notification, NotificationKind, SendResult
 from models.types import utcnow as _now
-from router import status_link, texts
+from router import ratings, status_link, texts
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,11 @@ def prepare(
     source = _source_message_id(ticket, session=session)
     if source is not None:
         value.extra.setdefault("status_url", status_link.page_url(public_url, secret, source))
+    value.text, links = ratings.add_links(
+        row, value.text, public_url=public_url, secret=secret, short=row.channel == "phone"
+    )
+    if links:
+        value.extra["rating_urls"] = {str(n): url for n, url in links.items()}
     return value
 
 

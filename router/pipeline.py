@@ -27,8 +27,9 @@ from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.sla_plan import requester_timezone
 from router.lifecycle.states import move
 from router.processes import fan_out, service_row
+from router.rating_replies import rated_by_reply, sms_rated_ticket
 from router.routing import Decision, decide
-from router.threading import UNPROVEN_SENDER, find_ticket, outsider_reference
+from router.threading import UNPROVEN_SENDER, find_ticket, new_topic, outsider_reference
 
 
 def handle(
@@ -42,8 +43,10 @@ def handle(
     employee = find_employee(message, session=session)
     if message.meta.get("bounce"):
         return _bounce(message, session=session)
-    existing = find_ticket(message, session=session, employee=employee)
-    if existing is not None:
+    existing = find_ticket(message, session=session, employee=employee) or sms_rated_ticket(
+        message, session=session, settings=settings
+    )
+    if existing is not None and not new_topic(existing, message):
         return _continue(existing, row, message, session=session, settings=settings)
     if message.meta.get("auto_submitted"):
         return Outcome(
@@ -51,7 +54,14 @@ def handle(
         )
     ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
     _link_outsider(ticket, message, employee, session=session)
+    if existing is not None:
+        _link(ticket, existing, "a reply with a new subject and no ticket number", session=session)
     return _created(ticket, session=session, settings=settings)
+
+
+def _link(ticket: Ticket, other: Ticket, reason: str, *, session: Session) -> None:
+    session.add(TicketLink(ticket_id=ticket.id, other_id=other.id, kind="related"))
+    record_event(ticket, "linked", to_value=other.number, session=session, data={"reason": reason})
 
 
 def _link_outsider(
@@ -232,6 +242,10 @@ def _continue(
     now = utcnow()
     auto = bool(message.meta.get("auto_submitted"))
     if ticket.status in ("resolved", "closed") and not auto:
+        rated = rated_by_reply(ticket, message, session=session, settings=settings)
+        if rated is not None:  # "5" to the resolution mail is a rating, not a reopen
+            _add_inbound(ticket, row, message, session=session)
+            return rated
         # The grace window runs from when the work was done; a later close does not extend it.
         finished = ticket.resolved_at or ticket.closed_at or now
         if now - finished > timedelta(days=settings.reopen_grace_days):

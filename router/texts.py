@@ -44,6 +44,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Обращение {number} решено:\n{text}\n\nОцените, пожалуйста, нашу работу от 1 до 5.",
         "en": "Request {number} is resolved:\n{text}\n\nPlease rate our work from 1 to 5.",
     },
+    # One-tap rating links (router/ratings.py) on channels without buttons.
+    "rating_links": {
+        "ru": "Оцените одним нажатием (5 — отлично):\n{links}\nИли ответьте на это письмо цифрой.",
+        "en": "Rate us with one tap (5 is excellent):\n{links}\nOr reply to this mail with a digit.",
+    },
+    "rating_page": {"ru": "Оценить: {url}", "en": "Rate us: {url}"},
+    "low_rating": {
+        "ru": "Низкая оценка {rating} из 5 по обращению {number}. Комментарий: {comment}",
+        "en": "Low rating {rating} out of 5 on request {number}. Comment: {comment}",
+    },
+    "reassigned": {
+        "ru": "Обращение {number} передано команде «{team}».",
+        "en": "Request {number} has been passed to the team {team}.",
+    },
     # Requester actions (router/actions.py, router/actions_linking.py): Telegram buttons, linking.
     "clarify": {
         "ru": "Чтобы сразу передать обращение {number} нужной команде, уточните: о чём оно?",

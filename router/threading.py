@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import Employee, NotificationRow, Ticket, TicketMessage
+from models.db import Employee, InboundMessage, NotificationRow, Ticket, TicketMessage
 from models.types import TICKET_REF, IncomingMessage
 from router.lifecycle.records import by_number
+
+# "Re:", "Fwd:", "Ответ:", "AW:", "[OKNO-…]" at the start of a subject, as mail clients add them.
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fwd?|fw|aw|sv|ответ|отв|пересл)\s*(?:\[\d+\])?\s*:|\[[^\]]*\])\s*"
+)
 
 # Channels whose sender address the requester merely types in.
 UNPROVEN_SENDER = frozenset({"webform"})
@@ -66,7 +74,23 @@ def participant(
             TicketMessage.ticket_id == ticket.id, TicketMessage.direction == "inbound"
         )
     )
-    return any((a or "").strip().lower() == sender for a in authors)
+    if any((a or "").strip().lower() == sender for a in authors):
+        return True
+    return sender in copied(ticket, session=session)
+
+
+def copied(ticket: Ticket, *, session: Session) -> set[str]:
+    """Everyone the requester's mails on the ticket went to in Cc: they take part in it."""
+    payloads = session.scalars(
+        select(InboundMessage.payload).where(
+            InboundMessage.ticket_id == ticket.id, InboundMessage.channel == "email"
+        )
+    )
+    found: set[str] = set()
+    for payload in payloads:
+        cc = ((payload or {}).get("meta") or {}).get("cc") or []
+        found.update(str(a).strip().lower() for a in cc if isinstance(a, str))
+    return found
 
 
 def _by_reference(message: IncomingMessage, *, session: Session) -> Ticket | None:
@@ -80,7 +104,30 @@ def _by_reference(message: IncomingMessage, *, session: Session) -> Ticket | Non
         .order_by(NotificationRow.id.desc())
         .limit(1)
     )
+    ticket_id = ticket_id or _by_own_mail(ids, message.meta.get("mailbox"), session=session)
     return session.get(Ticket, ticket_id) if ticket_id else None
+
+
+def _by_own_mail(ids: list[str], mailbox: Any, *, session: Session) -> int | None:
+    """A reply to the requester's own mail (Reply All on it): the ticket that mail opened.
+
+    Inbound mails are keyed 'mailbox|message-id' (channels/email/keys.py); the reply comes
+    to the same mailbox, so both keys are exact lookups on the unique index.
+    """
+    bare = {"".join(i.split()).strip("<>").lower() for i in ids} - {""}
+    keys = set(bare)
+    if isinstance(mailbox, str) and mailbox.strip():
+        keys |= {f"{mailbox.strip().lower()}|{i}" for i in bare}
+    return session.scalar(
+        select(InboundMessage.ticket_id)
+        .where(
+            InboundMessage.channel == "email",
+            InboundMessage.external_id.in_(keys),
+            InboundMessage.ticket_id.is_not(None),
+        )
+        .order_by(InboundMessage.id.desc())
+        .limit(1)
+    )
 
 
 def _by_ref_number(message: IncomingMessage, *, session: Session) -> Ticket | None:
@@ -89,6 +136,28 @@ def _by_ref_number(message: IncomingMessage, *, session: Session) -> Ticket | No
         match = TICKET_REF.search(message.subject or "")
         ref = match.group(0) if match else None
     return by_number(ref, session=session) if ref else None
+
+
+def new_topic(ticket: Ticket, message: IncomingMessage) -> bool:
+    """A "reply" whose subject names another topic and no ticket: the person started anew.
+
+    Mail clients keep the subject on a reply ("Re: ..."); a person who picks an old mail to
+    write about something else changes it and drops our number, and means a new request.
+    """
+    if message.channel.value != "email" or message.ticket_ref or not message.subject:
+        return False
+    if TICKET_REF.search(message.subject):
+        return False
+    new, old = _topic(message.subject), _topic(ticket.subject or "")
+    return bool(new) and bool(old) and new not in old and old not in new
+
+
+def _topic(subject: str) -> str:
+    """The subject without reply/forward prefixes, brackets, case and spacing."""
+    text = subject.lower()
+    while (stripped := _PREFIX.sub("", text, count=1)) != text:
+        text = stripped
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
 def same_requester(ticket: Ticket, message: IncomingMessage, employee: Employee | None) -> bool:

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from channels.email.headers import (
     normalize_message_id,
     parse_message,
     raw_header,
+    raw_headers,
     sender_of,
 )
 from channels.email.keys import key_for
@@ -56,6 +57,8 @@ class ParsedEmail:
     references: list[str] = field(default_factory=list)
     ticket_ref: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Who else the mail went to: a reply from one of them continues the thread (router/threading).
+    cc: list[str] = field(default_factory=list)
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class ParsedEmail:
             "mailbox": self.mailbox,
             "message_id": self.message_id,
             "notes": list(self.notes),
+            "cc": list(self.cc),
         }
 
     def to_incoming(self, external_id: str) -> IncomingMessage:
@@ -152,12 +156,23 @@ def _build(msg: Message, *, mailbox: str | None, budget: AttachmentBudget) -> Pa
         in_reply_to=next(iter(message_id_list(raw_header(msg, "In-Reply-To"))), None),
         references=message_id_list(raw_header(msg, "References")),
         notes=[*walker.notes, *budget.notes],
+        cc=_copied(msg),
     )
     parsed.auto_submitted = parsed.auto_rule is not None
     parsed.ticket_ref = _ticket_ref(msg, parsed)
     if bounce:
         _add_bounce_info(msg, parsed, body)
     return parsed
+
+
+def _copied(msg: Message) -> list[str]:
+    """The Cc addresses, lower-cased; a malformed header gives what can be read of it."""
+    values = [
+        v.encode("utf-8", "surrogateescape").decode("ascii", "ignore")
+        for v in raw_headers(msg, "Cc")
+    ]
+    found = [addr.strip().lower() for _, addr in getaddresses(values) if "@" in addr]
+    return list(dict.fromkeys(found))[:50]
 
 
 def _is_empty(parsed: ParsedEmail) -> bool:

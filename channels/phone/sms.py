@@ -10,10 +10,14 @@ import httpx
 
 from channels.phone.settings import PhoneSettings
 from channels.phone.signing import SIGNATURE_HEADER, sign
-from channels.phone.smstext import sms_text
+from channels.phone.smstext import sms_parts, sms_text
 from models.types import ChannelError, InvalidPhoneNumber, Notification, SendResult, normalize_phone
 
 log = logging.getLogger(__name__)
+
+# Notifications that carry what a specialist wrote or asks: sent whole. The rest are notices
+# (registered, status changed...) whose first sentences and the status link say enough.
+WHOLE_KINDS = frozenset({"comment", "resolved", "clarify", "feedback_request"})
 
 # Answers that mean "later": the job raises and RQ retries it with back-off.
 TRANSIENT = frozenset({408, 425, 429})
@@ -38,12 +42,21 @@ class SmsSender:
             to = normalize_phone(notification.recipient).e164
         except InvalidPhoneNumber as exc:
             return _permanent(str(exc))
-        body = json.dumps({"to": to, "text": self.text(notification)}, ensure_ascii=False)
-        response = self._post(url, secret, body.encode("utf-8"), notification.id)
-        return _result(response, notification.id)
+        result = SendResult(ok=False, error="nothing to send", permanent=True)
+        first: str | None = None
+        for index, text in enumerate(self.parts(notification)):
+            body = json.dumps({"to": to, "text": text}, ensure_ascii=False).encode("utf-8")
+            key = f"okno-notify-{notification.id}" + (f"-{index + 1}" if index else "")
+            result = _result(self._post(url, secret, body, key), notification.id)
+            if not result.ok:
+                return result
+            first = first or result.external_id
+        return result.model_copy(update={"external_id": first}) if first else result
 
-    def text(self, notification: Notification) -> str:
-        return sms_text(
+    def parts(self, notification: Notification) -> list[str]:
+        """A person's words whole in numbered parts; our own notices short, with the link."""
+        compose = sms_parts if notification.kind.value in WHOLE_KINDS else _one_text
+        return compose(
             notification.text,
             number=notification.ticket_number,
             link=self.status_link(notification),
@@ -59,12 +72,12 @@ class SmsSender:
         link = notification.extra.get("status_url")
         return str(link) if link else None
 
-    def _post(self, url: str, secret: str, body: bytes, notification_id: int) -> httpx.Response:
+    def _post(self, url: str, secret: str, body: bytes, key: str) -> httpx.Response:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             SIGNATURE_HEADER: sign(secret, body),
-            # Lets the gateway drop our retry of an SMS it did send before timing out.
-            "Idempotency-Key": f"okno-notify-{notification_id}",
+            # Lets the gateway drop our retry of an SMS (or part) it did send before timing out.
+            "Idempotency-Key": key,
         }
         try:
             return httpx.post(
@@ -72,6 +85,10 @@ class SmsSender:
             )
         except httpx.TransportError as exc:
             raise SmsGatewayUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _one_text(text: str, *, number: str, link: str | None, language: str) -> list[str]:
+    return [sms_text(text, number=number, link=link, language=language)]
 
 
 def _result(response: httpx.Response, notification_id: int) -> SendResult:

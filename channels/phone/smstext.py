@@ -1,4 +1,9 @@
-"""SMS text: the notification cut to two segments by whole sentences and words, never mid-word."""
+"""SMS text: the whole notification in numbered parts, or a short text with the status link.
+
+Never a cut word or a cut sentence: a text that fits one message (two segments) goes as it
+is; a longer one is split at word boundaries into "(1/3) …" parts; one that would need more
+than `MAX_PARTS` parts is sent as its first whole sentences and the status link.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,8 @@ _PLAIN = str.maketrans(
 _CLOSING = ".!?:;…"
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 LINK_LABEL = {"ru": "Статус: ", "en": "Status: "}
-# A cut-off sentence shorter than this is noise: stop at the last whole one instead.
-MIN_PARTIAL = 16
+# More parts than this is a letter, not an SMS: send the short text with the link instead.
+MAX_PARTS = 4
 
 
 def is_gsm7(text: str) -> bool:
@@ -39,8 +44,49 @@ def fits(text: str) -> bool:
     return sms_units(text) <= (GSM7_LIMIT if is_gsm7(text) else UCS2_LIMIT)
 
 
+def sms_parts(text: str, *, number: str, link: str | None, language: str) -> list[str]:
+    """The messages to send: one when it fits, else numbered parts, else the short text."""
+    pieces = _pieces(text.translate(_PLAIN))
+    if not any(number in p for p in pieces):
+        pieces = [f"{number}:", *pieces]
+    link_part = f" {LINK_LABEL.get(language, LINK_LABEL['ru'])}{link}" if link else ""
+    whole = _final(_join_all(pieces), link_part)
+    if fits(whole):
+        return [whole]
+    parts = split_words(whole)
+    if len(parts) <= MAX_PARTS or not link:
+        return parts
+    return [sms_text(text, number=number, link=link, language=language)]
+
+
+def split_words(text: str) -> list[str]:
+    """`text` in "(k/n) " numbered parts that each fit, split between words only."""
+    for digits in (1, 2, 3):
+        placeholder = "(" + "9" * digits + "/" + "9" * digits + ") "
+        chunks = _pack(text.split(" "), placeholder)
+        if len(chunks) < 10**digits:
+            total = len(chunks)
+            return [f"({k}/{total}) {chunk}" for k, chunk in enumerate(chunks, 1)]
+    raise ValueError("text too long for numbered SMS parts")
+
+
+def _pack(words: list[str], prefix: str) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if not current or fits(prefix + candidate):
+            current = candidate
+            continue
+        chunks.append(current)
+        current = word
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def sms_text(text: str, *, number: str, link: str | None, language: str) -> str:
-    """The first sentences that fit, the ticket number always, then the status link."""
+    """The short form: the first whole sentences that fit, the ticket number always, the link."""
     pieces = _pieces(text.translate(_PLAIN))
     link_part = f" {LINK_LABEL.get(language, LINK_LABEL['ru'])}{link}" if link else ""
     # A very long link gives way before the ticket number does.
@@ -61,25 +107,21 @@ def _pieces(text: str) -> list[str]:
 
 
 def _fill(pieces: list[str], tail: str) -> str:
+    """The whole pieces that fit together with `tail`."""
     body = ""
     for piece in pieces:
         candidate = _join(body, piece)
-        if fits(_final(candidate, tail)):
-            body = candidate
-            continue
-        return _join(body, _cut(body, piece, tail))
+        if not fits(_final(candidate, tail)):
+            return body
+        body = candidate
     return body
 
 
-def _cut(body: str, piece: str, tail: str) -> str:
-    """The longest word-boundary prefix of `piece` (with an ellipsis) that still fits."""
-    words = piece.split()
-    ellipsis = "..." if is_gsm7(piece) else "…"
-    for count in range(len(words) - 1, 0, -1):
-        prefix = " ".join(words[:count]).rstrip(",;:-") + ellipsis
-        if fits(_final(_join(body, prefix), tail)):
-            return prefix if len(prefix) >= MIN_PARTIAL or not body else ""
-    return ""
+def _join_all(pieces: list[str]) -> str:
+    body = ""
+    for piece in pieces:
+        body = _join(body, piece)
+    return body
 
 
 def _final(body: str, tail: str) -> str:

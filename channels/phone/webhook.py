@@ -174,3 +174,24 @@ def _meta(call: CallIn, number: PhoneNumber | None) -> dict[str, Any]:
 def _language(value: str | None) -> str | None:
     code = (value or "").strip().lower()[:2]
     return code if code in ("ru", "en") else None
+
+
+class SmsIn(BaseModel):
+    """An SMS the gateway received for us (a requester's reply, e.g. a rating "5")."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: str = Field(min_length=1, max_length=200, description="The gateway's id.")
+    sender: str = Field(alias="from", max_length=100, description="The sender's number.")
+    text: str = Field(max_length=10_000)
+
+
+def sms_message(sms: SmsIn) -> IncomingMessage:
+    """An inbound SMS as intake stores it; a withheld or broken number is refused (422)."""
+    return IncomingMessage(
+        channel=Channel.phone,
+        external_id=f"sms:{sms.message_id}",
+        sender_address=normalize_phone(sms.sender).e164,
+        text=sms.text.strip(),
+        meta={"sms": True, "notes": []},
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Feedback, NotificationRow, Ticket, User, UserTeam
 from models.types import NotificationKind, utcnow
-from router import notify, sla, texts
+from router import notify, ratings, sla, texts
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.records import add_message, record_event
 from router.lifecycle.states import (
@@ -311,4 +311,23 @@ def record_feedback(
     )
     # Touching the ticket bumps its version, so two ratings at once cannot both insert a row.
     ticket.updated_at = utcnow()
-    return Outcome(ticket)
+    return Outcome(ticket, _alert_lead(ticket, rating, old, comment, session=session))
+
+
+def _alert_lead(
+    ticket: Ticket, rating: int, old: int | None, comment: str | None, *, session: Session
+) -> list[NotificationRow]:
+    """A rating of 1-2 (newly so) goes to the leads of the ticket's team by e-mail."""
+    if rating > ratings.ALERT_AT_MOST or (old is not None and old <= ratings.ALERT_AT_MOST):
+        return []
+    text = texts.render(
+        "low_rating", ticket.language, number=ticket.number, rating=rating, comment=comment or "—"
+    )
+    rows = []
+    for lead in ratings.team_leads(ticket.team_code, session=session):
+        row = notify.outbox(
+            ticket, NotificationKind.info, text, session=session, channel="email", recipient=lead
+        )
+        if row is not None:
+            rows.append(row)
+    return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models.db import Service, Team, Ticket, TicketLink
+from models.db import NotificationRow, Service, Team, Ticket, TicketLink
 from models.types import NotificationKind, utcnow
 from router import notify, sla, texts
 from router.lifecycle.outcome import Outcome
@@ -72,7 +72,17 @@ def reassign(
         },
     )
     move(ticket, "reassign", session=session, actor=user.email, now=utcnow())
-    return Outcome(ticket)
+    moved = team != old["team"]
+    return Outcome(ticket, _tell_new_team(ticket, session=session) if moved else [])
+
+
+def _tell_new_team(ticket: Ticket, *, session: Session) -> list[NotificationRow]:
+    """The requester hears which team has the request now (a service change alone is ours)."""
+    row = session.scalar(select(Team).where(Team.code == ticket.team_code))
+    name = getattr(row, f"name_{texts.lang(ticket.language)}", None) or ticket.team_code
+    text = texts.render("reassigned", ticket.language, number=ticket.number, team=name)
+    note = notify.outbox(ticket, NotificationKind.status, text, session=session)
+    return [note] if note else []
 
 
 def _place(team: str, service: str | None) -> str:

@@ -12,9 +12,12 @@ from sqlalchemy import select
 from models.db import TicketMessage
 from models.types import Channel, IncomingMessage
 from router.intake import Intake
+from router.jobs import enqueue_send
+from router.lifecycle import actions
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.status_link import page_url
 from tests.conftest import drain
+from tests.support.workflow import make_staff
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -114,3 +117,35 @@ def test_an_edited_request_sent_again_from_the_same_page_is_kept(
     with runtime.sessions() as session:
         texts = session.scalars(select(TicketMessage.body).order_by(TicketMessage.id)).all()
     assert texts == ["Ноутбук не включается.", "Монитор тоже мигает."]
+
+
+def test_the_status_page_stays_live_and_offers_the_rating(
+    page: Any, live_server: str, runtime: Runtime
+) -> None:
+    staff = make_staff(runtime)
+    result = Intake(runtime).accept(
+        IncomingMessage(
+            channel=Channel.webform,
+            external_id="live-status",
+            sender_address="k@corp.example.com",
+            text="Сломался принтер",
+            service_hint="it_hardware",
+            language="ru",
+        )
+    )
+    drain(runtime)
+    page.goto(page_url(live_server, runtime.secret_key, result.message_id))
+    page.wait_for_function("document.querySelector('#result').textContent.includes('OKNO-')")
+    with runtime.sessions() as session:
+        number = session.scalars(select(TicketMessage)).first().ticket.number  # type: ignore[union-attr]
+        out = actions.resolve(
+            session=session, ticket_number=number, user_id=staff.admin.id, resolution="Заменили"
+        )
+        session.commit()
+    enqueue_send(runtime, out.notification_ids)
+    drain(runtime)
+    page.wait_for_selector("#rating a", timeout=15000)
+    text = page.text_content("#result")
+    assert "Ваше обращение зарегистрировано" in text and "Заменили" in text  # the whole thread
+    page.click("#rating a:text-is('5')")
+    page.wait_for_function("document.body.textContent.includes('5 из 5')")

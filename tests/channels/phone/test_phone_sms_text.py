@@ -1,10 +1,10 @@
-"""SMS text: two segments at most, whole sentences and words, the number and link always."""
+"""SMS text: whole words and sentences in numbered parts or a short text; number and link always."""
 
 from __future__ import annotations
 
 import pytest
 
-from channels.phone.smstext import is_gsm7, sms_text, sms_units
+from channels.phone.smstext import is_gsm7, sms_parts, sms_text, sms_units
 from router.texts import render
 
 NUMBER = "OKNO-000123"
@@ -39,17 +39,38 @@ def test_english_created_fits_two_gsm_segments_and_keeps_more() -> None:
     assert sms.endswith(f" Status: {LINK}")
 
 
-def test_long_comment_is_cut_between_words_not_inside_one() -> None:
-    comment = (
-        "Пожалуйста, пришлите скан паспорта и заявление, подписанное руководителем отдела, "
-        "до пятницы. Без этого мы не сможем оформить справку."
-    )
-    text = render("comment", "ru", number=NUMBER, text=comment)
-    sms = sms_text(text, number=NUMBER, link=LINK, language="ru")
-    assert sms_units(sms) <= 140 and NUMBER in sms and sms.endswith(LINK)
+COMMENT = (
+    "Пожалуйста, пришлите скан паспорта и заявление, подписанное руководителем отдела, "
+    "до пятницы. Без этого мы не сможем оформить справку."
+)
+
+
+def test_a_long_comment_goes_whole_in_numbered_parts_split_between_words() -> None:
+    text = render("comment", "ru", number=NUMBER, text=COMMENT)
+    parts = sms_parts(text, number=NUMBER, link=LINK, language="ru")
+    assert len(parts) == 2 and all(sms_units(p) <= 140 for p in parts)
+    assert parts[0].startswith(f"(1/2) Новый комментарий по обращению {NUMBER}:")
+    assert parts[1].startswith("(2/2) ") and parts[1].endswith(LINK)
+    joined = " ".join(p.split(" ", 1)[1] for p in parts)
+    assert words_of(joined) == words_of(text) | {"Статус:", LINK}  # every word, none cut
+
+
+def test_the_password_notice_is_never_cut_mid_sentence() -> None:
+    text = "Пароль сброшен, временный пароль: Kx7-pq92. Смените его при первом входе в систему."
+    parts = sms_parts(text * 3, number=NUMBER, link=LINK, language="ru")
+    assert "Kx7-pq92." in " ".join(parts) and all("…" not in p for p in parts)
+
+
+def test_a_text_too_long_for_four_parts_is_the_short_text_with_the_link() -> None:
+    text = " ".join(f"Предложение номер {n} о заявке." for n in range(60))
+    (sms,) = sms_parts(text, number=NUMBER, link=LINK, language="ru")
+    assert sms.endswith(LINK) and sms_units(sms) <= 140 and "…" not in sms
     body = sms.split(" Статус: ")[0]
-    assert body.endswith("…")
-    assert words_of(body) <= words_of(text)  # every word whole, none cut in half
+    assert body.endswith("о заявке.")  # whole sentences only
+
+
+def test_a_short_text_is_one_message_without_a_part_number() -> None:
+    assert sms_parts("Готово.", number=NUMBER, link=None, language="ru") == [f"{NUMBER}: Готово."]
 
 
 def test_number_is_added_when_the_text_lacks_it() -> None:
@@ -81,5 +102,6 @@ def test_units_count_gsm_escapes_and_utf16(text: str, units: int) -> None:
 
 def test_gsm_extended_characters_count_double_against_the_limit() -> None:
     text = f"{NUMBER}: " + "[x] " * 200
-    sms = sms_text(text, number=NUMBER, link=None, language="en")
-    assert is_gsm7(sms) and sms_units(sms) <= 306 < len(sms) * 2
+    parts = sms_parts(text, number=NUMBER, link=None, language="en")
+    assert all(is_gsm7(p) and sms_units(p) <= 306 for p in parts)
+    assert len(parts) > 3  # 812 characters would fit three parts if "[" counted once
