@@ -23,9 +23,9 @@ from models.types import IncomingMessage, MessageStatus, NotificationKind, utcno
 from router import notify, sla, texts
 from router.clarify import clarify_notification
 from router.lifecycle.outcome import Outcome
+from router.lifecycle.processes import fan_out, service_row
 from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.states import move
-from router.processes import fan_out, service_row
 from router.routing import Decision, decide
 from router.threading import UNPROVEN_SENDER, find_ticket, outsider_reference
 

@@ -11,6 +11,7 @@ from models.db import Service, Team, Ticket, TicketLink
 from models.types import NotificationKind, utcnow
 from router import notify, sla, texts
 from router.lifecycle.outcome import Outcome
+from router.lifecycle.processes import fan_out
 from router.lifecycle.records import record_event
 from router.lifecycle.states import (
     CLOSED,
@@ -21,7 +22,6 @@ from router.lifecycle.states import (
     load,
     move,
 )
-from router.processes import fan_out
 
 LINK_KINDS = ("related", "blocks", "follow_up", "duplicate")
 OTHER = "other"  # the requester's "something else" answer: the ticket stays in triage
