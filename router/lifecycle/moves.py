@@ -11,7 +11,7 @@ from models.db import Service, Team, Ticket, TicketLink
 from models.types import NotificationKind, utcnow
 from router import notify, sla, texts
 from router.lifecycle.outcome import Outcome
-from router.lifecycle.processes import fan_out
+from router.lifecycle.processes import fan_out, followed
 from router.lifecycle.records import record_event
 from router.lifecycle.states import (
     CLOSED,
@@ -69,8 +69,9 @@ def reassign(
             "predicted_service": ticket.predicted_service_code,
         },
     )
-    move(ticket, "reassign", session=session, actor=user.email, now=utcnow())
-    return Outcome(ticket)
+    now = utcnow()
+    move(ticket, "reassign", session=session, actor=user.email, now=now)
+    return followed(Outcome(ticket), session=session, actor=user.email, now=now)
 
 
 def _place(team: str, service: str | None) -> str:
@@ -169,7 +170,8 @@ def merge(
     _add_link(ticket, target, "duplicate", session=session)
     text = texts.render("merged", ticket.language, number=ticket.number, other=target.number)
     note = notify.outbox(ticket, NotificationKind.status, text, session=session)
-    return Outcome(ticket, [note] if note else [])
+    outcome = Outcome(ticket, [note] if note else [])
+    return followed(outcome, session=session, actor=user.email, now=ticket.updated_at)
 
 
 def link(
