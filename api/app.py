@@ -17,6 +17,7 @@ from api import (
     health,
     intake,
     phone,
+    processes,
     queue,
     telegram,
     tickets,
@@ -115,6 +116,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         analytics,
         employees,
         webhooks,
+        processes,
     ):
         app.include_router(module.router)
 

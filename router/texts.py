@@ -33,6 +33,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "\nSub-tasks created: {items}.",
     },
     # Process milestones (router/lifecycle/processes.py): one message per stage, not per sub-task.
+    "process_started": {
+        "ru": "Запущен процесс по обращению {number}.{children}",
+        "en": "A process has started under request {number}.{children}",
+    },
     "stage_started": {
         "ru": "По обращению {number} начался следующий этап: {items}.",
         "en": "Request {number}: the next stage has started: {items}.",

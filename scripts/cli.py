@@ -23,6 +23,7 @@ COMMANDS = {
     "bench": ("scripts.bench:bench", "Benchmarks (printed and written under bench/)."),
     "directory": ("scripts.directory_cli:directory", "The employee directory (CSV, LDAP)."),
     "webhook": ("scripts.webhook_cli:webhook", "Outbound webhooks (add, list, remove, …)."),
+    "process": ("scripts.process_cli:process", "Start a cross-department process (onboarding, …)."),
 }
 
 
