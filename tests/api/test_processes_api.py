@@ -148,6 +148,41 @@ def test_email_requester_gets_one_mail_per_milestone(
     ]
 
 
+def test_portal_requester_sees_the_plan_and_the_milestones(
+    client: TestClient, runtime: Runtime, staff: Staff
+) -> None:
+    form = {
+        "name": "Анна Петрова",
+        "email": REQUESTER,
+        "text": "С понедельника выходит новый менеджер, Иван Сидоров.",
+        "service_code": "hr_onboarding",
+        "submission_id": "form-onboarding",
+    }
+    assert client.post("/api/v1/intake/webform", json=form).status_code == 202
+    drain(runtime)
+    with runtime.sessions() as session:
+        parent = session.scalars(select(Ticket).where(Ticket.parent_id.is_(None))).one()
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent.id)).all()
+        (created,) = session.scalars(select(NotificationRow.text)).all()
+    assert all(k.number in created for k in kids)
+    assert created.count("после предыдущего этапа") == 4  # the plan: later stages marked
+    resp = client.post(
+        f"/api/v1/tickets/{kids[0].number}/resolve",
+        json={"resolution": "Приказ подписан"},
+        headers=staff.admin.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    drain(runtime)
+    with runtime.sessions() as session:
+        rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+    on_portal = [r for r in rows if r.channel == "webform"]
+    assert [(r.ticket_id, r.kind) for r in on_portal] == [
+        (parent.id, "created"),
+        (parent.id, "status"),
+    ]
+    assert all(k.number in on_portal[1].text for k in kids[1:])
+
+
 def test_cli_starts_a_process(runtime: Runtime) -> None:
     env = {
         "OKNO_DATABASE_URL": runtime.settings.effective_database_url,

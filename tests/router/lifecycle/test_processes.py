@@ -247,3 +247,28 @@ def test_two_workers_finishing_the_last_two_children_open_the_next_stage_once(
             )
         ).all()
         assert len(milestones) == 2  # tickets and hotel started; then the advance, once
+
+
+@pytest.mark.parametrize(
+    ("channel", "requester"),
+    [
+        ("webform", "a.petrova@corp.example.com"),
+        ("telegram", "111111111"),
+        ("email", "a@corp.example.com"),
+    ],
+)
+def test_milestones_go_to_the_origin_channel_once_each(
+    session: Session, staff: Staff, channel: str, requester: str
+) -> None:
+    parent = make_ticket(session, service="hr_onboarding", channel=channel, requester=requester)
+    fan_out(parent, session=session, now=utcnow())
+    session.commit()
+    kids = children(session, parent)
+    for kid in kids:
+        resolve(session, kid, staff)
+    rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+    assert [(r.ticket_id, r.kind, r.channel, r.recipient) for r in rows] == [
+        (parent.id, "status", channel, requester),  # IT, facilities and security have started
+        (parent.id, "resolved", channel, requester),  # all done
+    ]
+    assert all(k.number in rows[0].text for k in kids[1:])
