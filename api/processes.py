@@ -63,7 +63,7 @@ class ProcessStartIn(BaseModel):
     "/processes/{code}",
     response_model=TicketDetail,
     status_code=201,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 422),
     summary="Start a process (onboarding, offboarding, a business trip) with its fields",
     description="Leads and admins (an HR system uses its account's token). Opens the parent "
     "ticket and every stage's sub-tickets; later stages are `planned` until the one before is "
