@@ -20,6 +20,7 @@ from api import (
     intake,
     knowledge,
     phone,
+    processes,
     queue,
     rate,
     telegram,
@@ -131,6 +132,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         agent_knowledge_routes,
         agent_analytics_routes,
         rate,
+        processes,
     ):
         app.include_router(module.router)
     app.mount("/static/agent", StaticFiles(directory=AGENT_STATIC), name="agent-static")

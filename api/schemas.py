@@ -146,6 +146,16 @@ class SlaClockOut(BaseModel):
     target_seconds: int
 
 
+class ChildOut(BaseModel):
+    """A process sub-ticket as its parent lists it."""
+
+    number: str
+    service: str | None
+    team: str
+    status: str
+    stage: int | None
+
+
 class TicketDetail(TicketSummary):
     requester_name: str | None
     language: str
@@ -153,7 +163,9 @@ class TicketDetail(TicketSummary):
     classifier: dict[str, Any]
     notes: list[Any]
     parent: str | None
-    children: list[str]
+    children: list[ChildOut]
+    stage: int | None = None  # a process sub-ticket's stage (0 runs first)
+    fields: dict[str, Any] = Field(default_factory=dict)  # the process's fields
     resolution: str | None
     messages: list[MessageOut]
     events: list[EventOut]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from api.auth import CurrentUser, scope, visible_ticket
 from api.deps import SessionDep
 from api.employee_schemas import employee_out
-from api.schemas import EventOut, MessageOut, ServiceOut, TicketDetail, TicketSummary
+from api.schemas import ChildOut, EventOut, MessageOut, ServiceOut, TicketDetail, TicketSummary
 from api.views import ETAG_HEADER, TicketNumber, error_responses, etag, extras, sla_flags
 from models.db import Service, Ticket
 
@@ -52,7 +52,19 @@ def detail(ticket: Ticket, *, session: SessionDep) -> TicketDetail:
         },
         notes=ticket.notes,
         parent=parent.number if parent else None,
-        children=[c.number for c in ticket.children if c.number],
+        children=[
+            ChildOut(
+                number=c.number,
+                service=c.service_code,
+                team=c.team_code,
+                status=c.status,
+                stage=c.stage,
+            )
+            for c in ticket.children
+            if c.number
+        ],
+        stage=ticket.stage,
+        fields=ticket.process_fields or {},
         resolution=ticket.resolution,
         messages=[MessageOut.model_validate(m, from_attributes=True) for m in ticket.messages],
         events=[EventOut.model_validate(e, from_attributes=True) for e in ticket.events],

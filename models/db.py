@@ -94,6 +94,10 @@ class ProcessTemplate(Base):
     name_ru: Mapped[str] = mapped_column(String(255))
     name_en: Mapped[str] = mapped_column(String(255))
     steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The steps in order: a list of stages, each a list of parallel steps (0005_processes).
+    stages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # What the requester is asked for; copied to every step's ticket.
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class PriorityPolicy(Base):
@@ -239,6 +243,9 @@ class Ticket(Base):
     )
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     process_step: Mapped[str | None] = mapped_column(String(64))
+    # A process sub-ticket's stage (0, 1, ...) and the fields the process was started with.
+    stage: Mapped[int | None] = mapped_column(Integer)
+    process_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     response_due_at: Mapped[datetime | None] = mapped_column()
     resolution_due_at: Mapped[datetime | None] = mapped_column()

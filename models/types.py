@@ -41,6 +41,8 @@ class MessageStatus(enum.StrEnum):
 
 
 class TicketStatus(enum.StrEnum):
+    # A later stage's sub-ticket of a process: in no queue, no SLA clock, not actionable yet.
+    planned = "planned"
     new = "new"
     assigned = "assigned"
     in_progress = "in_progress"

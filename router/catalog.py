@@ -99,13 +99,34 @@ def _check_service(svc: dict[str, Any], teams: set[str], processes: dict[str, An
 
 
 def _check_process(name: str, proc: Any, codes: set[str]) -> None:
-    steps = _mapping(proc, f"process {name}").get("steps", [])
-    if not isinstance(steps, list):
-        raise CatalogError(f"process {name}: 'steps' must be a list")
-    for step in steps:
+    proc = _mapping(proc, f"process {name}")
+    if "stages" in proc and "steps" in proc:
+        raise CatalogError(f"process {name}: give 'stages' or a flat 'steps' list, not both")
+    if not isinstance(proc.get("stages", []), list):
+        raise CatalogError(f"process {name}: 'stages' must be a list")
+    fields = proc.get("fields", [])
+    if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+        raise CatalogError(f"process {name}: 'fields' must be a list of names")
+    for number, stage in enumerate(proc.get("stages", []), 1):
+        if not isinstance(stage, dict) or not isinstance(stage.get("steps"), list):
+            raise CatalogError(f"process {name}: stage #{number} needs a 'steps' list")
+    stages = process_stages(proc)
+    if not any(stages):
+        raise CatalogError(f"process {name}: no steps")
+    for step in (step for stage in stages for step in stage):
         if not isinstance(step, dict) or step.get("service") not in codes:
             service = step.get("service") if isinstance(step, dict) else step
             raise CatalogError(f"process {name}: unknown service '{service}'")
+
+
+def process_stages(proc: dict[str, Any]) -> list[list[Any]]:
+    """The steps in order, a list of parallel steps per stage; a flat `steps:` is one stage."""
+    if "stages" in proc:
+        return [list(stage["steps"]) for stage in proc["stages"]]
+    steps = proc.get("steps", [])
+    if not isinstance(steps, list):
+        raise CatalogError("'steps' must be a list")
+    return [list(steps)] if steps else []
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:
@@ -136,10 +157,13 @@ def load_catalog(path: Path, *, session: Session) -> LoadReport:
         report.teams += 1
     session.flush()
     for name, proc in (data.get("processes") or {}).items():
+        stages = process_stages(proc)
         fields = {
             "name_ru": proc.get("name_ru", name),
             "name_en": proc.get("name_en", name),
-            "steps": proc.get("steps", []),
+            "steps": [step for stage in stages for step in stage],
+            "stages": stages,
+            "fields": list(proc.get("fields", [])),
         }
         upsert(session, ProcessTemplate, "code", name, fields)
         report.processes += 1

@@ -23,10 +23,10 @@ from models.types import IncomingMessage, MessageStatus, NotificationKind, utcno
 from router import notify, sla, texts
 from router.clarify import clarify_notification
 from router.lifecycle.outcome import Outcome
+from router.lifecycle.processes import fan_out, followed, plan_text, service_row
 from router.lifecycle.records import add_message, add_ticket, record_event
 from router.lifecycle.sla_plan import requester_timezone
 from router.lifecycle.states import move
-from router.processes import fan_out, service_row
 from router.rating_replies import rated_by_reply, sms_rated_ticket
 from router.routing import Decision, decide
 from router.threading import UNPROVEN_SENDER, find_ticket, new_topic, outsider_reference
@@ -214,11 +214,7 @@ def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str
         return texts.render("created_triage", lang, number=ticket.number, **due)
     service = service_row(ticket.service_code, session)
     team = session.scalar(select(Team).where(Team.code == ticket.team_code))
-    children = session.scalars(select(Ticket).where(Ticket.parent_id == ticket.id)).all()
-    child_text = ""
-    if children:
-        items = ", ".join(f"{c.number} ({c.team_code})" for c in children)
-        child_text = texts.render("children", lang, items=items)
+    child_text = plan_text(ticket, session=session)
     return texts.render(
         "created",
         lang,
@@ -264,9 +260,11 @@ def _continue(
             status=texts.status_name(ticket.status, ticket.language),
         )
         note = notify.outbox(ticket, NotificationKind.status, text, session=session)
-        return Outcome(ticket, notifications=[note] if note else [])
+        outcome = Outcome(ticket, notifications=[note] if note else [])
+        return followed(outcome, session=session, actor="requester", now=now)
     if ticket.status == "waiting_for_requester":
         move(ticket, "answer", session=session, actor="requester", now=now)
+        return followed(Outcome(ticket), session=session, actor="requester", now=now)
     else:
         record_event(ticket, "requester_message", session=session, actor="requester")
         ticket.updated_at = now

@@ -32,6 +32,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "\nПо заявке созданы подзадачи: {items}.",
         "en": "\nSub-tasks created: {items}.",
     },
+    # Process milestones (router/lifecycle/processes.py): one message per stage, not per sub-task.
+    "process_started": {
+        "ru": "Запущен процесс по обращению {number}.{children}",
+        "en": "A process has started under request {number}.{children}",
+    },
+    "stage_started": {
+        "ru": "По обращению {number} начался следующий этап: {items}.",
+        "en": "Request {number}: the next stage has started: {items}.",
+    },
+    "planned": {"ru": "{item} - после предыдущего этапа", "en": "{item} - after the stage before"},
+    "process_summary": {
+        "ru": "Все этапы выполнены:\n{items}",
+        "en": "All steps are done:\n{items}",
+    },
+    "not_needed": {"ru": "закрыто как ненужное", "en": "closed as not needed"},
+    "cancelled": {
+        "ru": "Отменено вместе с {number}: {reason}",
+        "en": "Cancelled with {number}: {reason}",
+    },
     "status": {
         "ru": "Статус обращения {number} изменён: {status}.",
         "en": "Request {number} status changed: {status}.",
@@ -141,6 +160,7 @@ STATUS_NAMES = {
     "waiting_for_requester": {"ru": "ждём вашего ответа", "en": "waiting for your reply"},
     "resolved": {"ru": "решено", "en": "resolved"},
     "closed": {"ru": "закрыто", "en": "closed"},
+    "planned": {"ru": "запланировано", "en": "planned"},
 }
 
 

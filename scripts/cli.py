@@ -24,6 +24,7 @@ COMMANDS = {
     "directory": ("scripts.directory_cli:directory", "The employee directory (CSV, LDAP)."),
     "webhook": ("scripts.webhook_cli:webhook", "Outbound webhooks (add, list, remove, …)."),
     "sla": ("scripts.sla_cli:sla", "SLA calendars and clocks (sla due)."),
+    "process": ("scripts.process_cli:process", "Start a cross-department process (onboarding, …)."),
 }
 
 

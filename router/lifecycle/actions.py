@@ -18,6 +18,7 @@ from models.db import Feedback, NotificationRow, Ticket, User, UserTeam
 from models.types import NotificationKind, utcnow
 from router import notify, ratings, sla, texts
 from router.lifecycle.outcome import Outcome
+from router.lifecycle.processes import followed
 from router.lifecycle.records import add_message, record_event
 from router.lifecycle.states import (
     RESOLVED,
@@ -29,10 +30,15 @@ from router.lifecycle.states import (
     move,
 )
 
+# A sub-ticket's own status changes are not the requester's news; its questions and comments are.
+QUIET_IN_PROCESS = (NotificationKind.status, NotificationKind.resolved)
+
 
 def _notify(
     ticket: Ticket, kind: NotificationKind, key: str, *, session: Session, **values: Any
 ) -> list[NotificationRow]:
+    if ticket.parent_id is not None and kind in QUIET_IN_PROCESS:
+        return []  # the parent tells the requester of a process's milestones, once each
     text = texts.render(key, ticket.language, number=ticket.number, **values)
     extra = {"feedback_request": True, "ratings": [1, 2, 3, 4, 5]} if key == "resolved" else None
     row = notify.outbox(ticket, kind, text, session=session, extra=extra)
@@ -79,8 +85,9 @@ def claim(
         )
     if ticket.assignee_id != user.id:
         _set_assignee(ticket, user, "claim", session=session, actor=user.email)
-    move(ticket, "claim", session=session, actor=user.email, now=utcnow())
-    return Outcome(ticket)
+    now = utcnow()
+    move(ticket, "claim", session=session, actor=user.email, now=now)
+    return followed(Outcome(ticket), session=session, actor=user.email, now=now)
 
 
 def assign(
@@ -106,8 +113,9 @@ def assign(
     check(ticket, "assign")
     if ticket.assignee_id != assignee.id:
         _set_assignee(ticket, assignee, "assign", session=session, actor=actor.email)
-    move(ticket, "assign", session=session, actor=actor.email, now=utcnow())
-    return Outcome(ticket)
+    now = utcnow()
+    move(ticket, "assign", session=session, actor=actor.email, now=now)
+    return followed(Outcome(ticket), session=session, actor=actor.email, now=now)
 
 
 def start(
@@ -119,8 +127,9 @@ def start(
     check(ticket, "start")
     if ticket.assignee_id is None:
         _set_assignee(ticket, user, "start", session=session, actor=user.email)
-    move(ticket, "start", session=session, actor=user.email, now=utcnow())
-    return Outcome(ticket)
+    now = utcnow()
+    move(ticket, "start", session=session, actor=user.email, now=now)
+    return followed(Outcome(ticket), session=session, actor=user.email, now=now)
 
 
 def comment(
@@ -193,7 +202,7 @@ def ask(
     move(ticket, "ask", session=session, actor=user.email, now=now)
     notes = _notify(ticket, NotificationKind.clarify, "ask", session=session, text=text)
     record_event(ticket, "asked", session=session, actor=user.email, data={"notified": bool(notes)})
-    return Outcome(ticket, notes)
+    return followed(Outcome(ticket, notes), session=session, actor=user.email, now=now)
 
 
 def resolve(
@@ -222,7 +231,7 @@ def resolve(
     _responded(ticket, now)
     move(ticket, "resolve", session=session, actor=user.email, now=now)
     notes = _notify(ticket, NotificationKind.resolved, "resolved", session=session, text=resolution)
-    return Outcome(ticket, notes)
+    return followed(Outcome(ticket, notes), session=session, actor=user.email, now=now)
 
 
 def close(
@@ -237,9 +246,11 @@ def close(
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
     was_resolved = ticket.status == RESOLVED
-    move(ticket, "close", session=session, actor=user.email, now=utcnow())
+    now = utcnow()
+    move(ticket, "close", session=session, actor=user.email, now=now)
     _internal(ticket, reason, "Closed", user, session=session)
-    return Outcome(ticket, [] if was_resolved else _status_note(ticket, session=session))
+    outcome = Outcome(ticket, [] if was_resolved else _status_note(ticket, session=session))
+    return followed(outcome, session=session, actor=user.email, now=now, reason=reason)
 
 
 def reopen(
@@ -259,9 +270,11 @@ def reopen(
             f"{ticket.number} was merged into {target.number if target else '?'}; reopen that one",
             code="merged",
         )
-    move(ticket, "reopen", session=session, actor=user.email, now=utcnow())
+    now = utcnow()
+    move(ticket, "reopen", session=session, actor=user.email, now=now)
     _internal(ticket, reason, "Reopened", user, session=session)
-    return Outcome(ticket, _status_note(ticket, session=session))
+    outcome = Outcome(ticket, _status_note(ticket, session=session))
+    return followed(outcome, session=session, actor=user.email, now=now)
 
 
 def _internal(

@@ -9,6 +9,7 @@ from models.db import NotificationRow, Service, Team, Ticket, TicketLink
 from models.types import NotificationKind, utcnow
 from router import notify, sla, texts
 from router.lifecycle.outcome import Outcome
+from router.lifecycle.processes import fan_out, followed
 from router.lifecycle.records import record_event
 from router.lifecycle.states import (
     CLOSED,
@@ -19,7 +20,6 @@ from router.lifecycle.states import (
     load,
     move,
 )
-from router.processes import fan_out
 
 LINK_KINDS = ("related", "blocks", "follow_up", "duplicate")
 OTHER = "other"  # the requester's "something else" answer: the ticket stays in triage
@@ -71,9 +71,11 @@ def reassign(
             "predicted_service": ticket.predicted_service_code,
         },
     )
-    move(ticket, "reassign", session=session, actor=user.email, now=utcnow())
+    now = utcnow()
+    move(ticket, "reassign", session=session, actor=user.email, now=now)
     moved = team != old["team"]
-    return Outcome(ticket, _tell_new_team(ticket, session=session) if moved else [])
+    told = _tell_new_team(ticket, session=session) if moved else []
+    return followed(Outcome(ticket, told), session=session, actor=user.email, now=now)
 
 
 def _tell_new_team(ticket: Ticket, *, session: Session) -> list[NotificationRow]:
@@ -150,7 +152,8 @@ def merge(
     _add_link(ticket, target, "duplicate", session=session)
     text = texts.render("merged", ticket.language, number=ticket.number, other=target.number)
     note = notify.outbox(ticket, NotificationKind.status, text, session=session)
-    return Outcome(ticket, [note] if note else [])
+    outcome = Outcome(ticket, [note] if note else [])
+    return followed(outcome, session=session, actor=user.email, now=ticket.updated_at)
 
 
 def link(

@@ -24,6 +24,9 @@ WAITING, RESOLVED, CLOSED = (
     TicketStatus.closed,
 )
 OPEN = (NEW, ASSIGNED, IN_PROGRESS, WAITING)
+# A later stage's sub-ticket of a process (router/lifecycle/processes.py): in no queue, no SLA
+# clock, nothing to do yet but to be closed as not needed.
+PLANNED = TicketStatus.planned
 
 # The state machine: action → {status it is allowed from: status it leads to}.
 # Claiming or assigning a ticket someone already works on keeps its status; reopening goes
@@ -34,7 +37,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "start": {NEW: IN_PROGRESS, ASSIGNED: IN_PROGRESS, WAITING: IN_PROGRESS},
     "ask": {NEW: WAITING, ASSIGNED: WAITING, IN_PROGRESS: WAITING},
     "resolve": {s: RESOLVED for s in OPEN},
-    "close": {**{s: CLOSED for s in OPEN}, RESOLVED: CLOSED},
+    "close": {**{s: CLOSED for s in OPEN}, RESOLVED: CLOSED, PLANNED: CLOSED},
     "reopen": {RESOLVED: NEW, CLOSED: NEW},
     "reassign": {NEW: NEW, ASSIGNED: NEW, IN_PROGRESS: NEW, WAITING: WAITING},
     "merge": {s: CLOSED for s in OPEN},
@@ -47,6 +50,12 @@ ANY_STATUS = ("comment", "link")
 REQUESTER_MOVES: dict[str, dict[str, str]] = {
     "answer": {WAITING: IN_PROGRESS},
     "reopen": TRANSITIONS["reopen"],
+}
+# What a process does on its own (router/lifecycle/processes.py): a stage opens when the one
+# before is done; the parent ticket follows its children.
+PROCESS_MOVES: dict[str, dict[str, str]] = {
+    "open_stage": {PLANNED: NEW},
+    "follow": {NEW: IN_PROGRESS, ASSIGNED: IN_PROGRESS},
 }
 
 
@@ -110,7 +119,7 @@ def load(number: str, *, session: Session, expected_version: int | None = None) 
 
 def check(ticket: Ticket, action: str) -> str:
     """The status `action` leads to from the ticket's status, or InvalidTransition."""
-    moves = TRANSITIONS.get(action) or REQUESTER_MOVES[action]
+    moves = TRANSITIONS.get(action) or REQUESTER_MOVES.get(action) or PROCESS_MOVES[action]
     if ticket.status not in moves:
         allowed = [a for a in allowed_actions(ticket.status) if a not in ANY_STATUS]
         raise InvalidTransition(

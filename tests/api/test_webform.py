@@ -116,9 +116,15 @@ def test_onboarding_fans_out_into_sub_tickets(client: TestClient, runtime: Runti
     with runtime.sessions() as session:
         parent = session.scalars(select(Ticket).where(Ticket.parent_id.is_(None))).one()
         children = session.scalars(select(Ticket).where(Ticket.parent_id == parent.id)).all()
-    assert {c.team_code for c in children} == {"facilities", "it_access", "it_desk", "security"}
+    assert {c.team_code for c in children} == {
+        "hr",
+        "facilities",
+        "it_access",
+        "it_desk",
+        "security",
+    }
     detail = client.get(f"/api/v1/tickets/{parent.number}").json()
-    assert len(detail["children"]) == 4
+    assert len(detail["children"]) == 5
     with runtime.sessions() as session:
         note = session.scalars(select(NotificationRow)).one()
     assert all(c.number in note.text for c in children)

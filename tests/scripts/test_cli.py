@@ -33,14 +33,14 @@ def test_db_upgrade_and_catalog_load(env: Path) -> None:
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["catalog", "load", str(CATALOG)])
     assert result.exit_code == 0, result.output
-    assert "9 teams, 36 services, 2 processes" in result.output
+    assert "9 teams, 39 services, 3 processes" in result.output
     # Loading again is an upsert, not a duplicate.
     assert runner.invoke(main, ["catalog", "load", str(CATALOG)]).exit_code == 0
     engine = create_engine(f"sqlite:///{env / 'var' / 'okno.db'}")
     with Session(engine) as session:
-        assert session.scalar(select(func.count(Service.id))) == 36
+        assert session.scalar(select(func.count(Service.id))) == 39
         assert session.scalar(select(func.count(Team.id))) == 9
-        assert session.scalar(select(func.count(ProcessTemplate.id))) == 2
+        assert session.scalar(select(func.count(ProcessTemplate.id))) == 3
 
 
 def test_bad_catalogue_is_one_line_error(env: Path) -> None:

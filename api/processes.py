@@ -1,0 +1,97 @@
+"""Starting a cross-department process explicitly: POST /api/v1/processes/{code}.
+
+Who may: leads and admins. An HR system calls with its own account's token (a user with the
+lead role in team hr, or an admin account for an integration) - there is no separate kind of
+token. The requester (who hears the milestones, by e-mail) defaults to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.auth import require
+from api.deps import RuntimeDep, SessionDep
+from api.schemas import EMAIL_PATTERN, TicketDetail
+from api.tickets import detail
+from api.views import error_responses, etag
+from api.workflow import to_api_error
+from api.workflow_schemas import CODE, NO_NUL
+from models.db import User
+from models.types import utcnow
+from router.jobs import enqueue_send
+from router.lifecycle import process_start, states
+from router.users import Role
+
+router = APIRouter(prefix="/api/v1", tags=["processes"])
+
+StarterUser = Annotated[User, Depends(require(Role.lead, Role.admin))]
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CODE)]
+FieldValue = Annotated[str, StringConstraints(min_length=1, max_length=2_000, pattern=NO_NUL)]
+
+
+class ProcessStartIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "fields": {
+                        "start_date": "2027-01-11",
+                        "position": "Analyst",
+                        "manager_email": "i.ivanov@corp.example.com",
+                    },
+                    "requester": "i.ivanov@corp.example.com",
+                }
+            ]
+        },
+    )
+
+    fields: dict[FieldName, FieldValue] = Field(default_factory=dict, max_length=50)
+    requester: Annotated[str, StringConstraints(max_length=320, pattern=EMAIL_PATTERN)] | None = (
+        None
+    )
+    subject: (
+        Annotated[str, StringConstraints(min_length=1, max_length=998, pattern=NO_NUL)] | None
+    ) = None
+    language: Annotated[str, StringConstraints(pattern=r"^(ru|en)$")] | None = None
+
+
+@router.post(
+    "/processes/{code}",
+    response_model=TicketDetail,
+    status_code=201,
+    responses=error_responses(400, 401, 403, 404, 422),
+    summary="Start a process (onboarding, offboarding, a business trip) with its fields",
+    description="Leads and admins (an HR system uses its account's token). Opens the parent "
+    "ticket and every stage's sub-tickets; later stages are `planned` until the one before is "
+    "done. The requester (default: you) hears each milestone by e-mail.",
+)
+def start_process(
+    code: Annotated[str, Path(pattern=CODE)],
+    body: ProcessStartIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: StarterUser,
+    response: Response,
+) -> Any:
+    try:
+        outcome = process_start.start(
+            session=session,
+            code=code,
+            fields=dict(body.fields),
+            requester=body.requester or user.email,
+            actor=user.email,
+            now=utcnow(),
+            subject=body.subject,
+            language=body.language,
+        )
+        session.commit()
+    except states.WorkflowError as exc:
+        raise to_api_error(exc) from exc
+    enqueue_send(runtime, outcome.notification_ids)
+    session.expire_all()
+    response.headers["ETag"] = etag(outcome.changed)
+    return detail(outcome.changed, session=session)

@@ -1,0 +1,280 @@
+"""Cross-department processes: one request fans out into sub-tickets run in stages.
+
+A template's stages run in order and the steps of a stage in parallel. Every sub-ticket exists
+from the start so everyone sees the whole plan; a later stage's are `planned` (no queue, no SLA
+clock) until every sub-ticket of the stage before is resolved or closed as not needed. The
+parent ticket follows its children, and the requester hears of each milestone once, on the
+parent: a stage starting, the whole process done. Every status change goes through `move`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.db import NotificationRow, ProcessTemplate, Service, Team, Ticket
+from models.types import NotificationKind
+from router import notify, sla, texts
+from router.lifecycle.outcome import Outcome
+from router.lifecycle.records import add_message, add_ticket
+from router.lifecycle.states import (
+    ASSIGNED,
+    CLOSED,
+    IN_PROGRESS,
+    NEW,
+    OPEN,
+    PLANNED,
+    RESOLVED,
+    WAITING,
+    move,
+)
+
+DONE = (RESOLVED, CLOSED)
+WORKED_ON = (ASSIGNED, IN_PROGRESS, WAITING, RESOLVED)
+
+
+def service_row(code: str | None, session: Session) -> Service | None:
+    if code is None:
+        return None
+    return session.scalar(select(Service).where(Service.code == code))
+
+
+def template_of(ticket: Ticket, *, session: Session) -> ProcessTemplate | None:
+    """The process a ticket's service starts, if any."""
+    service = service_row(ticket.service_code, session)
+    if service is None or not service.process:
+        return None
+    return session.scalar(select(ProcessTemplate).where(ProcessTemplate.code == service.process))
+
+
+def stages_of(template: ProcessTemplate) -> list[list[Any]]:
+    """The stages in order; a template loaded before stages existed is one stage."""
+    return template.stages or ([template.steps] if template.steps else [])
+
+
+def start_clock(ticket: Ticket, service: Service, now: datetime, *, session: Session) -> None:
+    """A sub-ticket's SLA clock starts when its stage opens (the SLA clocks hook in here)."""
+    sla.set_due_dates(ticket, service, now, session=session)
+
+
+def fan_out(
+    ticket: Ticket, *, session: Session, now: datetime, fields: dict[str, str] | None = None
+) -> list[Ticket]:
+    """A service with a process template gets every stage's sub-tickets, in one transaction."""
+    template = template_of(ticket, session=session)
+    if template is None:
+        return []
+    ticket.process_fields = dict(fields or ticket.process_fields or {})
+    children: list[Ticket] = []
+    for stage, steps in enumerate(stages_of(template)):
+        for step in steps:
+            service = service_row(step["service"], session)
+            if service is not None:
+                child = _child(ticket, step, service, stage, len(children), session=session)
+                add_ticket(child, session=session)  # first: the SLA clocks belong to its id
+                if stage == 0:
+                    start_clock(child, service, now, session=session)
+                children.append(child)
+    return children
+
+
+def _child(
+    parent: Ticket,
+    step: dict[str, Any],
+    service: Service,
+    stage: int,
+    index: int,
+    *,
+    session: Session,
+) -> Ticket:
+    title = step.get(f"title_{texts.lang(parent.language)}") or service.name_en
+    return Ticket(
+        subject=f"{title}: {parent.subject}"[:998],
+        service_code=service.code,
+        team_code=service.team_code,
+        status=NEW if stage == 0 else PLANNED,
+        priority=parent.priority,
+        origin_channel=parent.origin_channel,
+        requester_id=parent.requester_id,
+        requester_address=parent.requester_address,
+        requester_name=parent.requester_name,
+        requester_verified=parent.requester_verified,
+        language=parent.language,
+        routing="process",
+        parent_id=parent.id,
+        process_step=f"{index}:{service.code}",
+        stage=stage,
+        process_fields=dict(parent.process_fields or {}),
+    )
+
+
+def plan_text(ticket: Ticket, *, session: Session) -> str:
+    """The sub-tickets as the requester's first answer lists them, later stages marked."""
+    children = session.scalars(
+        select(Ticket).where(Ticket.parent_id == ticket.id).order_by(Ticket.id)
+    ).all()
+    items = []
+    for child in children:
+        item = f"{child.number} ({child.team_code})"
+        if child.status == PLANNED:
+            item = texts.render("planned", ticket.language, item=item)
+        items.append(item)
+    return texts.render("children", ticket.language, items=", ".join(items)) if items else ""
+
+
+def followed(
+    outcome: Outcome, *, session: Session, actor: str, now: datetime, reason: str | None = None
+) -> Outcome:
+    """After an action: the ticket's process follows (its parent, or its children if a parent)."""
+    ticket = outcome.changed
+    if ticket.parent_id is not None:
+        outcome.notifications += roll_up(ticket.parent_id, session=session, actor=actor, now=now)
+    elif ticket.status == CLOSED:
+        cancel_children(ticket, session=session, actor=actor, now=now, reason=reason)
+    return outcome
+
+
+def cancel_children(
+    parent: Ticket, *, session: Session, actor: str, now: datetime, reason: str | None
+) -> None:
+    """A cancelled parent closes its open and planned children, with the reason on each."""
+    children = session.scalars(
+        select(Ticket).where(Ticket.parent_id == parent.id, Ticket.status.in_([*OPEN, PLANNED]))
+    ).all()
+    note = texts.render("cancelled", parent.language, number=parent.number, reason=reason or "—")
+    for child in children:
+        move(child, "close", session=session, actor=actor, now=now)
+        child.resolution = note
+        add_message(child, session=session, direction="internal", body=note, author=actor)
+
+
+def _lock(parent_id: int, *, session: Session) -> Ticket:
+    """The parent, row-locked: whoever holds it sees every child's committed status."""
+    session.flush()
+    parent = session.scalar(
+        select(Ticket)
+        .where(Ticket.id == parent_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if parent is None:
+        raise LookupError(f"no parent ticket {parent_id}")
+    return parent
+
+
+def _children(parent: Ticket, *, session: Session) -> Sequence[Any]:
+    """Id, status and stage of each child as the database has them now (not the session's)."""
+    return session.execute(
+        select(Ticket.id, Ticket.status, Ticket.stage)
+        .where(Ticket.parent_id == parent.id)
+        .order_by(Ticket.id)
+    ).all()
+
+
+def roll_up(
+    parent_id: int, *, session: Session, actor: str, now: datetime
+) -> list[NotificationRow]:
+    """A child moved: open the next stage when this one is done; the parent follows."""
+    parent = _lock(parent_id, session=session)
+    if parent.status == CLOSED:
+        return []  # cancelled (or closed after it was done): its children no longer count
+    children = _children(parent, session=session)
+    if all(c.status in DONE for c in children):
+        return _finish(parent, session=session, now=now)
+    notes: list[NotificationRow] = []
+    if parent.status == RESOLVED:
+        move(parent, "reopen", session=session, actor=actor, now=now)
+        notes += _note(parent, "status", session=session, status=_status(parent))
+    notes += _open_next_stage(parent, children, session=session, now=now)
+    if parent.status in (NEW, ASSIGNED) and any(c.status in WORKED_ON for c in children):
+        move(parent, "follow", session=session, actor="process", now=now)
+    return notes
+
+
+def _open_next_stage(
+    parent: Ticket, children: Sequence[Any], *, session: Session, now: datetime
+) -> list[NotificationRow]:
+    """The first stage with work left opens its planned sub-tickets; done once, under the lock."""
+    current = min(c.stage or 0 for c in children if c.status not in DONE)
+    planned = [c.id for c in children if (c.stage or 0) == current and c.status == PLANNED]
+    if not planned:
+        return []
+    opened = []
+    for child_id in planned:
+        child = session.get(Ticket, child_id, populate_existing=True)
+        service = service_row(child.service_code, session) if child else None
+        if child is None or service is None:
+            continue
+        start_clock(child, service, now, session=session)
+        move(child, "open_stage", session=session, actor="process", now=now)
+        opened.append(child)
+    items = ", ".join(f"{_team_name(c, session=session)} ({c.number})" for c in opened)
+    return _note(parent, "stage_started", session=session, items=items)
+
+
+def _finish(parent: Ticket, *, session: Session, now: datetime) -> list[NotificationRow]:
+    """The last child is done: the parent is resolved with a summary of what each step did."""
+    if parent.status not in OPEN:
+        return []
+    children = session.scalars(
+        select(Ticket).where(Ticket.parent_id == parent.id).order_by(Ticket.id)
+    ).all()
+    lines = [f"- {c.subject} ({c.number}): {_outcome_of(c, parent.language)}" for c in children]
+    summary = texts.render("process_summary", parent.language, items="\n".join(lines))
+    parent.resolution = summary
+    add_message(
+        parent,
+        session=session,
+        direction="outbound",
+        body=summary,
+        channel=parent.origin_channel,
+        author="okno",
+    )
+    if parent.first_response_at is None:
+        parent.first_response_at = now
+    move(parent, "resolve", session=session, actor="process", now=now)
+    extra = {"feedback_request": True, "ratings": [1, 2, 3, 4, 5]}
+    return _note(
+        parent,
+        "resolved",
+        session=session,
+        kind=NotificationKind.resolved,
+        extra=extra,
+        text=summary,
+    )
+
+
+def _outcome_of(child: Ticket, language: str) -> str:
+    if child.status == RESOLVED:
+        return child.resolution or texts.status_name(RESOLVED, language)
+    return texts.render("not_needed", language)
+
+
+def _team_name(ticket: Ticket, *, session: Session) -> str:
+    team = session.scalar(select(Team).where(Team.code == ticket.team_code))
+    if team is None:
+        return ticket.team_code
+    return team.name_en if texts.lang(ticket.language) == "en" else team.name_ru
+
+
+def _status(ticket: Ticket) -> str:
+    return texts.status_name(ticket.status, ticket.language)
+
+
+def _note(
+    parent: Ticket,
+    key: str,
+    *,
+    session: Session,
+    kind: NotificationKind = NotificationKind.status,
+    extra: dict[str, Any] | None = None,
+    **values: Any,
+) -> list[NotificationRow]:
+    """One milestone message to the requester, on the parent and its origin channel."""
+    text = texts.render(key, parent.language, number=parent.number, **values)
+    row = notify.outbox(parent, kind, text, session=session, extra=extra)
+    return [row] if row else []

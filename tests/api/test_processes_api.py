@@ -1,0 +1,198 @@
+"""POST /api/v1/processes/{code}, `okno process start`, and the milestones a requester receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from models.db import NotificationRow, Ticket
+from router.runtime import Runtime
+from scripts.cli import main
+from tests.conftest import drain
+from tests.support.mail import free_port
+from tests.support.workflow import REQUESTER, Staff, make_staff
+
+FIELDS = {"start_date": "2027-01-11", "position": "Analyst", "manager_email": REQUESTER}
+
+
+class Sink:
+    """The company relay: keeps every mail it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+    def texts(self) -> list[str]:
+        return [str(m.get_body(("plain",)).get_content()) for m in self.messages]  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
+    handler, port = Sink(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
+    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> TestClient:
+    return TestClient(create_app(runtime))
+
+
+@pytest.fixture
+def staff(runtime: Runtime) -> Staff:
+    return make_staff(runtime)
+
+
+def start(client: TestClient, staff: Staff, **body: Any) -> Any:
+    body = {"fields": FIELDS, "requester": REQUESTER, **body}
+    return client.post("/api/v1/processes/onboarding", json=body, headers=staff.lead.headers)
+
+
+def test_lead_starts_onboarding_and_sees_the_whole_plan(client: TestClient, staff: Staff) -> None:
+    resp = start(client, staff)
+    assert resp.status_code == 201, resp.text
+    parent = resp.json()
+    assert parent["service"] == "hr_onboarding" and parent["fields"] == FIELDS
+    assert [(c["service"], c["team"], c["status"], c["stage"]) for c in parent["children"]] == [
+        ("hr_onboarding", "hr", "new", 0),
+        ("access_account", "it_access", "planned", 1),
+        ("it_equipment_request", "it_desk", "planned", 1),
+        ("fac_workplace", "facilities", "planned", 1),
+        ("sec_badge", "security", "planned", 1),
+    ]
+    child = client.get(
+        f"/api/v1/tickets/{parent['children'][1]['number']}", headers=staff.admin.headers
+    ).json()
+    assert child["parent"] == parent["number"] and child["stage"] == 1
+    assert child["status"] == "planned" and child["fields"] == FIELDS
+
+
+def test_the_queue_never_lists_planned_tickets(client: TestClient, staff: Staff) -> None:
+    children = start(client, staff).json()["children"]
+    listed = client.get("/api/v1/queue", headers=staff.admin.headers).json()
+    numbers = {t["number"] for t in listed["items"]}
+    assert children[0]["number"] in numbers
+    assert not numbers & {c["number"] for c in children[1:]}
+    planned = client.get("/api/v1/queue?status=planned", headers=staff.admin.headers)
+    assert planned.status_code == 422  # not a queue status at all
+
+
+def test_who_may_start_and_what_must_be_given(client: TestClient, staff: Staff) -> None:
+    specialist = client.post(
+        "/api/v1/processes/onboarding", json={"fields": FIELDS}, headers=staff.hr.headers
+    )
+    assert specialist.status_code == 403
+    missing = start(client, staff, fields={"position": "Analyst"})
+    assert missing.status_code == 422 and missing.json()["error"] == "missing_fields"
+    unknown = start(client, staff, fields={**FIELDS, "shoe_size": "42"})
+    assert unknown.status_code == 422 and unknown.json()["error"] == "unknown_fields"
+    assert (
+        client.post(
+            "/api/v1/processes/nope", json={"fields": {}}, headers=staff.admin.headers
+        ).status_code
+        == 404
+    )
+
+
+def test_email_requester_gets_one_mail_per_milestone(
+    client: TestClient, runtime: Runtime, staff: Staff, sink: Sink
+) -> None:
+    parent = start(client, staff).json()
+    drain(runtime)
+    assert len(sink.messages) == 1 and parent["number"] in sink.texts()[0]
+
+    def resolve(number: str, text: str) -> None:
+        resp = client.post(
+            f"/api/v1/tickets/{number}/resolve",
+            json={"resolution": text},
+            headers=staff.admin.headers,
+        )
+        assert resp.status_code == 200, resp.text
+
+    hr, *rest = [c["number"] for c in parent["children"]]
+    resolve(hr, "Приказ подписан")
+    drain(runtime)
+    assert len(sink.messages) == 2  # the next stage started: one mail naming all four
+    assert all(number in sink.texts()[1] for number in rest)
+    for number in rest:
+        resolve(number, f"Готово: {number}")
+    drain(runtime)
+    assert len(sink.messages) == 3  # all done, with every step's resolution
+    assert "Приказ подписан" in sink.texts()[2] and all(n in sink.texts()[2] for n in rest)
+    with runtime.sessions() as session:
+        rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+        parent_id = session.scalar(select(Ticket.id).where(Ticket.number == parent["number"]))
+    assert {r.ticket_id for r in rows} == {parent_id}
+    assert [(r.kind, r.channel, r.status) for r in rows] == [
+        ("created", "email", "sent"),
+        ("status", "email", "sent"),
+        ("resolved", "email", "sent"),
+    ]
+
+
+def test_portal_requester_sees_the_plan_and_the_milestones(
+    client: TestClient, runtime: Runtime, staff: Staff
+) -> None:
+    form = {
+        "name": "Анна Петрова",
+        "email": REQUESTER,
+        "text": "С понедельника выходит новый менеджер, Иван Сидоров.",
+        "service_code": "hr_onboarding",
+        "submission_id": "form-onboarding",
+    }
+    assert client.post("/api/v1/intake/webform", json=form).status_code == 202
+    drain(runtime)
+    with runtime.sessions() as session:
+        parent = session.scalars(select(Ticket).where(Ticket.parent_id.is_(None))).one()
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent.id)).all()
+        (created,) = session.scalars(select(NotificationRow.text)).all()
+    assert all(k.number in created for k in kids)
+    assert created.count("после предыдущего этапа") == 4  # the plan: later stages marked
+    resp = client.post(
+        f"/api/v1/tickets/{kids[0].number}/resolve",
+        json={"resolution": "Приказ подписан"},
+        headers=staff.admin.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    drain(runtime)
+    with runtime.sessions() as session:
+        rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+    on_portal = [r for r in rows if r.channel == "webform"]
+    assert [(r.ticket_id, r.kind) for r in on_portal] == [
+        (parent.id, "created"),
+        (parent.id, "status"),
+    ]
+    assert all(k.number in on_portal[1].text for k in kids[1:])
+
+
+def test_cli_starts_a_process(runtime: Runtime) -> None:
+    env = {
+        "OKNO_DATABASE_URL": runtime.settings.effective_database_url,
+        "OKNO_DATA_DIR": str(runtime.settings.data_dir),
+    }
+    args = ["process", "start", "offboarding", "--field", "last_day=2027-02-01"]
+    args += ["--field", "position=Analyst", "--field", f"manager_email={REQUESTER}"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "stage 0:" in result.output and "access_revoke new" in result.output
+    assert "pay_final_settlement planned" in result.output
+    bad = CliRunner().invoke(main, ["process", "start", "offboarding", "--field", "x"], env=env)
+    assert bad.exit_code != 0 and "NAME=VALUE" in bad.output
