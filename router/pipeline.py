@@ -203,7 +203,9 @@ def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str
         return texts.render("created_triage", lang, number=ticket.number, **due)
     service = service_row(ticket.service_code, session)
     team = session.scalar(select(Team).where(Team.code == ticket.team_code))
-    children = session.scalars(select(Ticket).where(Ticket.parent_id == ticket.id)).all()
+    children: list[Ticket] = []
+    if service is not None and service.process:  # only a process template makes sub-tickets
+        children = list(session.scalars(select(Ticket).where(Ticket.parent_id == ticket.id)))
     child_text = ""
     if children:
         items = ", ".join(f"{c.number} ({c.team_code})" for c in children)

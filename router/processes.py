@@ -13,9 +13,16 @@ from router.lifecycle.records import add_ticket
 
 
 def service_row(code: str | None, session: Session) -> Service | None:
+    """The service by code, looked up once per session (a message asks for it several times)."""
     if code is None:
         return None
-    return session.scalar(select(Service).where(Service.code == code))
+    memo: dict[str, Service] = session.info.setdefault("service_rows", {})
+    found = memo.get(code)
+    if found is None or found not in session:
+        found = session.scalar(select(Service).where(Service.code == code))
+        if found is not None:
+            memo[code] = found
+    return found
 
 
 def fan_out(ticket: Ticket, *, session: Session, now: datetime) -> list[Ticket]:
