@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -41,8 +43,50 @@ def process_message(message_id: int) -> str | None:
             model=lambda: active_model(runtime),
         )
         ids, number = outcome.notification_ids, outcome.ticket.number if outcome.ticket else None
-    enqueue_send(runtime, ids)
+    deliver_first(runtime, ids)
     return number
+
+
+def deliver_first(runtime: Runtime, notification_ids: list[int]) -> None:
+    """The first send goes now, in this job: one job per message instead of two.
+
+    The outbox row, committed above, stays the source of truth: `_send` claims it as the job
+    would (never twice), and on any trouble every send is enqueued as before, the notify job
+    being the retry path (a crash before this line leaves the rows to the sweeper).
+    """
+    if not notification_ids:
+        return
+    first, rest = notification_ids[0], notification_ids[1:]
+    try:
+        status = _send(first)
+    except Exception as exc:  # the channel or the database: the job retries it
+        log.warning("notification %s not sent inline (%s); its job retries it", first, exc)
+        _retry_later(runtime, first)
+        enqueue_send(runtime, rest, behind=send_job_id(first))
+        return
+    if status not in ordering.FINAL:
+        enqueue_send(runtime, notification_ids)
+        return
+    enqueue_send(runtime, rest)  # the chain starts after a send that has ended
+    hand_off(runtime, first, queued=rest)
+
+
+def _retry_later(runtime: Runtime, notification_id: int) -> None:
+    """The inline try was the first attempt: its job is RQ's first retry, on the same schedule."""
+    first, *later = SEND_RETRY.intervals
+    try:
+        runtime.queue(NOTIFY_QUEUE).enqueue_in(
+            timedelta(seconds=first),
+            send_notification,
+            notification_id,
+            job_id=send_job_id(notification_id),
+            retry=Retry(max=SEND_RETRY.max - 1, interval=later),
+            on_failure=Callback(on_send_failure),
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except RedisError as exc:
+        log.warning("notification %s not enqueued (%s); the sweeper will", notification_id, exc)
 
 
 def active_model(runtime: Runtime) -> Any:
@@ -71,12 +115,12 @@ def send_notification(notification_id: int) -> str:
     return status
 
 
-def hand_off(runtime: Runtime, notification_id: int) -> None:
+def hand_off(runtime: Runtime, notification_id: int, *, queued: Sequence[int] = ()) -> None:
     """The next send to the same address about the same ticket may go now: enqueue it."""
     with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, notification_id)
         following = ordering.next_in_line(row, session=session) if row is not None else None
-    if following is None:
+    if following is None or following in queued:  # already enqueued in its chain
         return
     job_id = f"{send_job_id(following)}-after-{notification_id}"
     try:
@@ -148,14 +192,16 @@ def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: An
     hand_off(runtime, job.args[0])
 
 
-def enqueue_send(runtime: Runtime, notification_ids: list[int], *, chain: bool = True) -> None:
+def enqueue_send(
+    runtime: Runtime, notification_ids: list[int], *, chain: bool = True, behind: str | None = None
+) -> None:
     """Enqueue sends with deterministic ids; on a Redis outage the sweeper picks them up."""
     if not notification_ids:
         return
     queue = runtime.queue(NOTIFY_QUEUE)
     # Each send waits for the one before it, so the requester reads them in the order written
     # (the "created" message before the question that follows it), whichever worker runs them.
-    after: list[str | None] = [None, *(send_job_id(n) for n in notification_ids[:-1])]
+    after: list[str | None] = [behind, *(send_job_id(n) for n in notification_ids[:-1])]
     if not chain:  # unrelated rows (the sweeper's) must not wait for each other
         after = [None] * len(notification_ids)
     try:

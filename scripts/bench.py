@@ -9,6 +9,10 @@ from scripts.lazy import LazyGroup
 BENCHES = {
     "pipeline": ("scripts.bench_pipeline:bench_pipeline", "End to end: accept → ticket → sent."),
     "classifier": ("scripts.model_cli:bench_classifier", "Our classifier against the reference."),
+    "intake": (
+        "scripts.bench_intake:bench_intake",
+        "Web form, SMTP and end to end against their bare counterparts.",
+    ),
     "outage": ("scripts.bench_outage:bench_outage", "A Redis kill -9 under load."),
     "email": (
         "scripts.bench_email:bench_email",

@@ -38,9 +38,16 @@ WORKED_ON = (ASSIGNED, IN_PROGRESS, WAITING, RESOLVED)
 
 
 def service_row(code: str | None, session: Session) -> Service | None:
+    """The service by code, looked up once per session (a message asks for it several times)."""
     if code is None:
         return None
-    return session.scalar(select(Service).where(Service.code == code))
+    memo: dict[str, Service] = session.info.setdefault("service_rows", {})
+    found = memo.get(code)
+    if found is None or found not in session:
+        found = session.scalar(select(Service).where(Service.code == code))
+        if found is not None:
+            memo[code] = found
+    return found
 
 
 def template_of(ticket: Ticket, *, session: Session) -> ProcessTemplate | None:
@@ -114,6 +121,9 @@ def _child(
 
 def plan_text(ticket: Ticket, *, session: Session) -> str:
     """The sub-tickets as the requester's first answer lists them, later stages marked."""
+    service = service_row(ticket.service_code, session)
+    if service is None or not service.process:  # only a process template makes sub-tickets
+        return ""
     children = session.scalars(
         select(Ticket).where(Ticket.parent_id == ticket.id).order_by(Ticket.id)
     ).all()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from models.db import Employee, InboundMessage, NotificationRow, Ticket, TicketLink
 from models.settings import Settings
 from models.types import Channel, IncomingMessage, utcnow
-from router import jobs, sla
+from router import jobs, notify, sla
 from router.intake import Intake
 from router.runtime import Runtime, build_runtime
 from router.sweeper import sweep
@@ -68,12 +68,17 @@ def test_redis_outage_keeps_message_and_sweeper_enqueues_it(
 
 def test_sweeper_resends_stranded_notification(runtime: Runtime, redis_client: Redis) -> None:
     Intake(runtime).accept(message())
-    drain(runtime, ("intake",))  # the notify job is queued…
+    drain(runtime, ("intake",))  # "created" goes inside the intake job; a later send…
+    with runtime.sessions.begin() as session:
+        note = notify.outbox(session.scalars(select(Ticket)).one(), "comment", "c", session=session)
+        session.flush()
+        note_id = note.id if note else 0
+    jobs.enqueue_send(runtime, [note_id])  # …is queued…
     redis_client.flushdb()  # …and lost with Redis' memory
     assert sweep(runtime, older_than=timedelta(0)).notifications == 1
     drain(runtime)
     with runtime.sessions() as session:
-        assert session.scalars(select(NotificationRow.status)).one() == "sent"
+        assert session.scalars(select(NotificationRow.status)).all() == ["sent", "sent"]
 
 
 def test_reply_by_number_joins_ticket_and_reopens(runtime: Runtime) -> None:

@@ -7,9 +7,9 @@ from datetime import timedelta
 from rq.job import Job
 from sqlalchemy import select
 
-from models.db import InboundMessage, NotificationRow
+from models.db import InboundMessage, NotificationRow, Ticket
 from models.types import utcnow
-from router import jobs
+from router import jobs, notify
 from router.intake import Intake, process_job_id
 from router.runtime import Runtime
 from router.sweeper import MAX_ABANDONED, sweep
@@ -17,14 +17,23 @@ from tests.conftest import drain
 from tests.support.messages import form
 
 
+def pending_comments(runtime: Runtime) -> list[int]:
+    """A pending send per ticket: "created" goes inside the intake job, so one written after."""
+    with runtime.sessions.begin() as session:
+        tickets = session.scalars(select(Ticket).order_by(Ticket.id)).all()
+        rows = [notify.outbox(t, "comment", "comment", session=session) for t in tickets]
+        session.flush()
+        return [r.id for r in rows if r]
+
+
 def test_a_claimed_notification_is_not_sent_twice(runtime: Runtime) -> None:
     Intake(runtime).accept(form("f-1"))
     drain(runtime, ("intake",))
+    (note_id,) = pending_comments(runtime)
     with runtime.sessions.begin() as session:
-        row = session.scalars(select(NotificationRow)).one()
+        row = session.get_one(NotificationRow, note_id)
         row.status = "sending"  # another run of the job is delivering it right now
         row.enqueued_at = utcnow()
-        note_id = row.id
     assert jobs.send_notification(note_id) == "sending"
     with runtime.sessions() as session:
         assert session.get(NotificationRow, note_id).sent_at is None  # type: ignore[union-attr]
@@ -58,6 +67,7 @@ def test_swept_notifications_do_not_wait_for_each_other(runtime: Runtime) -> Non
     intake.accept(form("a-1"))
     intake.accept(form("b-1", sender_address="olga@corp.example.com", subject="другое"))
     drain(runtime, ("intake",))
+    assert len(pending_comments(runtime)) == 2
     runtime.redis.flushdb()
     assert sweep(runtime, older_than=timedelta(0)).notifications == 2
     for job in runtime.queue("notify").get_jobs():

