@@ -21,8 +21,8 @@ from api.workflow import to_api_error
 from api.workflow_schemas import CODE, NO_NUL
 from models.db import User
 from models.types import utcnow
-from router.jobs import enqueue_send
 from router.lifecycle import process_start, states
+from router.sends import enqueue_send
 from router.users import Role
 
 router = APIRouter(prefix="/api/v1", tags=["processes"])

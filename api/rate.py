@@ -18,8 +18,8 @@ from api.deps import RuntimeDep, SessionDep
 from models.db import Feedback, Ticket
 from models.types import utcnow
 from router import ratings, texts
-from router.jobs import enqueue_send
 from router.lifecycle import actions
+from router.sends import enqueue_send
 
 router = APIRouter(include_in_schema=False)
 

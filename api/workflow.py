@@ -33,11 +33,11 @@ from api.workflow_schemas import (
     ResolveIn,
 )
 from models.db import Ticket, User
-from router.jobs import enqueue_send
 from router.lifecycle import actions, moves, states
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.states import TRANSITIONS
 from router.runtime import Runtime
+from router.sends import enqueue_send
 
 router = APIRouter(prefix="/api/v1", tags=["ticket actions"])
 

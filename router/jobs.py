@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
-
-from redis.exceptions import RedisError
-from rq import Callback, Retry
-from rq.job import Dependency, Job
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
 from router import inbound, notify, ordering, recipients
-from router.runtime import NOTIFY_QUEUE, Runtime, current
+from router.runtime import Runtime, current
+from router.sends import enqueue_send, hand_off, retry_later, send_job_id
 
 log = logging.getLogger(__name__)
-
-SEND_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
-
-
-def send_job_id(notification_id: int) -> str:
-    return f"okno-notify-{notification_id}"
 
 
 def process_message(message_id: int) -> str | None:
@@ -61,7 +50,7 @@ def deliver_first(runtime: Runtime, notification_ids: list[int]) -> None:
         status = _send(first)
     except Exception as exc:  # the channel or the database: the job retries it
         log.warning("notification %s not sent inline (%s); its job retries it", first, exc)
-        _retry_later(runtime, first)
+        retry_later(runtime, first)
         enqueue_send(runtime, rest, behind=send_job_id(first))
         return
     if status not in ordering.FINAL:
@@ -69,24 +58,6 @@ def deliver_first(runtime: Runtime, notification_ids: list[int]) -> None:
         return
     enqueue_send(runtime, rest)  # the chain starts after a send that has ended
     hand_off(runtime, first, queued=rest)
-
-
-def _retry_later(runtime: Runtime, notification_id: int) -> None:
-    """The inline try was the first attempt: its job is RQ's first retry, on the same schedule."""
-    first, *later = SEND_RETRY.intervals
-    try:
-        runtime.queue(NOTIFY_QUEUE).enqueue_in(
-            timedelta(seconds=first),
-            send_notification,
-            notification_id,
-            job_id=send_job_id(notification_id),
-            retry=Retry(max=SEND_RETRY.max - 1, interval=later),
-            on_failure=Callback(on_send_failure),
-            result_ttl=600,
-            failure_ttl=7 * 24 * 3600,
-        )
-    except RedisError as exc:
-        log.warning("notification %s not enqueued (%s); the sweeper will", notification_id, exc)
 
 
 def active_model(runtime: Runtime) -> Any:
@@ -113,29 +84,6 @@ def send_notification(notification_id: int) -> str:
     if status in ordering.FINAL:
         hand_off(current(), notification_id)
     return status
-
-
-def hand_off(runtime: Runtime, notification_id: int, *, queued: Sequence[int] = ()) -> None:
-    """The next send to the same address about the same ticket may go now: enqueue it."""
-    with session_scope(runtime.sessions) as session:
-        row = session.get(NotificationRow, notification_id)
-        following = ordering.next_in_line(row, session=session) if row is not None else None
-    if following is None or following in queued:  # already enqueued in its chain
-        return
-    job_id = f"{send_job_id(following)}-after-{notification_id}"
-    try:
-        if not Job.exists(job_id, connection=runtime.redis):
-            runtime.queue(NOTIFY_QUEUE).enqueue(
-                send_notification,
-                following,
-                job_id=job_id,
-                retry=SEND_RETRY,
-                on_failure=Callback(on_send_failure),
-                result_ttl=600,
-                failure_ttl=7 * 24 * 3600,
-            )
-    except RedisError as exc:
-        log.warning("notification %s not handed on (%s); the sweeper will", following, exc)
 
 
 def _send(notification_id: int) -> str:
@@ -190,37 +138,3 @@ def on_send_failure(job: Any, connection: Any, exc_type: Any, value: Any, tb: An
             fallback_ids = notify.fallback(row, session=session)
     enqueue_send(runtime, fallback_ids)
     hand_off(runtime, job.args[0])
-
-
-def enqueue_send(
-    runtime: Runtime, notification_ids: list[int], *, chain: bool = True, behind: str | None = None
-) -> None:
-    """Enqueue sends with deterministic ids; on a Redis outage the sweeper picks them up."""
-    if not notification_ids:
-        return
-    queue = runtime.queue(NOTIFY_QUEUE)
-    # Each send waits for the one before it, so the requester reads them in the order written
-    # (the "created" message before the question that follows it), whichever worker runs them.
-    after: list[str | None] = [behind, *(send_job_id(n) for n in notification_ids[:-1])]
-    if not chain:  # unrelated rows (the sweeper's) must not wait for each other
-        after = [None] * len(notification_ids)
-    try:
-        queue.enqueue_many(
-            [
-                queue.prepare_data(
-                    send_notification,
-                    (nid,),
-                    job_id=send_job_id(nid),
-                    retry=SEND_RETRY,
-                    on_failure=Callback(on_send_failure),
-                    result_ttl=600,
-                    failure_ttl=7 * 24 * 3600,
-                    depends_on=Dependency(jobs=[prev], allow_failure=True) if prev else None,
-                )
-                for nid, prev in zip(notification_ids, after, strict=True)
-            ]
-        )
-    except RedisError as exc:
-        log.warning(
-            "notifications %s not enqueued (%s); the sweeper will retry", notification_ids, exc
-        )

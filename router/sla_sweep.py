@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from models.db import session_scope
 from models.types import utcnow
-from router import jobs
+from router import sends
 from router.lifecycle.sla_alerts import BATCH, Tick, check_due
 from router.runtime import Runtime
 
@@ -27,7 +27,7 @@ def sla_tick(runtime: Runtime, *, now: datetime | None = None, limit: int = BATC
             limit=limit,
         )
     if tick.notifications:
-        jobs.enqueue_send(runtime, tick.notifications, chain=False)
+        sends.enqueue_send(runtime, tick.notifications, chain=False)
     if tick.warnings or tick.breaches:
         log.info("SLA sweep: %s warning(s), %s breach(es)", tick.warnings, tick.breaches)
     return tick

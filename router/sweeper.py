@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from models.db import InboundMessage, NotificationRow, WebhookDelivery, session_scope
 from models.types import MessageStatus, utcnow
-from router import jobs
+from router import sends
 from router.intake import enqueue_process, process_job_id
 from router.runtime import Runtime
 from router.sla_sweep import sla_tick
@@ -83,8 +83,8 @@ def sweep(
             continue
         if why and enqueue_process(runtime, mid):
             report.messages += 1
-    stranded = [n for n in note_ids if _stranded(runtime, jobs.send_job_id(n), abandoned_after)]
-    jobs.enqueue_send(runtime, stranded, chain=False)
+    stranded = [n for n in note_ids if _stranded(runtime, sends.send_job_id(n), abandoned_after)]
+    sends.enqueue_send(runtime, stranded, chain=False)
     report.notifications = len(stranded)
     report.breaches, report.webhooks = _sweep_webhooks(runtime, cutoff, abandoned_after)
     if report.messages or report.notifications:

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from models.db import TicketMessage
 from models.types import Channel, IncomingMessage
 from router.intake import Intake
-from router.jobs import enqueue_send
 from router.lifecycle import actions
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
+from router.sends import enqueue_send
 from router.status_link import page_url
 from tests.conftest import drain
 from tests.support.workflow import make_staff

@@ -20,9 +20,9 @@ from models.db import Feedback, InboundMessage, NotificationRow, Ticket, TicketE
 from models.types import Channel, IncomingMessage, utcnow
 from router import ratings
 from router.intake import Intake
-from router.jobs import enqueue_send
 from router.lifecycle import actions
 from router.runtime import Runtime
+from router.sends import enqueue_send
 from tests.api.conftest import free_port
 from tests.channels.phone.phone_servers import SmsGateway, hmac_header, serve_gateway
 from tests.conftest import drain
