@@ -20,6 +20,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("POST", "/api/v1/intake/webform"),
     ("POST", "/api/v1/intake/phone"),
+    ("POST", "/api/v1/intake/sms"),  # signed like the phone webhook
     ("POST", "/api/v1/intake/telegram"),
     ("GET", "/api/v1/messages/{message_id}"),
     ("GET", "/api/v1/services"),  # the portal's web form lists the catalogue to everyone
