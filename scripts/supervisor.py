@@ -110,7 +110,11 @@ class Supervisor:
     def start(self, child: Child) -> None:
         if self.stop.is_set():  # a signal arrived during this tick: start nothing more
             return
-        child.proc = subprocess.Popen(child.argv, env=self.env, preexec_fn=_die_with_parent)
+        # A process group of its own: Ctrl-C in a terminal (SIGINT to the whole foreground
+        # group) reaches only the supervisor, which stops the workers before Redis.
+        child.proc = subprocess.Popen(
+            child.argv, env=self.env, preexec_fn=_die_with_parent, process_group=0
+        )
         child.started_at = time.monotonic()
 
     def _exited(self, child: Child, now: float) -> None:

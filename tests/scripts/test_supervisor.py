@@ -44,6 +44,9 @@ def test_a_killed_child_is_restarted_and_stop_ends_every_child() -> None:
     assert any("IMAP poller exited (rc -9); restarting" in line for line in lines)
     wait_for(lambda: lines[-1] == f"  IMAP poller running (pid {poller.pid})")
     pids = [poller.pid, redis.pid]
+    # Each child leads a process group of its own: Ctrl-C in a terminal signals only the
+    # supervisor, which stops the workers before Redis (not everything at once).
+    assert all(pid is not None and os.getpgid(pid) == pid for pid in pids)
     supervisor.stop.set()
     thread.join(timeout=30)
     for pid in pids:
