@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -17,18 +20,24 @@ from scripts.cli import main
 from tests.conftest import CATALOG, ROOT
 
 
-@pytest.fixture
-def trained(runtime: Runtime) -> str:
-    registry = runtime.settings.registry_dir
-    registry.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="module")
+def seed_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One training run per module (~30 s); each test gets a copy of the registry."""
+    registry = tmp_path_factory.mktemp("registry")
     result = CliRunner().invoke(main, [
         "model", "train", "--data", str(ROOT / "training_data" / "examples"),
         "--extra-col", "channel", "--catalog", str(CATALOG), "--registry", str(registry),
-        "--promote",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
+    return registry
+
+
+@pytest.fixture
+def trained(runtime: Runtime, seed_registry: Path) -> str:
+    registry = runtime.settings.registry_dir
+    shutil.copytree(seed_registry, registry, dirs_exist_ok=True)
     version = ModelRegistry(registry).active_version()
-    assert version
+    assert version, "the first model in a new registry becomes active"
     return version
 
 
