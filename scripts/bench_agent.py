@@ -21,8 +21,8 @@ from models.db import Ticket, session_scope
 from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime
-from router.users import create_user
 from scripts.bench_pipeline import bench_settings
+from scripts.bench_users import bench_token
 
 TEAM, SERVICE = "hr", "hr_certificate"
 OPEN = ("new", "assigned", "in_progress", "waiting_for_requester")
@@ -53,11 +53,7 @@ def fill(runtime: Runtime, tickets: int) -> None:
 
 
 def sign_in(client: TestClient, runtime: Runtime) -> None:
-    with session_scope(runtime.sessions) as session:
-        _user, token = create_user(
-            session=session, name="Bench", email="bench@ssc.example.com", role="specialist",
-            teams=[TEAM],
-        )  # fmt: skip
+    token = bench_token(runtime, email="bench@ssc.example.com", role="specialist", teams=[TEAM])
     form = client.get("/agent/login").text
     csrf = re.search(r'name="csrf" value="([^"]*)"', form)
     assert csrf

@@ -12,16 +12,16 @@ from typing import Any
 
 import click
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 
 from api.app import create_app
-from models.db import Ticket, User, session_scope
+from models.db import Ticket, session_scope
 from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime
-from router.users import create_user
 from scripts.bench_pipeline import bench_settings
 from scripts.bench_queue import _percentiles, _services
+from scripts.bench_users import bench_token
 
 EMPLOYEES = 5000
 DEPARTMENTS = [f"dept-{n:02d}" for n in range(40)]
@@ -96,19 +96,6 @@ def fill(runtime: Runtime, tickets: int) -> float:
     return time.perf_counter() - began
 
 
-def _token(runtime: Runtime) -> str:
-    with session_scope(runtime.sessions) as session:
-        session.execute(delete(User).where(User.email == "bench-analyst@ssc.example.com"))
-        _user, token = create_user(
-            session=session,
-            name="Bench",
-            email="bench-analyst@ssc.example.com",
-            role="analyst",
-            teams=[],
-        )
-    return token
-
-
 def measure(
     client: TestClient, runtime: Runtime, token: str, requests: int, cold: int
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -179,5 +166,11 @@ def _run(runtime: Runtime, tickets: int, requests: int, cold: int, reset: bool) 
         raise click.UsageError(f"the database holds {have} tickets, not {tickets}: use --reset")
     fill_s = fill(runtime, tickets) if not have else 0.0
     with TestClient(create_app(runtime)) as client:
-        numbers = measure(client, runtime, _token(runtime), requests, cold)
+        numbers = measure(
+            client,
+            runtime,
+            bench_token(runtime, email="bench-analyst@ssc.example.com", role="analyst", teams=[]),
+            requests,
+            cold,
+        )
     return {"tickets": tickets, "fill_s": round(fill_s, 1), "summary_ms": numbers}

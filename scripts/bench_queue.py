@@ -14,15 +14,15 @@ from typing import Any
 
 import click
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 
 from api.app import create_app
-from models.db import Ticket, User, session_scope
+from models.db import Ticket, session_scope
 from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime
-from router.users import create_user
 from scripts.bench_pipeline import bench_settings
+from scripts.bench_users import bench_token
 
 WORDS = [
     "принтер",
@@ -130,16 +130,6 @@ def fill(runtime: Runtime, tickets: int, open_share: float) -> float:
     finally:
         raw.close()
     return time.perf_counter() - began
-
-
-def _token(runtime: Runtime) -> str:
-    with session_scope(runtime.sessions) as session:
-        session.execute(delete(User).where(User.email == "bench@ssc.example.com"))
-        _user, token = create_user(
-            session=session, name="Bench", email="bench@ssc.example.com", role="specialist",
-            teams=[BENCH_TEAM],
-        )  # fmt: skip
-    return token
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -250,7 +240,13 @@ def _run(runtime: Runtime, tickets: int, open_share: float, requests: int, reset
             )
         )
     with TestClient(create_app(runtime)) as client:
-        numbers = measure(client, _token(runtime), requests)
+        numbers = measure(
+            client,
+            bench_token(
+                runtime, email="bench@ssc.example.com", role="specialist", teams=[BENCH_TEAM]
+            ),
+            requests,
+        )
     return {
         "tickets": tickets,
         "open_in_team": open_in_team,
