@@ -142,7 +142,7 @@ class TicketList(BaseModel):
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 REPLY_ERRORS: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
-    400: {"model": ErrorBody},
+    400: {"model": ErrorBody, "description": "The body is not JSON."},
     403: {"model": ErrorBody, "description": "Missing or wrong CSRF token."},
     413: {"model": ErrorBody},
     429: {"model": ErrorBody, "description": "Too many requests; see Retry-After."},
@@ -267,6 +267,8 @@ def _csrf(who: portal_sign_in.PortalSession, sent: str | None) -> None:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignInAccepted,
     responses={
+        400: {"model": ErrorBody, "description": "The body is not JSON."},
+        413: {"model": ErrorBody},
         422: {"model": ErrorBody},
         429: {"model": ErrorBody, "description": "Too many requests; see Retry-After."},
     },
