@@ -217,6 +217,34 @@ def test_reply_from_the_status_page_threads_and_reopens_a_resolved_ticket(
     assert moves[-2:] == ["resolved", "new"], view["entries"]  # reopened
 
 
+def test_a_reply_may_carry_files(client: TestClient, runtime: Runtime) -> None:
+    mid = submit(runtime, "conv-files")
+    answer = client.post(
+        f"/api/v1/messages/{mid}/replies/files?{keyed(runtime, mid)}",
+        data={"text": "Скан паспорта во вложении.", "submission_id": "f1"},
+        files=[("files", ("паспорт.pdf", b"%PDF-1.4 scan", "application/pdf"))],
+    )
+    assert answer.status_code == 202, answer.text
+    drain(runtime)
+    with runtime.sessions() as session:
+        message = session.scalar(select(TicketMessage).order_by(TicketMessage.id.desc()))
+        assert message is not None and message.body == "Скан паспорта во вложении."
+        [stored] = message.attachments
+    assert stored["name"] == "паспорт.pdf" and stored["size"] == 13
+    assert (
+        runtime.settings.attachments_dir / stored["stored_key"]
+    ).read_bytes() == b"%PDF-1.4 scan"
+    view = client.get(f"/api/v1/messages/{mid}/conversation?{keyed(runtime, mid)}").json()
+    assert view["entries"][-1]["attachments"] == [{"name": "паспорт.pdf", "size": 13}]
+    many = [("files", (f"{i}.txt", b"x", "text/plain")) for i in range(6)]
+    too_many = client.post(
+        f"/api/v1/messages/{mid}/replies/files?{keyed(runtime, mid)}",
+        data={"text": "ещё"},
+        files=many,
+    )
+    assert too_many.status_code == 422
+
+
 def test_a_plain_web_form_naming_the_number_still_opens_a_ticket_of_its_own(
     client: TestClient, runtime: Runtime
 ) -> None:

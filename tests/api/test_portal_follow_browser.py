@@ -198,10 +198,15 @@ def test_status_page_follows_the_request_live_then_rates_and_replies(
     has_text(page, "#rating-given", "5 из 5")
 
     page.fill("#reply-text", "Спасибо! А можно ещё копию на английском?")
+    page.set_input_files(
+        "#reply-files",
+        files=[{"name": "образец.txt", "mimeType": "text/plain", "buffer": "Образец".encode()}],
+    )
     page.click("#reply-send")
     page.wait_for_selector("#reply-done", state="visible", timeout=TIMEOUT)
     drain(runtime)
     has_text(page, "#conversation", "копию на английском")
+    has_text(page, "#conversation", "образец.txt")
     with runtime.sessions() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.number == number))
         assert ticket is not None and ticket.status not in ("resolved", "closed")

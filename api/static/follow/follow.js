@@ -12,7 +12,7 @@ const T = {
     status: "Статус", due: "Срок", channel: "Канал", service: "Услуга", team: "Команда",
     back: "← Все мои обращения", rate: "Оцените, как мы решили ваш вопрос:",
     rated: "Ваша оценка: {n} из 5. Спасибо!", conversation: "Переписка", reply: "Ваш ответ",
-    reply_reopen: "Ответ откроет обращение снова", send: "Отправить", reply_done: "Ответ отправлен.",
+    reply_reopen: "Ответ откроет обращение снова", files: "Файлы (до 5, всего до 1 МБ)", send: "Отправить", reply_done: "Ответ отправлен.",
     you: "Вы", staff: "Сервисный центр", okno: "Окно", status_to: "Статус: {s}",
     queued: "Обращение принято, регистрируем…", failed: "Не удалось обработать обращение: {e}",
     not_found: "Обращение не найдено. Проверьте ссылку.", error: "Не удалось загрузить: {e}",
@@ -30,7 +30,7 @@ const T = {
     status: "Status", due: "Due", channel: "Channel", service: "Service", team: "Team",
     back: "← All my requests", rate: "Rate how we solved it:",
     rated: "Your rating: {n} out of 5. Thank you!", conversation: "Conversation", reply: "Your reply",
-    reply_reopen: "A reply reopens the request", send: "Send", reply_done: "Reply sent.",
+    reply_reopen: "A reply reopens the request", files: "Files (up to 5, 1 MB in all)", send: "Send", reply_done: "Reply sent.",
     you: "You", staff: "Service centre", okno: "Okno", status_to: "Status: {s}",
     queued: "Request received, registering…", failed: "Could not process the request: {e}",
     not_found: "Request not found. Check the link.", error: "Could not load: {e}",
@@ -81,12 +81,17 @@ function problem(text) { const p = $("problem"); p.textContent = text; p.hidden 
 
 async function api(url, options) {
   const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
-  if (opts.body) opts.headers["Content-Type"] = "application/json";
+  if (opts.body && !(opts.body instanceof FormData)) opts.headers["Content-Type"] = "application/json";
   if (csrf) opts.headers["X-CSRF-Token"] = csrf;
   const res = await fetch(url, opts);
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
   return { status: res.status, data };
+}
+
+function detail(res) {
+  const d = res.data && res.data.detail;
+  return typeof d === "string" ? d : String(res.status);
 }
 
 // --- one ticket --------------------------------------------------------------------------
@@ -179,8 +184,8 @@ async function poll() {
   if (!v.final) schedule(delay);               // a closed request says nothing more
 }
 
-function open(get, reply) {
-  source = { get, reply };
+function open(get, reply, files) {
+  source = { get, reply, files };
   current = null;
   delay = 2000;
   poll();
@@ -192,16 +197,27 @@ $("reply").addEventListener("submit", async (ev) => {
   if (!text || !source) return;
   $("reply-send").disabled = true;
   const sid = "r-" + Date.now() + "-" + Math.random().toString(36).slice(2, 10);
-  const res = await api(source.reply, { method: "POST", body: JSON.stringify({ text, submission_id: sid }) });
+  const chosen = $("reply-files").files;
+  let res;
+  if (chosen.length) {
+    const form = new FormData();
+    form.append("text", text);
+    form.append("submission_id", sid);
+    for (const f of chosen) form.append("files", f);
+    res = await api(source.files, { method: "POST", body: form });
+  } else {
+    res = await api(source.reply, { method: "POST", body: JSON.stringify({ text, submission_id: sid }) });
+  }
   $("reply-send").disabled = false;
   if (res.status === 202) {
     $("reply-text").value = "";
+    $("reply-files").value = "";
     $("reply-done").hidden = false;
     setTimeout(() => { $("reply-done").hidden = true; }, 4000);
     delay = 1000;
     schedule(700);   // the intake job threads it: look again soon
   } else {
-    problem(t("error", { e: (res.data && res.data.detail) || res.status }));
+    problem(t("error", { e: detail(res) }));
   }
 });
 
@@ -245,8 +261,8 @@ async function route() {
   const number = decodeURIComponent(location.hash.slice(1));
   if (number) {
     $("back").hidden = false;
-    open("/api/v1/portal/tickets/" + encodeURIComponent(number),
-         "/api/v1/portal/tickets/" + encodeURIComponent(number) + "/replies");
+    const base = "/api/v1/portal/tickets/" + encodeURIComponent(number);
+    open(base, base + "/replies", base + "/replies/files");
     return;
   }
   const res = await api("/api/v1/portal/tickets");
@@ -270,7 +286,7 @@ $("signin-form").addEventListener("submit", async (ev) => {
   const email = $("signin-email").value.trim();
   const res = await api("/api/v1/portal/sign-in", { method: "POST", body: JSON.stringify({ email }) });
   if (res.status === 202) { $("signin-done").hidden = false; problem(""); }
-  else problem(t("error", { e: (res.data && res.data.detail) || res.status }));
+  else problem(t("error", { e: detail(res) }));
 });
 
 $("signout").addEventListener("click", async () => {
@@ -294,7 +310,8 @@ applyLang();
 if (statusMode) {
   const m = encodeURIComponent(params.get("m"));
   const key = encodeURIComponent(params.get("key"));
-  open("/api/v1/messages/" + m + "/conversation?key=" + key, "/api/v1/messages/" + m + "/replies?key=" + key);
+  const base = "/api/v1/messages/" + m;
+  open(base + "/conversation?key=" + key, base + "/replies?key=" + key, base + "/replies/files?key=" + key);
 } else {
   startMy();
 }
