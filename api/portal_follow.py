@@ -63,7 +63,7 @@ class Named(BaseModel):
 
 
 class Entry(BaseModel):
-    kind: str = Field(description="message | status | notice")
+    kind: str = Field(description="message | status | notice | team (reassigned)")
     at: str | None
     who: str = Field(description="requester | staff | okno")
     text: str
@@ -73,6 +73,7 @@ class Entry(BaseModel):
     status_name: dict[str, str] | None = None
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
+    team: Named | None = None
 
     model_config = {"populate_by_name": True}
 

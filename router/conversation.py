@@ -141,13 +141,34 @@ def entries(ticket: Ticket, *, session: Session) -> list[dict[str, Any]]:
             "en": texts.status_name(event.to_value or "", "en"),
         }
         found.append(entry)
+    found.extend(_team_changes(ticket, session=session))
     found.sort(key=lambda e: (e["at"] or "", e["order"]))
     for entry in found:
         del entry["order"]
     return found
 
 
-_ORDER = {"notice": 1, "message": 0, "status": 2}
+_ORDER = {"notice": 1, "message": 0, "status": 2, "team": 3}
+
+
+def _team_changes(ticket: Ticket, *, session: Session) -> list[dict[str, Any]]:
+    """Reassignments to another team (the requester is told which team has it now)."""
+    found = []
+    teams = {t.code: t for t in session.scalars(select(Team))}
+    for event in session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reassigned")
+        .order_by(TicketEvent.id)
+    ):
+        moved = event.data or {}
+        before = (moved.get("from") or {}).get("team")
+        after = (moved.get("to") or {}).get("team")
+        if not after or after == before:
+            continue  # a service change within the team is the team's own business
+        entry = _entry("team", event.created_at, "okno", "")
+        entry["team"] = _names(teams.get(after)) or {"code": after, "ru": after, "en": after}
+        found.append(entry)
+    return found
 
 
 def _entry(kind: str, at: datetime | None, who: str, text: str) -> dict[str, Any]:

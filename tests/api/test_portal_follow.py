@@ -30,7 +30,7 @@ from models.db import (
 from models.types import Channel, IncomingMessage, utcnow
 from router import portal_sign_in
 from router.intake import Intake
-from router.lifecycle import actions
+from router.lifecycle import actions, moves
 from router.runtime import Runtime
 from router.status_link import status_key
 from tests.api.conftest import free_port
@@ -159,6 +159,26 @@ def test_status_link_shows_the_whole_public_conversation_and_never_internal_note
     assert set(body["rating_urls"]) == {"1", "2", "3", "4", "5"}
     # The original endpoint is unchanged beside it.
     assert client.get(f"/api/v1/messages/{mid}?{keyed(runtime, mid)}").json()["ticket"] == number
+
+
+def test_a_reassignment_to_another_team_shows_in_the_conversation(
+    client: TestClient, runtime: Runtime, staff: Staff
+) -> None:
+    mid = submit(runtime, "conv-moved")
+    number = number_of(runtime, mid)
+    with runtime.sessions() as session:
+        moves.reassign(
+            session=session,
+            ticket_number=number,
+            user_id=staff.lead.id,
+            team_code="payroll",
+            reason="это к бухгалтерии",
+        )
+        session.commit()
+    body = client.get(f"/api/v1/messages/{mid}/conversation?{keyed(runtime, mid)}").json()
+    moved = [e for e in body["entries"] if e["kind"] == "team"]
+    assert [e["team"]["code"] for e in moved] == ["payroll"]
+    assert body["team"]["code"] == "payroll"
 
 
 def test_a_wrong_or_missing_key_is_as_good_as_no_message(

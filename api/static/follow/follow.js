@@ -13,7 +13,7 @@ const T = {
     back: "← Все мои обращения", rate: "Оцените, как мы решили ваш вопрос:",
     rated: "Ваша оценка: {n} из 5. Спасибо!", conversation: "Переписка", reply: "Ваш ответ",
     reply_reopen: "Ответ откроет обращение снова", files: "Файлы (до 5, всего до 1 МБ)", send: "Отправить", reply_done: "Ответ отправлен.",
-    you: "Вы", staff: "Сервисный центр", okno: "Окно", status_to: "Статус: {s}",
+    you: "Вы", staff: "Сервисный центр", okno: "Окно", status_to: "Статус: {s}", team_to: "Передано команде: {s}",
     queued: "Обращение принято, регистрируем…", failed: "Не удалось обработать обращение: {e}",
     not_found: "Обращение не найдено. Проверьте ссылку.", error: "Не удалось загрузить: {e}",
     live: "Обновляется автоматически", stopped: "Обращение закрыто.", none: "—", triage: "определяем",
@@ -31,7 +31,7 @@ const T = {
     back: "← All my requests", rate: "Rate how we solved it:",
     rated: "Your rating: {n} out of 5. Thank you!", conversation: "Conversation", reply: "Your reply",
     reply_reopen: "A reply reopens the request", files: "Files (up to 5, 1 MB in all)", send: "Send", reply_done: "Reply sent.",
-    you: "You", staff: "Service centre", okno: "Okno", status_to: "Status: {s}",
+    you: "You", staff: "Service centre", okno: "Okno", status_to: "Status: {s}", team_to: "Now with the team: {s}",
     queued: "Request received, registering…", failed: "Could not process the request: {e}",
     not_found: "Request not found. Check the link.", error: "Could not load: {e}",
     live: "Updates live", stopped: "The request is closed.", none: "—", triage: "being routed",
@@ -126,7 +126,10 @@ function render(v) {
     const li = document.createElement("li");
     const meta = document.createElement("span");
     meta.className = "meta";
-    if (e.kind === "status") {
+    if (e.kind === "team") {
+      li.className = "status";
+      li.textContent = when(e.at) + " · " + t("team_to", { s: named(e.team) });
+    } else if (e.kind === "status") {
       li.className = "status";
       li.textContent = when(e.at) + " · " + t("status_to", { s: e.status_name[lang] });
     } else {
