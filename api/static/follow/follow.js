@@ -240,7 +240,11 @@ function renderList(rows) {
     a.href = "#" + r.number;
     a.textContent = r.number;
     a.className = "ticket-link";
-    const cells = [a, r.subject, r.status_name[lang],
+    const about = document.createElement("span");
+    const service = document.createElement("small");
+    service.textContent = named(r.service) + " · " + named(r.team);
+    about.append(document.createTextNode(r.subject), document.createElement("br"), service);
+    const cells = [a, about, r.status_name[lang],
       r.status === "resolved" || r.status === "closed" ? t("none") : when(r.due_at), t("ch_" + r.channel)];
     for (const c of cells) {
       const td = document.createElement("td");
