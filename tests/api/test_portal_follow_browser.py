@@ -19,7 +19,15 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from api.app import create_app
-from models.db import Employee, EmployeeAddress, Feedback, Ticket, TicketMessage, session_scope
+from models.db import (
+    Employee,
+    EmployeeAddress,
+    Feedback,
+    Ticket,
+    TicketMessage,
+    User,
+    session_scope,
+)
 from models.migrate import upgrade
 from models.types import Channel, IncomingMessage
 from router.catalog import load_catalog
@@ -111,7 +119,13 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def staff(runtime: Runtime) -> Staff:
-    return make_staff(runtime)
+    found = make_staff(runtime)
+    # A specialist with a real name, for the screenshots.
+    with session_scope(runtime.sessions) as session:
+        user = session.get(User, found.hr.id)
+        assert user is not None
+        user.name = "Ольга Васильева"
+    return found
 
 
 def submit(
