@@ -11,8 +11,10 @@ A ticket that is not the person's answers 404, exactly like one that does not ex
 from __future__ import annotations
 
 import hmac
+import html
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import (
     APIRouter,
@@ -385,10 +387,36 @@ def sign_in(
     return SignInAccepted()
 
 
+SIGN_IN_PAGE = """<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">
+<title>Okno</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32em; margin: 2em auto">
+<form id="go" method="post" action="/my/sign-in/{token}">
+<p>Вход в «Мои обращения» / Signing in to My requests…</p>
+<button type="submit">Войти / Sign in</button></form>
+<script>document.getElementById("go").submit();</script>
+</body></html>"""
+
+SignInToken = Annotated[str, Path(max_length=100)]
+
+
 @router.get("/my/sign-in/{token}", include_in_schema=False)
-def redeem(
-    token: Annotated[str, Path(max_length=100)], runtime: RuntimeDep, session: SessionDep
-) -> Response:
+def sign_in_page(token: SignInToken) -> HTMLResponse:
+    """Opening the mailed link signs in, but through a POST the page makes at once.
+
+    Mail scanners and link previews fetch links with GET and run no forms: they must not
+    spend a single-use token before the person opens it (a GET changes nothing here).
+    """
+    return HTMLResponse(
+        SIGN_IN_PAGE.replace("{token}", html.escape(quote(token, safe=""), quote=True)),
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@router.post("/my/sign-in/{token}", include_in_schema=False)
+def redeem(token: SignInToken, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """Spend the token, set the session cookie, go to /my (or say the link is spent)."""
     email = portal_sign_in.redeem(token, session=session)
     if email is None:
         return RedirectResponse("/my?link=expired", status_code=303)
