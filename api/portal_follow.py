@@ -333,9 +333,10 @@ def signed_in(request: Request, runtime: Runtime) -> portal_sign_in.PortalSessio
     return portal_sign_in.decode(runtime.secret_key, value) if value else None
 
 
-def _who(request: Request, runtime: Runtime) -> portal_sign_in.PortalSession:
+def _who(request: Request, runtime: Runtime, session: SessionDep) -> portal_sign_in.PortalSession:
+    """The signed-in person, while they may still sign in (a person who left is signed out)."""
     who = signed_in(request, runtime)
-    if who is None:
+    if who is None or not portal_sign_in.known_person(who.email, session=session)[0]:
         raise ApiError(401, "unauthorized", "sign in to see your requests")
     return who
 
@@ -455,7 +456,7 @@ def sign_out(runtime: RuntimeDep) -> Response:
     summary="Who is signed in to My requests",
 )
 def me(request: Request, runtime: RuntimeDep, session: SessionDep) -> Me:
-    who = _who(request, runtime)
+    who = _who(request, runtime, session)
     lang = portal_sign_in.language_of(who.email, session=session)
     return Me(email=who.email, language=lang, csrf=who.csrf)
 
@@ -467,7 +468,7 @@ def me(request: Request, runtime: RuntimeDep, session: SessionDep) -> Me:
     summary="The signed-in person's requests on every channel, newest first",
 )
 def my_tickets(request: Request, runtime: RuntimeDep, session: SessionDep) -> TicketList:
-    who = _who(request, runtime)
+    who = _who(request, runtime, session)
     rows = session.scalars(
         portal_sign_in.own_tickets(who.email, session=session).order_by(Ticket.id.desc()).limit(200)
     )
@@ -477,7 +478,7 @@ def my_tickets(request: Request, runtime: RuntimeDep, session: SessionDep) -> Ti
 
 
 def _own(request: Request, runtime: Runtime, session: SessionDep, number: str) -> Ticket:
-    who = _who(request, runtime)
+    who = _who(request, runtime, session)
     ticket = portal_sign_in.own_ticket(who.email, number.upper(), session=session)
     if ticket is None:
         raise ApiError(404, "not_found", f"no ticket {number}")
@@ -509,7 +510,7 @@ def my_reply(
     session: SessionDep,
     x_csrf_token: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ReplyAccepted:
-    who = _who(request, runtime)
+    who = _who(request, runtime, session)
     _csrf(who, x_csrf_token)
     ticket = _own(request, runtime, session, number)
     return _reply(ticket, body, request, runtime, who.email)
@@ -532,7 +533,7 @@ def my_reply_files(
     submission_id: SubmissionId = None,
     x_csrf_token: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ReplyAccepted:
-    who = _who(request, runtime)
+    who = _who(request, runtime, session)
     _csrf(who, x_csrf_token)
     ticket = _own(request, runtime, session, number)
     body = _form(text, submission_id)

@@ -181,6 +181,26 @@ def test_a_reassignment_to_another_team_shows_in_the_conversation(
     assert body["team"]["code"] == "payroll"
 
 
+def test_before_its_ticket_exists_the_status_link_says_it_is_being_registered(
+    client: TestClient, runtime: Runtime
+) -> None:
+    mid = (
+        Intake(runtime)
+        .accept(
+            IncomingMessage(
+                channel=Channel.webform,
+                external_id="queued-1",
+                sender_address=ANNA,
+                text="Помогите",
+            )
+        )
+        .message_id
+    )
+    body = client.get(f"/api/v1/messages/{mid}/conversation?{keyed(runtime, mid)}").json()
+    assert body["message_status"] == "queued" and body["ticket"] is None
+    assert body["final"] is False
+
+
 def test_a_wrong_or_missing_key_is_as_good_as_no_message(
     client: TestClient, runtime: Runtime
 ) -> None:
@@ -447,6 +467,21 @@ def test_reply_and_rate_from_my_requests(
     with runtime.sessions() as session:
         assert session.scalar(select(Feedback.rating)) == 4
     assert client.get(f"/api/v1/portal/tickets/{number}").json()["rating"] == 4
+
+
+def test_a_person_who_left_the_directory_is_signed_out(
+    client: TestClient, runtime: Runtime
+) -> None:
+    add_employee(runtime, ANNA)
+    submit(runtime, "before-leaving")  # a requester seen before, too
+    signed_in(client, runtime, ANNA)
+    with runtime.sessions() as session:
+        session.execute(update(Employee).values(active=False))
+        session.commit()
+    assert client.get("/api/v1/portal/tickets").status_code == 401
+    client.post("/api/v1/portal/sign-in", json={"email": ANNA})
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(PortalSignIn)).all()) == 1  # no new link
 
 
 def test_sign_out_ends_the_session(client: TestClient, runtime: Runtime) -> None:
