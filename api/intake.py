@@ -52,6 +52,9 @@ def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
         ),
         duplicate=result.duplicate,
         ticket=result.ticket_number,
+        page_url=status_link.page_url(
+            runtime.settings.public_url, runtime.secret_key, result.message_id
+        ),
     )
 
 

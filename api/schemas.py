@@ -53,6 +53,11 @@ class Accepted(BaseModel):
     status_url: str
     duplicate: bool = False
     ticket: str | None = None
+    page_url: str | None = Field(
+        default=None,
+        description="The status page for a person (the link mails and SMS carry): the "
+        "request, its conversation, a reply box and the rating.",
+    )
 
 
 class MessageStatusOut(BaseModel):

@@ -285,6 +285,17 @@ def test_a_reply_may_carry_files(client: TestClient, runtime: Runtime) -> None:
     assert too_many.status_code == 422
 
 
+def test_the_web_form_answer_carries_the_status_page_link(
+    client: TestClient, runtime: Runtime
+) -> None:
+    answer = client.post(
+        "/api/v1/intake/webform", json={"name": "Анна", "email": ANNA, "text": "Нужна справка"}
+    ).json()
+    mid = answer["message_id"]
+    assert answer["page_url"] == f"http://testserver/?m={mid}&{keyed(runtime, mid)}"
+    assert "follow.js" in client.get(answer["page_url"]).text
+
+
 def test_a_plain_web_form_naming_the_number_still_opens_a_ticket_of_its_own(
     client: TestClient, runtime: Runtime
 ) -> None:
