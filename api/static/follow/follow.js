@@ -175,8 +175,10 @@ function schedule(ms) {
 
 async function poll() {
   if (!source) return;
+  const asked = source;
   let res;
-  try { res = await api(source.get); } catch (e) { schedule(Math.min(delay *= 2, 30000)); return; }
+  try { res = await api(asked.get); } catch (e) { schedule(Math.min(delay *= 2, 30000)); return; }
+  if (source !== asked) return;   // another ticket was opened meanwhile
   if (res.status === 404) { show("ticket"); problem(t("not_found")); $("t-facts").hidden = true; return; }
   if (res.status === 401) { signedOut(); return; }
   if (res.status !== 200) { schedule(Math.min(delay *= 2, 30000)); return; }
