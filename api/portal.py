@@ -214,6 +214,7 @@ def candidates(
     "file (413), the allowed types (415: PDF, images, text/CSV, ZIP, office documents), "
     "OKNO_PORTAL_MAX_FILES per request (checked by the form, 422).",
     responses={
+        400: {"model": ErrorBody, "description": "Not a readable multipart body."},
         413: {"model": ErrorBody},
         415: {"model": ErrorBody},
         422: {"model": ErrorBody},
