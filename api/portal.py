@@ -6,6 +6,7 @@ suggestions and uploads are rate-limited per client address like the form itself
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
@@ -22,6 +23,7 @@ from router import portal_candidates, portal_search, portal_uploads, ratelimit
 from router.jobs import active_model
 from router.runtime import Runtime
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["portal"])
 
 Language = Literal["ru", "en"]
@@ -83,7 +85,8 @@ class CandidatesOut(BaseModel):
     reason: str | None = Field(
         default=None,
         description="Why the list is empty: no_model (none trained or promoted yet), "
-        "too_short (too little text yet), no_active_service.",
+        "model_unavailable (the active model cannot be loaded), too_short (too little text "
+        'yet: what a greeting or "it does not work" alone says), no_active_service.',
     )
     model_version: str | None = None
 
@@ -195,9 +198,12 @@ def candidates(
     _limited(runtime, request, "candidates", runtime.settings.rate_limit_candidates_per_client)
     text = body.text[:CANDIDATE_TEXT_MAX]
     language = body.language or detect_language(text.lower())
-    found = portal_candidates.suggest(
-        text, language=language, model=active_model(runtime), session=session
-    )
+    try:
+        model = active_model(runtime)
+    except Exception:  # the promoted model cannot be loaded: the page goes on without help
+        log.exception("no suggestions: the active model cannot be loaded")
+        return CandidatesOut(candidates=[], reason="model_unavailable")
+    found = portal_candidates.suggest(text, language=language, model=model, session=session)
     return CandidatesOut(
         candidates=[Candidate(**c) for c in found.candidates],
         reason=found.reason,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Service, Team
+from router.routing import informative
 
 TOP = 3
 MIN_LETTERS = 3  # fewer letters than this say nothing a model could read
@@ -38,10 +39,11 @@ def suggest(
     """Up to `limit` active services for `text`, best first, with the model's probability."""
     if model is None:
         return Candidates(reason="no_model")
-    if letters(text) < MIN_LETTERS:
+    if letters(text) < MIN_LETTERS or not informative(text):
+        # As the worker would: greetings and "it does not work" alone name no service.
         return Candidates(reason="too_short", model_version=model.version)
     inner = getattr(model, "model", model)  # a registry's LoadedModel wraps the OknoModel
-    proba = np.asarray(inner.proba([text]))[0]
+    proba = np.asarray(inner.proba([text], [{"channel": "webform"}]))[0]
     rows = session.execute(
         select(Service, Team)
         .join(Team, Team.code == Service.team_code)

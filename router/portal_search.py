@@ -5,7 +5,8 @@ English, its team's names and its code. Words are compared by their Snowball ste
 "отпуска" finds "отпуск", "passwords" finds "password"), by prefix while the person is still
 typing ("перег" finds "переговорная"), and within a small edit distance for typos ("отпукс",
 "pasword"). A word typed in the wrong keyboard layout ("jngecr" for "отпуск") is read both ways.
-The catalogue is small (tens of services): the index is built per query, nothing is cached.
+The catalogue is small (tens of services): it is scanned per query; the words and stems of
+its texts are cached per text, so an edited description is read anew.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 WORD = re.compile(r"[\wё]+", re.UNICODE)
 # Field weights: the name says what the service is, the description and the team say around it.
@@ -82,6 +83,7 @@ def _stemmer(lang: str) -> Callable[[str], str]:
     return Stemmer.Stemmer(lang).stemWord  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     if re.search("[а-я]", word):
         return _stemmer("russian")(word)
@@ -105,6 +107,9 @@ def variants(word: str) -> list[str]:
 def within(a: str, b: str, limit: int) -> bool:
     """Damerau-Levenshtein distance (adjacent swaps count one) of a and b is at most limit."""
     if abs(len(a) - len(b)) > limit:
+        return False
+    # Each edit brings in at most one letter the other word lacks: a cheap way to say no.
+    if len(set(a) - set(b)) > limit or len(set(b) - set(a)) > limit:
         return False
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
@@ -135,35 +140,49 @@ def match(query: str, token: str, token_stem: str) -> float:
     return 0.0
 
 
+@lru_cache(maxsize=4096)
+def _text_tokens(text: str) -> tuple[tuple[str, str], ...]:
+    """A catalogue text's words and their stems (the catalogue changes rarely: kept per text)."""
+    return tuple((w, stem(w)) for w in words(text))
+
+
 def _tokens(texts: Iterable[str]) -> list[tuple[str, str]]:
-    return [(w, stem(w)) for text in texts for w in words(text)]
+    return [token for text in texts for token in _text_tokens(text)]
 
 
-def score(entry: Entry, query: str) -> float:
-    """Sum over the typed words of their best weighted match; 0 when a word matches nothing."""
+def score(entry: Entry, query: str) -> tuple[int, float]:
+    """(words found, sum over the typed words of their best weighted match)."""
     fields = (
         (NAME, _tokens(entry.names)),
         (CODE, _tokens([entry.code.replace("_", " ")])),
         (DESCRIPTION, _tokens(entry.descriptions)),
         (TEAM, _tokens(entry.teams)),
     )
-    total = 0.0
+    found, total = 0, 0.0
     for typed in words(query):
         best = 0.0
         for variant in variants(typed):
             for weight, tokens in fields:
+                if weight * EXACT <= best:
+                    continue  # this field cannot beat what is found
                 for token, token_stem in tokens:
                     best = max(best, weight * match(variant, token, token_stem))
-        if best == 0.0:
-            return 0.0  # every word typed must be found somewhere
-        total += best
-    return total
+        if best > 0.0:
+            found, total = found + 1, total + best
+    return found, total
 
 
 def search(entries: Iterable[Entry], query: str, *, limit: int = 20) -> list[tuple[str, float]]:
-    """(service code, score) of the services matching every word of the query, best first."""
+    """(service code, score), best first, of the services that match the most typed words.
+
+    When some service has every word, only those are shown; "справка для визы" still finds the
+    certificates though no service mentions visas.
+    """
     if not words(query):
         return []
-    scored = [(e.code, score(e, query)) for e in entries]
-    hits = [(code, round(s, 3)) for code, s in scored if s > 0]
+    scored = [(e.code, *score(e, query)) for e in entries]
+    most = max((found for _, found, _ in scored), default=0)
+    if most == 0:
+        return []
+    hits = [(code, round(total, 3)) for code, found, total in scored if found == most]
     return sorted(hits, key=lambda hit: (-hit[1], hit[0]))[:limit]

@@ -154,8 +154,19 @@ def test_without_a_model_the_answer_is_empty_with_a_reason(client: TestClient) -
 
 
 def test_too_little_text_gets_no_guess(client: TestClient, trained: str) -> None:
-    body = client.post("/api/v1/intake/candidates", json={"text": "vp"}).json()
-    assert body["candidates"] == [] and body["reason"] == "too_short"
+    for text in ("vp", "Добрый день, не работает"):  # nothing named yet, as the worker sees it
+        body = client.post("/api/v1/intake/candidates", json={"text": text}).json()
+        assert body["candidates"] == [] and body["reason"] == "too_short", text
+
+
+def test_a_broken_active_model_is_no_server_error(
+    client: TestClient, runtime: Runtime, trained: str
+) -> None:
+    model_file = runtime.settings.registry_dir / "versions" / trained / "model.joblib"
+    model_file.write_bytes(b"not a model")
+    resp = client.post("/api/v1/intake/candidates", json={"text": "не работает vpn"})
+    assert resp.status_code == 200
+    assert resp.json() == {"candidates": [], "reason": "model_unavailable", "model_version": None}
 
 
 def test_candidates_are_rate_limited_per_client(client: TestClient, runtime: Runtime) -> None:
