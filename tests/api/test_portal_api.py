@@ -12,6 +12,7 @@ from api.app import create_app
 from models.db import Base, Service, TicketMessage
 from models.knowledge import KnowledgeArticle
 from router.runtime import Runtime
+from router.users import create_user
 from tests.conftest import drain
 from tests.support.portal_model import copy_registry, train_into
 
@@ -240,6 +241,19 @@ def test_files_uploaded_then_sent_with_the_form_reach_the_ticket(
     ]
     path = runtime.settings.attachments_dir / stored[0]["stored_key"]
     assert path.read_bytes() == PNG
+    # The specialist sees them on the ticket and downloads them.
+    with runtime.sessions() as session:
+        _, token = create_user(
+            session=session, name="Admin", email="admin@ssc.example.com", role="admin", teams=[]
+        )
+        session.commit()
+    staff = {"Authorization": f"Bearer {token}"}
+    number = client.get(body["status_url"].replace("http://testserver", "")).json()["ticket"]
+    ticket = client.get(f"/api/v1/tickets/{number}", headers=staff).json()
+    first = ticket["messages"][0]
+    assert [a["name"] for a in first["attachments"]] == ["ошибка.png", "акт.pdf"]
+    download = client.get(f"/api/v1/tickets/{number}/attachments/{first['id']}-0", headers=staff)
+    assert download.status_code == 200 and download.content == PNG
 
 
 def test_uploads_refuse_wrong_types_large_and_empty_files(
