@@ -25,6 +25,10 @@ PUBLIC = {
     ("GET", "/api/v1/messages/{message_id}"),
     ("GET", "/api/v1/services"),  # the portal's web form lists the catalogue to everyone
     ("GET", "/api/v1/services/{code}/articles"),  # and a service's public articles
+    ("GET", "/api/v1/catalogue"),  # the portal's new-request page: active services by team,
+    ("GET", "/api/v1/catalogue/search"),  # searching them,
+    ("POST", "/api/v1/intake/candidates"),  # the model's suggestions (read-only, rate-limited)
+    ("POST", "/api/v1/intake/uploads"),  # and the form's files (rate-limited, size/type capped)
 }
 EXAMPLES = {
     "number": "OKNO-000001",
