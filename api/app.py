@@ -30,6 +30,7 @@ from api import (
     webhooks,
     workflow,
 )
+from api import portal as portal_api
 from api.agent import analytics_routes as agent_analytics_routes
 from api.agent import knowledge_routes as agent_knowledge_routes
 from api.agent import routes as agent_routes
@@ -48,28 +49,30 @@ class BodyLimit:
     counted, and stopped as soon as it passes the limit; what fits is handed on unchanged.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths or {}  # a larger limit for these exact paths (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.limit)
         length = Headers(scope=scope).get("content-length")
         if length is not None and length.isdigit():
-            if int(length) > self.limit:
-                await self._refuse(scope, receive, send)
+            if int(length) > limit:
+                await self._refuse(scope, receive, send, limit)
             else:  # the server holds the client to its Content-Length
                 await self.app(scope, receive, send)
             return
-        body = await self._read(receive)
+        body = await self._read(receive, limit)
         if body is None:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    async def _read(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None once it is over the limit (the rest is not read)."""
         chunks: list[bytes] = []
         size = 0
@@ -79,15 +82,15 @@ class BodyLimit:
                 break  # the client went away: the handler sees what came
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = errors.error_response(413, "too_large", f"body is over {self.limit} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = errors.error_response(413, "too_large", f"body is over {limit} bytes")
         await response(scope, receive, send)
 
 
@@ -113,7 +116,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    settings = runtime.settings
+    # An upload is one file and its multipart framing; every other body keeps the usual limit.
+    upload_limit = max(settings.max_body_bytes, settings.portal_max_file_bytes + 64_000)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, paths={portal_api.UPLOADS_PATH: upload_limit}
+    )
     for module in (
         health,
         intake,
@@ -135,6 +143,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         agent_analytics_routes,
         rate,
         processes,
+        portal_api,
         portal_follow,
     ):
         app.include_router(module.router)

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
 from api.schemas import Accepted, MessageStatusOut, WebformIn
+from channels.blobs import stored_path
 from models.db import InboundMessage, NotificationRow, Service, Ticket
-from models.types import AcceptResult, Channel, IncomingMessage, utcnow
-from router import ratelimit, ratings, status_link
+from models.types import AcceptResult, Attachment, Channel, IncomingMessage, utcnow
+from router import portal_uploads, ratelimit, ratings, status_link
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -38,7 +39,8 @@ def form_key(body: WebformIn) -> str:
     """
     if not body.submission_id:
         return f"auto-{uuid.uuid4()}"
-    asked = "\x1f".join([body.subject.strip(), body.text.strip(), body.service_code or ""])
+    parts = [body.subject.strip(), body.text.strip(), body.service_code or ""]
+    asked = "\x1f".join(parts + (["\x1e".join(body.attachments)] if body.attachments else []))
     digest = hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     key = f"{body.email.strip().lower()}|{body.submission_id}|{digest}"
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
@@ -52,7 +54,7 @@ def accepted(runtime: Runtime, result: AcceptResult) -> Accepted:
         ),
         duplicate=result.duplicate,
         ticket=result.ticket_number,
-        page_url=status_link.page_url(
+        status_page_url=status_link.page_url(
             runtime.settings.public_url, runtime.secret_key, result.message_id
         ),
     )
@@ -107,6 +109,7 @@ def submit_webform(
     message = IncomingMessage(
         channel=Channel.webform,
         external_id=form_key(body),
+        attachments=form_attachments(runtime, body.attachments),
         sender_address=body.email.strip().lower(),
         sender_name=body.name.strip(),
         subject=body.subject.strip() or None,
@@ -115,6 +118,30 @@ def submit_webform(
         language=body.language,
     )
     return accepted(runtime, Intake(runtime).accept(message))
+
+
+def form_attachments(runtime: Runtime, ids: list[str]) -> list[Attachment]:
+    """The files the form names by their upload ids: ours, still stored, within the count."""
+    limit = runtime.settings.portal_max_files
+    if len(ids) > limit:
+        raise ApiError(
+            422, "too_many_attachments", [{"field": "attachments", "message": f"at most {limit}"}]
+        )
+    out = []
+    for position, value in enumerate(ids):
+        try:
+            item = portal_uploads.attachment_of(runtime.secret_key, value)
+        except portal_uploads.BadUpload as exc:
+            detail = [{"field": f"attachments.{position}", "message": str(exc)}]
+            raise ApiError(422, "invalid_attachment", detail) from exc
+        if (
+            not item.stored_key
+            or not stored_path(runtime.settings.attachments_dir, item.stored_key).is_file()
+        ):
+            detail = [{"field": f"attachments.{position}", "message": "upload it again"}]
+            raise ApiError(422, "invalid_attachment", detail)
+        out.append(item)
+    return out
 
 
 def once(notes: Iterable[NotificationRow]) -> list[NotificationRow]:

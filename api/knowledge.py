@@ -131,8 +131,14 @@ def _article(article_id: int, user: User, session: Session) -> KnowledgeArticle:
 def public_articles(
     code: ServiceCode, session: SessionDep, language: Literal["ru", "en"] | None = None
 ) -> list[ArticleOut]:
-    query = select(KnowledgeArticle).where(
-        KnowledgeArticle.service_code == code, KnowledgeArticle.public.is_(True)
+    query = (
+        select(KnowledgeArticle)
+        .join(Service, Service.code == KnowledgeArticle.service_code)
+        .where(
+            KnowledgeArticle.service_code == code,
+            KnowledgeArticle.public.is_(True),
+            Service.active.is_(True),  # a retired service's page is gone from the portal too
+        )
     )
     if language:
         query = query.where(KnowledgeArticle.language == language)

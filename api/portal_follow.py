@@ -18,26 +18,22 @@ from urllib.parse import quote
 
 from fastapi import (
     APIRouter,
-    File,
-    Form,
     Header,
     Path,
     Query,
     Request,
     Response,
-    UploadFile,
     status,
 )
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
-from api.intake import check_rate, check_text_size
+from api.intake import check_rate, check_text_size, form_attachments
 from api.schemas import EMAIL_PATTERN
-from channels.blobs import store_blob
 from models.db import InboundMessage, Ticket
-from models.types import TICKET_NUMBER, Attachment, without_nul
+from models.types import TICKET_NUMBER, without_nul
 from router import conversation, portal_sign_in, ratelimit, status_link
 from router.intake import Intake
 from router.runtime import Runtime
@@ -51,7 +47,6 @@ SIGN_IN_WINDOW = 900  # seconds
 SIGN_IN_PER_CLIENT = 20
 SIGN_IN_PER_ADDRESS = 3
 CSRF_HEADER = "X-CSRF-Token"
-MAX_FILES = 5
 
 MessageId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Key = Annotated[str | None, Query(max_length=64, description="The key of the status link.")]
@@ -121,6 +116,11 @@ class ReplyIn(BaseModel):
     text: str = Field(min_length=1, description="The reply in the requester's words.")
     submission_id: str | None = Field(
         default=None, min_length=1, max_length=100, description="The page's idempotency key."
+    )
+    attachments: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Ids answered by POST /api/v1/intake/uploads (the files of this reply).",
     )
 
     @field_validator("text")
@@ -225,11 +225,11 @@ def _reply(
     request: Request,
     runtime: Runtime,
     sender: str | None,
-    files: list[UploadFile] | None = None,
 ) -> ReplyAccepted:
     check_rate(runtime, request.client.host if request.client else "", ticket.number or "")
     check_text_size(runtime, body.text)
-    attachments = _stored(runtime, files or [])
+    # Files are uploaded first, as for the new-request form (POST /api/v1/intake/uploads).
+    attachments = form_attachments(runtime, body.attachments)
     message = conversation.reply_message(
         ticket,
         body.text,
@@ -241,39 +241,6 @@ def _reply(
     return ReplyAccepted(
         message_id=result.message_id, duplicate=result.duplicate, ticket=ticket.number
     )
-
-
-def _stored(runtime: Runtime, files: list[UploadFile]) -> list[Attachment]:
-    """The uploaded files written to the attachment store (the body limit caps their size)."""
-    kept = [f for f in files if f.filename]
-    if len(kept) > MAX_FILES:
-        raise ApiError(422, "too_many_files", f"at most {MAX_FILES} files with one reply")
-    found = []
-    for upload in kept:
-        data = upload.file.read()
-        key = store_blob(runtime.settings.attachments_dir, data)
-        name = without_nul((upload.filename or "file").replace("/", "_").replace("\\", "_"))
-        found.append(
-            Attachment(
-                name=name[:255],
-                content_type=(upload.content_type or "application/octet-stream")[:255],
-                size=len(data),
-                stored_key=key,
-            )
-        )
-    return found
-
-
-def _form(text: str, submission_id: str | None) -> ReplyIn:
-    try:
-        return ReplyIn(text=text, submission_id=submission_id or None)
-    except ValueError as exc:
-        raise ApiError(422, "invalid", "the reply is empty") from exc
-
-
-Text = Annotated[str, Form(min_length=1, description="The reply in the requester's words.")]
-SubmissionId = Annotated[str | None, Form(max_length=100)]
-Files = Annotated[list[UploadFile], File(description=f"Up to {MAX_FILES} files.")]
 
 
 @router.post(
@@ -295,30 +262,6 @@ def keyed_reply(
     if ticket is None:
         raise ApiError(404, "not_found", "the request has no ticket yet")
     return _reply(ticket, body, request, runtime, None)
-
-
-@router.post(
-    "/api/v1/messages/{message_id}/replies/files",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=ReplyAccepted,
-    responses=REPLY_ERRORS,
-    summary="Reply with files on the request behind a status link (multipart form)",
-)
-def keyed_reply_files(
-    message_id: MessageId,
-    text: Text,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    files: Files,
-    submission_id: SubmissionId = None,
-    key: Key = None,
-) -> ReplyAccepted:
-    _row, ticket = _keyed_ticket(message_id, key, runtime, session)
-    if ticket is None:
-        raise ApiError(404, "not_found", "the request has no ticket yet")
-    body = _form(text, submission_id)
-    return _reply(ticket, body, request, runtime, None, files)
 
 
 # --- My requests -------------------------------------------------------------------------
@@ -514,30 +457,6 @@ def my_reply(
     _csrf(who, x_csrf_token)
     ticket = _own(request, runtime, session, number)
     return _reply(ticket, body, request, runtime, who.email)
-
-
-@router.post(
-    "/api/v1/portal/tickets/{number}/replies/files",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=ReplyAccepted,
-    responses={**REPLY_ERRORS, **SIGNED_IN},
-    summary="Reply with files on one of the signed-in person's requests (multipart form)",
-)
-def my_reply_files(
-    number: Number,
-    text: Text,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    files: Files,
-    submission_id: SubmissionId = None,
-    x_csrf_token: Annotated[str | None, Header(max_length=100)] = None,
-) -> ReplyAccepted:
-    who = _who(request, runtime, session)
-    _csrf(who, x_csrf_token)
-    ticket = _own(request, runtime, session, number)
-    body = _form(text, submission_id)
-    return _reply(ticket, body, request, runtime, who.email, files)
 
 
 @router.get("/my", response_class=HTMLResponse, include_in_schema=False)

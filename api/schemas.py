@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.employee_schemas import EmployeeOut
 from models.types import without_nul
@@ -39,6 +39,11 @@ class WebformIn(BaseModel):
         default=None, min_length=1, max_length=200, description="The form's idempotency key."
     )
     language: Literal["ru", "en"] | None = None
+    attachments: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Ids answered by POST /api/v1/intake/uploads (the files of this request).",
+    )
 
     @field_validator("text")
     @classmethod
@@ -53,10 +58,8 @@ class Accepted(BaseModel):
     status_url: str
     duplicate: bool = False
     ticket: str | None = None
-    page_url: str | None = Field(
-        default=None,
-        description="The status page for a person (the link mails and SMS carry): the "
-        "request, its conversation, a reply box and the rating.",
+    status_page_url: str | None = Field(
+        default=None, description="The person-facing status page of this request (a link to keep)."
     )
 
 

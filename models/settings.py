@@ -51,6 +51,15 @@ class Settings(BaseSettings):
         default=10, ge=0, description="Web-form posts per window for one e-mail address; 0: off."
     )
     rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_candidates_per_client: int = Field(
+        default=120,
+        ge=0,
+        description="Portal service suggestions per window from one client address; 0: off.",
+    )
+    portal_max_file_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1_000, description="Largest file the portal form takes."
+    )
+    portal_max_files: int = Field(default=5, ge=0, description="Files one portal request carries.")
     org_domains: str = Field(
         default="*",
         description="Comma-separated domains whose addresses may get automatic mail (known "

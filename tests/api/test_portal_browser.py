@@ -108,6 +108,7 @@ def test_an_edited_request_sent_again_from_the_same_page_is_kept(
     page.click("#submit")
     page.wait_for_function("document.querySelector('#result').textContent.includes('принято')")
     page.evaluate("document.querySelector('#result').textContent = ''")
+    page.click("#new-request")  # the sent form gives way to its status link; this brings it back
     page.fill("#subject", "И монитор")
     page.fill("#text", "Монитор тоже мигает.")
     page.click("#submit")

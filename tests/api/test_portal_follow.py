@@ -257,12 +257,18 @@ def test_reply_from_the_status_page_threads_and_reopens_a_resolved_ticket(
     assert moves[-2:] == ["resolved", "new"], view["entries"]  # reopened
 
 
-def test_a_reply_may_carry_files(client: TestClient, runtime: Runtime) -> None:
+def test_a_reply_may_carry_files_uploaded_as_for_the_form(
+    client: TestClient, runtime: Runtime
+) -> None:
     mid = submit(runtime, "conv-files")
+    upload = client.post(
+        "/api/v1/intake/uploads",
+        files={"file": ("паспорт.pdf", b"%PDF-1.4 scan", "application/pdf")},
+    )
+    assert upload.status_code == 201, upload.text
     answer = client.post(
-        f"/api/v1/messages/{mid}/replies/files?{keyed(runtime, mid)}",
-        data={"text": "Скан паспорта во вложении.", "submission_id": "f1"},
-        files=[("files", ("паспорт.pdf", b"%PDF-1.4 scan", "application/pdf"))],
+        f"/api/v1/messages/{mid}/replies?{keyed(runtime, mid)}",
+        json={"text": "Скан паспорта во вложении.", "attachments": [upload.json()["id"]]},
     )
     assert answer.status_code == 202, answer.text
     drain(runtime)
@@ -271,18 +277,15 @@ def test_a_reply_may_carry_files(client: TestClient, runtime: Runtime) -> None:
         assert message is not None and message.body == "Скан паспорта во вложении."
         [stored] = message.attachments
     assert stored["name"] == "паспорт.pdf" and stored["size"] == 13
-    assert (
-        runtime.settings.attachments_dir / stored["stored_key"]
-    ).read_bytes() == b"%PDF-1.4 scan"
+    path = runtime.settings.attachments_dir / stored["stored_key"]
+    assert path.read_bytes() == b"%PDF-1.4 scan"
     view = client.get(f"/api/v1/messages/{mid}/conversation?{keyed(runtime, mid)}").json()
     assert view["entries"][-1]["attachments"] == [{"name": "паспорт.pdf", "size": 13}]
-    many = [("files", (f"{i}.txt", b"x", "text/plain")) for i in range(6)]
-    too_many = client.post(
-        f"/api/v1/messages/{mid}/replies/files?{keyed(runtime, mid)}",
-        data={"text": "ещё"},
-        files=many,
+    forged = client.post(
+        f"/api/v1/messages/{mid}/replies?{keyed(runtime, mid)}",
+        json={"text": "ещё", "attachments": ["eyJrIjoiYWIvYWIifQ.0000"]},
     )
-    assert too_many.status_code == 422
+    assert forged.status_code == 422
 
 
 def test_the_web_form_answer_carries_the_status_page_link(
@@ -292,8 +295,8 @@ def test_the_web_form_answer_carries_the_status_page_link(
         "/api/v1/intake/webform", json={"name": "Анна", "email": ANNA, "text": "Нужна справка"}
     ).json()
     mid = answer["message_id"]
-    assert answer["page_url"] == f"http://testserver/?m={mid}&{keyed(runtime, mid)}"
-    assert "follow.js" in client.get(answer["page_url"]).text
+    assert answer["status_page_url"] == f"http://testserver/?m={mid}&{keyed(runtime, mid)}"
+    assert "follow.js" in client.get(answer["status_page_url"]).text
 
 
 def test_a_plain_web_form_naming_the_number_still_opens_a_ticket_of_its_own(

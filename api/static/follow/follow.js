@@ -12,7 +12,7 @@ const T = {
     status: "Статус", due: "Срок", channel: "Канал", service: "Услуга", team: "Команда",
     back: "← Все мои обращения", rate: "Оцените, как мы решили ваш вопрос:",
     rated: "Ваша оценка: {n} из 5. Спасибо!", conversation: "Переписка", reply: "Ваш ответ",
-    reply_reopen: "Ответ откроет обращение снова", files: "Файлы (до 5, всего до 1 МБ)", send: "Отправить", reply_done: "Ответ отправлен.",
+    reply_reopen: "Ответ откроет обращение снова", files: "Файлы", send: "Отправить", reply_done: "Ответ отправлен.",
     you: "Вы", staff: "Сервисный центр", okno: "Окно", status_to: "Статус: {s}", team_to: "Передано команде: {s}",
     queued: "Обращение принято, регистрируем…", failed: "Не удалось обработать обращение: {e}",
     not_found: "Обращение не найдено. Проверьте ссылку.", error: "Не удалось загрузить: {e}",
@@ -30,7 +30,7 @@ const T = {
     status: "Status", due: "Due", channel: "Channel", service: "Service", team: "Team",
     back: "← All my requests", rate: "Rate how we solved it:",
     rated: "Your rating: {n} out of 5. Thank you!", conversation: "Conversation", reply: "Your reply",
-    reply_reopen: "A reply reopens the request", files: "Files (up to 5, 1 MB in all)", send: "Send", reply_done: "Reply sent.",
+    reply_reopen: "A reply reopens the request", files: "Files", send: "Send", reply_done: "Reply sent.",
     you: "You", staff: "Service centre", okno: "Okno", status_to: "Status: {s}", team_to: "Now with the team: {s}",
     queued: "Request received, registering…", failed: "Could not process the request: {e}",
     not_found: "Request not found. Check the link.", error: "Could not load: {e}",
@@ -189,8 +189,8 @@ async function poll() {
   if (!v.final) schedule(delay);               // a closed request says nothing more
 }
 
-function open(get, reply, files) {
-  source = { get, reply, files };
+function open(get, reply) {
+  source = { get, reply };
   current = null;
   delay = 2000;
   poll();
@@ -203,16 +203,21 @@ $("reply").addEventListener("submit", async (ev) => {
   $("reply-send").disabled = true;
   const sid = "r-" + Date.now() + "-" + Math.random().toString(36).slice(2, 10);
   const chosen = $("reply-files").files;
-  let res;
-  if (chosen.length) {
+  const ids = [];
+  for (const f of chosen) {   // each file first, as the new-request form does; the reply names them
     const form = new FormData();
-    form.append("text", text);
-    form.append("submission_id", sid);
-    for (const f of chosen) form.append("files", f);
-    res = await api(source.files, { method: "POST", body: form });
-  } else {
-    res = await api(source.reply, { method: "POST", body: JSON.stringify({ text, submission_id: sid }) });
+    form.append("file", f);
+    const up = await api("/api/v1/intake/uploads", { method: "POST", body: form });
+    if (up.status !== 201) {
+      $("reply-send").disabled = false;
+      problem(t("error", { e: f.name + ": " + detail(up) }));
+      return;
+    }
+    ids.push(up.data.id);
   }
+  const res = await api(source.reply, {
+    method: "POST", body: JSON.stringify({ text, submission_id: sid, attachments: ids }),
+  });
   $("reply-send").disabled = false;
   if (res.status === 202) {
     $("reply-text").value = "";
@@ -271,7 +276,7 @@ async function route() {
   if (number) {
     $("back").hidden = false;
     const base = "/api/v1/portal/tickets/" + encodeURIComponent(number);
-    open(base, base + "/replies", base + "/replies/files");
+    open(base, base + "/replies");
     return;
   }
   const res = await api("/api/v1/portal/tickets");
@@ -320,7 +325,7 @@ if (statusMode) {
   const m = encodeURIComponent(params.get("m"));
   const key = encodeURIComponent(params.get("key"));
   const base = "/api/v1/messages/" + m;
-  open(base + "/conversation?key=" + key, base + "/replies?key=" + key, base + "/replies/files?key=" + key);
+  open(base + "/conversation?key=" + key, base + "/replies?key=" + key);
 } else {
   startMy();
 }
