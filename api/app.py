@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +20,7 @@ from api import (
     intake,
     knowledge,
     phone,
+    portal_follow,
     processes,
     queue,
     rate,
@@ -38,6 +39,7 @@ from router.runtime import Runtime
 
 PORTAL = Path(__file__).parent / "static" / "portal.html"
 AGENT_STATIC = Path(__file__).parent / "static" / "agent"
+FOLLOW_STATIC = Path(__file__).parent / "static" / "follow"
 
 
 class BodyLimit:
@@ -142,12 +144,18 @@ def create_app(runtime: Runtime) -> FastAPI:
         rate,
         processes,
         portal_api,
+        portal_follow,
     ):
         app.include_router(module.router)
     app.mount("/static/agent", StaticFiles(directory=AGENT_STATIC), name="agent-static")
+    app.mount("/static/follow", StaticFiles(directory=FOLLOW_STATIC), name="follow-static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def portal() -> str:
-        return PORTAL.read_text(encoding="utf-8")
+    def portal(request: Request) -> Response:
+        # A status link (router/status_link.page_url: `/?m=ID&key=KEY`) opens the status page;
+        # the bare address is the new-request form.
+        if request.query_params.get("m") and request.query_params.get("key"):
+            return portal_follow.page()
+        return HTMLResponse(PORTAL.read_text(encoding="utf-8"))
 
     return app

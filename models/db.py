@@ -507,3 +507,16 @@ class SuggestionState(Base):
     actor: Mapped[str] = mapped_column(String(320))
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PortalSignIn(Base):
+    """A one-time sign-in link to the portal's "My requests", mailed to the person (hashed here)."""
+
+    __tablename__ = "portal_sign_ins"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,7 +33,7 @@ def find_ticket(
 
 def referenced(message: IncomingMessage, *, session: Session) -> Ticket | None:
     """The ticket a message points at, by the message ids we sent or by our number."""
-    ticket = _by_reference(message, session=session)
+    ticket = _proven_by_portal(message, session=session) or _by_reference(message, session=session)
     # A web form's e-mail address is whatever was typed: it proves nothing, so a form never
     # continues a ticket by number (the requester answers by mail, chat or the status link).
     if ticket is None and message.channel.value not in UNPROVEN_SENDER:
@@ -41,6 +41,15 @@ def referenced(message: IncomingMessage, *, session: Session) -> Ticket | None:
     while ticket is not None and ticket.merged_into_id is not None:
         ticket = session.get(Ticket, ticket.merged_into_id)
     return ticket
+
+
+def _proven_by_portal(message: IncomingMessage, *, session: Session) -> Ticket | None:
+    """A reply from the portal's status page or "My requests": the API checked the status key
+    or the sign-in before naming the ticket (no channel passes this key on from outside)."""
+    ticket_id = message.meta.get("portal_ticket")
+    if message.channel.value != "webform" or not isinstance(ticket_id, int):
+        return None
+    return session.get(Ticket, ticket_id)
 
 
 def outsider_reference(

@@ -29,6 +29,16 @@ PUBLIC = {
     ("GET", "/api/v1/catalogue/search"),  # searching them,
     ("POST", "/api/v1/intake/candidates"),  # the model's suggestions (read-only, rate-limited)
     ("POST", "/api/v1/intake/uploads"),  # and the form's files (rate-limited, size/type capped)
+    # Following a request: the status link's key (404 without it) or the portal's own
+    # sign-in cookie (401 without it), never a specialist's token (docs/portal-follow.md).
+    ("GET", "/api/v1/messages/{message_id}/conversation"),
+    ("POST", "/api/v1/messages/{message_id}/replies"),
+    ("POST", "/api/v1/portal/sign-in"),
+    ("POST", "/api/v1/portal/sign-out"),
+    ("GET", "/api/v1/portal/me"),
+    ("GET", "/api/v1/portal/tickets"),
+    ("GET", "/api/v1/portal/tickets/{number}"),
+    ("POST", "/api/v1/portal/tickets/{number}/replies"),
 }
 EXAMPLES = {
     "number": "OKNO-000001",
