@@ -527,8 +527,9 @@ class AnalyticsDay(Base):
 
 
 class AnalyticsRollup(Base):
-    """One day's figures for one group of one grouping (e.g. `team` = `hr`), packed arrays:
-    `counts` float64[COUNTS], `hist` (uint16 bucket, uint32 count) pairs of both durations."""
+    """One day's figures for all groups of one grouping (e.g. `team`), packed: `keys` a JSON list
+    of each group's values, `counts` a float64 matrix (group × COUNTS), `hist` the duration
+    histograms as (uint32 group, uint16 bucket, uint32 count) triples."""
 
     __tablename__ = "analytics_rollup"
     __table_args__ = (Index("ix_analytics_rollup_grouping_day", "grouping", "day"),)
@@ -536,8 +537,7 @@ class AnalyticsRollup(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     grouping: Mapped[str] = mapped_column(String(32))
-    key1: Mapped[str | None] = mapped_column(String(255))
-    key2: Mapped[str | None] = mapped_column(String(255))
+    keys: Mapped[str] = mapped_column(Text)
     counts: Mapped[bytes] = mapped_column(LargeBinary)
     hist: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -21,6 +21,7 @@ window's partial first and last day, days not built yet, days marked dirty and d
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, aliased
 
 from models.db import (
@@ -85,6 +97,7 @@ BUCKETS = 2 + math.ceil(math.log(24 * 3653 / MINUTE, RATIO))
 BUCKET_ERROR = math.sqrt(RATIO) - 1  # 0.0219: the largest relative error of a bucket's middle
 REPRESENTATIVE = np.array([0.0] + [MINUTE * RATIO ** (k - 0.5) for k in range(1, BUCKETS)])
 PAIR = np.dtype([("b", "<u2"), ("n", "<u4")])
+TRIPLE = np.dtype([("g", "<u4"), ("b", "<u2"), ("n", "<u4")])
 # The rollup does not build a day until this long after it ended: a transaction that touched a
 # ticket of that day before midnight (not marking it, it was today) has committed by then.
 SETTLE = timedelta(minutes=15)
@@ -159,12 +172,34 @@ def _facts_query(where: Sequence[ColumnElement[bool]]) -> Any:
 _FACTS: Any = None
 
 
-def _facts_select() -> Any:
-    def event_of(kind: str, clock: str) -> Any:
-        e = aliased(TicketEvent)
-        return exists().where(e.ticket_id == Ticket.id, e.kind == kind, e.to_value == clock)
+# One correlated look-up of the ticket's events (by ticket id), as bits: reassigned, then the SLA
+# events' outcomes. EXISTS per flag would let PostgreSQL hash all events of the kind instead.
+EVENT_FLAGS = (
+    ("reassigned", None),
+    ("sla_met", "response"),
+    ("sla_breached", "response"),
+    ("sla_met", "resolution"),
+    ("sla_breached", "resolution"),
+)
 
-    fixed = aliased(TicketEvent)
+
+def _facts_select() -> Any:
+    e = aliased(TicketEvent)
+    flags = sum(
+        (
+            (2**i)
+            * func.max(
+                case((and_(e.kind == kind, *([e.to_value == clock] if clock else [])), 1), else_=0)
+            )
+            for i, (kind, clock) in enumerate(EVENT_FLAGS)
+        ),
+        literal(0),
+    )
+    events = (
+        select(flags)
+        .where(e.ticket_id == Ticket.id, e.kind.in_({k for k, _ in EVENT_FLAGS}))
+        .scalar_subquery()
+    )
     rating = aliased(Feedback)
     rated = aliased(Feedback)
     return (
@@ -184,13 +219,9 @@ def _facts_select() -> Any:
             Ticket.resolved_at,
             Ticket.closed_at,
             Ticket.sla_paused_at,
-            exists().where(fixed.ticket_id == Ticket.id, fixed.kind == "reassigned"),
+            events,
             select(func.sum(rating.rating)).where(rating.ticket_id == Ticket.id).scalar_subquery(),
             select(func.count(rated.id)).where(rated.ticket_id == Ticket.id).scalar_subquery(),
-            event_of("sla_met", "response"),
-            event_of("sla_breached", "response"),
-            event_of("sla_met", "resolution"),
-            event_of("sla_breached", "resolution"),
         )
         .select_from(Ticket)
         .outerjoin(Employee, Employee.id == Ticket.requester_id)
@@ -200,10 +231,14 @@ def _facts_select() -> Any:
 def _facts(session: Session, where: Sequence[ColumnElement[bool]], now: datetime) -> list[_Fact]:
     """Each ticket's figures as the direct queries (router/analytics*.py) count them at `now`."""
     out = []
-    for row in session.execute(_facts_query(where).execution_options(yield_per=5000)):
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling this short query costs more than running it (JIT is for long scans).
+        session.execute(text("SET LOCAL jit = off"))
+    for row in session.connection().execute(_facts_query(where)):
         (created, status, team, channel, service, routing, predicted, department, branch) = row[:9]
         response_due, resolution_due, responded, resolved, closed, paused = row[9:15]
-        fixed, rating_total, ratings, r_met, r_late, s_met, s_late = row[15:]
+        bits, rating_total, ratings = int(row[15] or 0), row[16], row[17]
+        fixed, r_met, r_late, s_met, s_late = (bits >> i & 1 for i in range(len(EVENT_FLAGS)))
         counts = np.zeros(len(COUNTS))
         finished = resolved if resolved is not None else closed
         is_open = status in OPEN_STATUSES
@@ -280,35 +315,37 @@ def build_day(session: Session, day: date, *, now: datetime | None = None) -> in
     now = now or utcnow()
     seen = list(session.scalars(select(AnalyticsDirty.id).where(AnalyticsDirty.day == day)))
     facts = _facts(session, _day_range(day), now)
-    groups: dict[tuple[str, Any, Any], _Acc] = {}
-    for fact in facts:
-        for grouping in GROUPINGS:
-            values = [fact.keys[d] for d in grouping] + [None, None]
-            name = ",".join(grouping)
-            groups.setdefault((name, values[0], values[1]), _Acc()).add(fact)
     session.execute(delete(AnalyticsRollup).where(AnalyticsRollup.day == day))
     session.execute(delete(AnalyticsDay).where(AnalyticsDay.day == day))
-    session.add_all(
-        AnalyticsRollup(
-            day=day,
-            grouping=name,
-            key1=_text(k1),
-            key2=_text(k2),
-            counts=acc.counts.astype("<f8").tobytes(),
-            hist=acc.packed_hist(),
-        )
-        for (name, k1, k2), acc in groups.items()
-    )
+    for grouping in GROUPINGS:
+        groups: dict[tuple[Any, ...], _Acc] = {}
+        for fact in facts:
+            groups.setdefault(tuple(fact.keys[d] for d in grouping), _Acc()).add(fact)
+        if groups:
+            session.add(_packed(day, ",".join(grouping), groups))
     stale = min((f.stale_at for f in facts if f.stale_at is not None), default=None)
     session.add(AnalyticsDay(day=day, built_at=now, stale_at=stale))
     if seen:
         session.execute(delete(AnalyticsDirty).where(AnalyticsDirty.id.in_(seen)))
     session.flush()
-    return len(groups)
+    return len(facts)
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _packed(day: date, grouping: str, groups: dict[tuple[Any, ...], _Acc]) -> AnalyticsRollup:
+    """One row for all groups of a grouping on a day: keys as JSON, counts as a float64 matrix,
+    the histograms as (group, bucket, count) triples."""
+    keys = [[None if k is None else str(k) for k in key] for key in groups]
+    counts = np.stack([acc.counts for acc in groups.values()]).astype("<f8")
+    parts = []
+    for i, acc in enumerate(groups.values()):
+        pairs = np.frombuffer(acc.packed_hist(), dtype=PAIR)
+        triples = np.empty(len(pairs), dtype=TRIPLE)
+        triples["g"], triples["b"], triples["n"] = i, pairs["b"], pairs["n"]
+        parts.append(triples)
+    hist = np.concatenate(parts).tobytes() if parts else b""
+    return AnalyticsRollup(
+        day=day, grouping=grouping, keys=json.dumps(keys), counts=counts.tobytes(), hist=hist
+    )
 
 
 def days_to_build(session: Session, now: datetime | None = None) -> list[date]:
@@ -336,19 +373,21 @@ def days_to_build(session: Session, now: datetime | None = None) -> list[date]:
 
 
 def refresh(sessions: Any, *, limit: int | None = None, now: datetime | None = None) -> int:
-    """Build the days that need it (up to `limit`), one transaction each; returns days built.
-
-    Two sweepers at once: on PostgreSQL one waits for the other's day (an advisory lock)."""
+    """Build the days that need it (up to `limit`), BATCH_DAYS per transaction; returns days
+    built. Two sweepers at once: on PostgreSQL one waits for the other's day (advisory lock)."""
     with sessions() as session:
         todo = days_to_build(session, now)
-    built = 0
-    for day in todo[:limit] if limit is not None else todo:
+    todo = todo[:limit] if limit is not None else todo
+    for start in range(0, len(todo), BATCH_DAYS):
         with sessions() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
-                session.execute(select(func.pg_advisory_xact_lock(0x0C0018, day.toordinal())))
-            build_day(session, day, now=now)
-        built += 1
-    return built
+            for day in todo[start : start + BATCH_DAYS]:
+                if session.get_bind().dialect.name == "postgresql":
+                    session.execute(select(func.pg_advisory_xact_lock(0x0C0018, day.toordinal())))
+                build_day(session, day, now=now)
+    return len(todo)
+
+
+BATCH_DAYS = 16
 
 
 # ---------------------------------------------------------------- reading
@@ -420,12 +459,11 @@ def _read_rollup(
 ) -> None:
     names = sorted(set(stored.values()))
     first, last = min(window.clean), max(window.clean)
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             AnalyticsRollup.grouping,
             AnalyticsRollup.day,
-            AnalyticsRollup.key1,
-            AnalyticsRollup.key2,
+            AnalyticsRollup.keys,
             AnalyticsRollup.counts,
             AnalyticsRollup.hist,
         ).where(
@@ -433,39 +471,46 @@ def _read_rollup(
             AnalyticsRollup.day >= first,
             AnalyticsRollup.day <= last,
         )
-    ).all()
+    )
     by_grouping: dict[str, list[Any]] = {}
     for row in rows:
         if row[1] in window.clean:
             by_grouping.setdefault(row[0], []).append(row)
     for view, name in stored.items():
-        mine = by_grouping.get(name, [])
-        if not mine:
-            continue
-        dims = [d for d in view if d != "week"]
-        keys: list[tuple[Any, ...]] = []
-        index: dict[tuple[Any, ...], int] = {}
-        rows_of = []
-        for _grouping, day, k1, k2, _counts, _hist in mine:
-            given = dict(zip(dims, (k1, k2), strict=False))
-            key = tuple(_week(day) if d == "week" else given[d] for d in view)
-            rows_of.append(index.setdefault(key, len(index)))
-            if len(index) > len(keys):
-                keys.append(key)
-        where = np.asarray(rows_of, dtype=np.int64)
-        counts = np.frombuffer(b"".join(r[4] for r in mine), dtype="<f8").reshape(len(mine), -1)
-        summed = np.zeros((len(keys), len(COUNTS)))
-        np.add.at(summed, where, counts)
-        pairs = np.frombuffer(b"".join(r[5] for r in mine), dtype=PAIR)
-        lengths = np.fromiter((len(r[5]) // PAIR.itemsize for r in mine), dtype=np.int64)
-        flat = np.repeat(where, lengths) * (2 * BUCKETS) + pairs["b"].astype(np.int64)
-        hist = np.bincount(flat, weights=pairs["n"], minlength=len(keys) * 2 * BUCKETS)
-        hist = hist.astype(np.int64).reshape(len(keys), 2 * BUCKETS)
-        groups = out[view]
-        for i, key in enumerate(keys):
-            acc = groups.setdefault(key, _Acc())
-            acc.counts += summed[i]
-            acc.hist += hist[i]
+        if by_grouping.get(name):
+            _merge(by_grouping[name], view, out[view])
+
+
+def _merge(rows: list[Any], view: tuple[str, ...], groups: dict[tuple[Any, ...], _Acc]) -> None:
+    """Add one grouping's day rows into the view's groups (its keys, maybe with the week)."""
+    weekly = "week" in view
+    index: dict[tuple[Any, ...], int] = {}
+    maps, offsets, sizes = [], [], []
+    total = 0
+    for _name, day, keys, _counts, _hist in rows:
+        week = (_week(day),) if weekly else ()
+        local = [index.setdefault(week + tuple(k), len(index)) for k in json.loads(keys)]
+        maps.append(local)
+        offsets.append(total)
+        sizes.append(len(local))
+        total += len(local)
+    into = np.fromiter((g for m in maps for g in m), dtype=np.int64, count=total)
+    counts = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f8").reshape(total, -1)
+    summed = np.zeros((len(index), len(COUNTS)))
+    np.add.at(summed, into, counts)
+    triples = np.frombuffer(b"".join(r[4] for r in rows), dtype=TRIPLE)
+    lengths = np.fromiter((len(r[4]) // TRIPLE.itemsize for r in rows), dtype=np.int64)
+    base = np.repeat(np.asarray(offsets, dtype=np.int64), lengths)
+    flat = into[base + triples["g"]] * (2 * BUCKETS) + triples["b"]
+    hist = np.bincount(flat, weights=triples["n"], minlength=len(index) * 2 * BUCKETS)
+    hist = hist.astype(np.int64).reshape(len(index), 2 * BUCKETS)
+    order = list(index)
+    canonical = [d for d in view if d != "week"]
+    for i, key in enumerate(order):
+        stored_key = dict(zip((["week"] if weekly else []) + canonical, key, strict=True))
+        acc = groups.setdefault(tuple(stored_key[d] for d in view), _Acc())
+        acc.counts += summed[i]
+        acc.hist += hist[i]
 
 
 def _utc(moment: datetime | None, name: str) -> datetime | None:
