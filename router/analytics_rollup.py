@@ -334,10 +334,11 @@ def build_day(session: Session, day: date, *, now: datetime | None = None) -> in
 def _packed(day: date, grouping: str, groups: dict[tuple[Any, ...], _Acc]) -> AnalyticsRollup:
     """One row for all groups of a grouping on a day: keys as JSON, counts as a float64 matrix,
     the histograms as (group, bucket, count) triples."""
-    keys = [[None if k is None else str(k) for k in key] for key in groups]
-    counts = np.stack([acc.counts for acc in groups.values()]).astype("<f8")
+    ordered = sorted(groups.items(), key=lambda kv: slicing._sort_key(kv[0]))
+    keys = [[None if k is None else str(k) for k in key] for key, _acc in ordered]
+    counts = np.stack([acc.counts for _key, acc in ordered]).astype("<f8")
     parts = []
-    for i, acc in enumerate(groups.values()):
+    for i, (_key, acc) in enumerate(ordered):
         pairs = np.frombuffer(acc.packed_hist(), dtype=PAIR)
         triples = np.empty(len(pairs), dtype=TRIPLE)
         triples["g"], triples["b"], triples["n"] = i, pairs["b"], pairs["n"]
@@ -435,19 +436,40 @@ def _window(session: Session, since: datetime | None, until: datetime | None) ->
 
 
 def _collect(
-    session: Session, window: _Window, views: Sequence[tuple[str, ...]]
+    session: Session,
+    window: _Window,
+    views: Sequence[tuple[str, ...]],
+    timed: Sequence[tuple[str, ...]] = (),
 ) -> dict[tuple[str, ...], dict[tuple[Any, ...], _Acc]]:
-    """Per view (dimension names, maybe with week): per group key, the summed figures."""
+    """Per view (dimension names, maybe with week): per group key, the summed figures; the
+    duration histograms only for the `timed` views (they are most of the rollup's bytes)."""
     out: dict[tuple[str, ...], dict[tuple[Any, ...], _Acc]] = {v: {} for v in views}
     stored = {v: ",".join(d for d in v if d != "week") for v in views}
     if window.clean:
-        _read_rollup(session, window, out, stored)
+        _read_rollup(session, window, out, stored, {stored[v] for v in timed})
     live = window.live()
-    if live is not None:
-        for fact in _facts(session, live, window.now):
-            for view, groups in out.items():
-                key = tuple(_week(fact.day) if d == "week" else fact.keys[d] for d in view)
-                groups.setdefault(key, _Acc()).add(fact)
+    facts = _facts(session, live, window.now) if live is not None else []
+    if not facts:
+        return out
+    matrix = np.stack([f.counts for f in facts])
+    for view, groups in out.items():
+        index: dict[tuple[Any, ...], int] = {}
+        where = [
+            index.setdefault(
+                tuple(_week(f.day) if d == "week" else f.keys[d] for d in view), len(index)
+            )
+            for f in facts
+        ]
+        summed = np.zeros((len(index), len(COUNTS)))
+        np.add.at(summed, np.asarray(where, dtype=np.int64), matrix)
+        accs = [groups.setdefault(key, _Acc()) for key in index]
+        for acc, row in zip(accs, summed, strict=True):
+            acc.counts += row
+        if view in timed:
+            for i, fact in zip(where, facts, strict=True):
+                for d, hours in enumerate(fact.durations):
+                    if hours is not None:
+                        accs[i].exact[d].append(hours)
     return out
 
 
@@ -456,16 +478,20 @@ def _read_rollup(
     window: _Window,
     out: dict[tuple[str, ...], dict[tuple[Any, ...], _Acc]],
     stored: dict[tuple[str, ...], str],
+    timed: set[str],
 ) -> None:
     names = sorted(set(stored.values()))
     first, last = min(window.clean), max(window.clean)
+    hist: Any = literal(None)
+    if timed:
+        hist = case((AnalyticsRollup.grouping.in_(sorted(timed)), AnalyticsRollup.hist))
     rows = session.connection().execute(
         select(
             AnalyticsRollup.grouping,
             AnalyticsRollup.day,
             AnalyticsRollup.keys,
             AnalyticsRollup.counts,
-            AnalyticsRollup.hist,
+            hist,
         ).where(
             AnalyticsRollup.grouping.in_(names),
             AnalyticsRollup.day >= first,
@@ -485,30 +511,46 @@ def _merge(rows: list[Any], view: tuple[str, ...], groups: dict[tuple[Any, ...],
     """Add one grouping's day rows into the view's groups (its keys, maybe with the week)."""
     weekly = "week" in view
     index: dict[tuple[Any, ...], int] = {}
-    maps, offsets, sizes = [], [], []
+    maps, offsets = [], []
+    seen: dict[tuple[str, str], Any] = {}  # most days have the same groups, in the same order
     total = 0
     for _name, day, keys, _counts, _hist in rows:
-        week = (_week(day),) if weekly else ()
-        local = [index.setdefault(week + tuple(k), len(index)) for k in json.loads(keys)]
+        week = _week(day) if weekly else ""
+        local = seen.get((week, keys))
+        if local is None:
+            prefix = (week,) if weekly else ()
+            found = [index.setdefault(prefix + tuple(k), len(index)) for k in json.loads(keys)]
+            local = seen[(week, keys)] = np.asarray(found, dtype=np.int64)
         maps.append(local)
         offsets.append(total)
-        sizes.append(len(local))
         total += len(local)
-    into = np.fromiter((g for m in maps for g in m), dtype=np.int64, count=total)
+    into = np.concatenate(maps)
     counts = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f8").reshape(total, -1)
     summed = np.zeros((len(index), len(COUNTS)))
     np.add.at(summed, into, counts)
+    if rows[0][4] is None:  # not asked for: no percentiles in this view
+        hist = np.zeros((len(index), 2 * BUCKETS), dtype=np.int64)
+        _add(groups, view, list(index), summed, hist)
+        return
     triples = np.frombuffer(b"".join(r[4] for r in rows), dtype=TRIPLE)
     lengths = np.fromiter((len(r[4]) // TRIPLE.itemsize for r in rows), dtype=np.int64)
     base = np.repeat(np.asarray(offsets, dtype=np.int64), lengths)
     flat = into[base + triples["g"]] * (2 * BUCKETS) + triples["b"]
     hist = np.bincount(flat, weights=triples["n"], minlength=len(index) * 2 * BUCKETS)
     hist = hist.astype(np.int64).reshape(len(index), 2 * BUCKETS)
-    order = list(index)
-    canonical = [d for d in view if d != "week"]
-    for i, key in enumerate(order):
-        stored_key = dict(zip((["week"] if weekly else []) + canonical, key, strict=True))
-        acc = groups.setdefault(tuple(stored_key[d] for d in view), _Acc())
+    _add(groups, view, list(index), summed, hist)
+
+
+def _add(
+    groups: dict[tuple[Any, ...], _Acc],
+    view: tuple[str, ...],
+    keys: list[tuple[Any, ...]],
+    summed: Any,
+    hist: Any,
+) -> None:
+    """Keys are in the stored order (week first, then GROUPINGS' order), as `view` is."""
+    for i, key in enumerate(keys):
+        acc = groups.setdefault(key, _Acc())
         acc.counts += summed[i]
         acc.hist += hist[i]
 
@@ -545,7 +587,7 @@ def slices(
         return slicing.slices(session=session, where=where, group_by=group_by)
     canonical = _canonical(group_by)
     window = _window(session, _utc(since, "since"), _utc(until, "until"))
-    groups = _collect(session, window, [canonical])[canonical]
+    groups = _collect(session, window, [canonical], [canonical])[canonical]
     out = []
     for key in sorted(groups, key=lambda k: slicing._sort_key(_reorder(k, canonical, group_by))):
         acc = groups[key]
@@ -605,7 +647,7 @@ def summarize(
     extra = _canonical(group_by) if group_by and supported(group_by) else None
     if extra is not None and extra not in views:
         views.append(extra)
-    got = _collect(session, window, views)
+    got = _collect(session, window, views, [extra] if extra is not None else [])
     body = _summary(got)
     if group_by:
         if extra is None:
