@@ -485,19 +485,18 @@ def _read_rollup(
     hist: Any = literal(None)
     if timed:
         hist = case((AnalyticsRollup.grouping.in_(sorted(timed)), AnalyticsRollup.hist))
-    rows = session.connection().execute(
-        select(
-            AnalyticsRollup.grouping,
-            AnalyticsRollup.day,
-            AnalyticsRollup.keys,
-            AnalyticsRollup.counts,
-            hist,
-        ).where(
-            AnalyticsRollup.grouping.in_(names),
-            AnalyticsRollup.day >= first,
-            AnalyticsRollup.day <= last,
-        )
+    query = select(
+        AnalyticsRollup.grouping,
+        AnalyticsRollup.day,
+        AnalyticsRollup.keys,
+        AnalyticsRollup.counts,
+        hist,
+    ).where(
+        AnalyticsRollup.grouping.in_(names),
+        AnalyticsRollup.day >= first,
+        AnalyticsRollup.day <= last,
     )
+    rows = _fetch(session, query)
     by_grouping: dict[str, list[Any]] = {}
     for row in rows:
         if row[1] in window.clean:
@@ -505,6 +504,19 @@ def _read_rollup(
     for view, name in stored.items():
         if by_grouping.get(name):
             _merge(by_grouping[name], view, out[view])
+
+
+def _fetch(session: Session, query: Any) -> list[Any]:
+    """All rows; on PostgreSQL in binary (text would send each blob as hex: 2-3× slower)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return list(connection.execute(query))
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    with connection.connection.dbapi_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        cursor.execute(str(compiled), compiled.params)
+        return list(cursor.fetchall())
 
 
 def _merge(rows: list[Any], view: tuple[str, ...], groups: dict[tuple[Any, ...], _Acc]) -> None:
@@ -588,15 +600,7 @@ def slices(
     canonical = _canonical(group_by)
     window = _window(session, _utc(since, "since"), _utc(until, "until"))
     groups = _collect(session, window, [canonical], [canonical])[canonical]
-    out = []
-    for key in sorted(groups, key=lambda k: slicing._sort_key(_reorder(k, canonical, group_by))):
-        acc = groups[key]
-        if not acc.counts[C["tickets"]]:
-            continue
-        row: dict[str, Any] = dict(zip(group_by, _reorder(key, canonical, group_by), strict=True))
-        row.update(_metrics(acc))
-        out.append({k: row[k] for k in (*group_by, *slicing.METRICS)})
-    return out
+    return _rows(groups, canonical, group_by)
 
 
 def _canonical(group_by: Sequence[str]) -> tuple[str, ...]:
@@ -610,7 +614,7 @@ def _reorder(key: tuple[Any, ...], canonical: tuple[str, ...], group_by: Sequenc
     return tuple(given[d] for d in group_by)
 
 
-def _metrics(acc: _Acc) -> dict[str, Any]:
+def _metrics(acc: _Acc, spread: dict[str, float | None]) -> dict[str, Any]:
     c = acc.counts
     total, ratings, auto = int(c[C["tickets"]]), int(c[C["ratings"]]), int(c[C["auto"]])
     out = {
@@ -625,9 +629,28 @@ def _metrics(acc: _Acc) -> dict[str, Any]:
         "classifier_coverage": slicing._ratio(auto, total),
         "classifier_precision": slicing._ratio(c[C["auto_kept"]], auto),
     }
+    out.update(spread)
+    return out
+
+
+def _spreads(accs: list[_Acc]) -> list[dict[str, float | None]]:
+    """p50/p90 of both durations per group: for groups read only from the rollup, all at once
+    over their histograms (cumulative counts per row, then the first bucket reaching the rank)."""
+    out: list[dict[str, float | None]] = [{} for _ in accs]
+    hists = np.stack([a.hist for a in accs]) if accs else np.zeros((0, 2 * BUCKETS))
     for i, name in enumerate(slicing.DURATIONS):
+        cumulative = np.cumsum(hists[:, i * BUCKETS : (i + 1) * BUCKETS], axis=1)
+        n = cumulative[:, -1] if len(accs) else np.zeros(0)
         for label, q in slicing.PERCENTILES:
-            out[f"{name}_{label}_hours"] = slicing._round(acc.percentile(i, q), 2)
+            column = f"{name}_{label}_hours"
+            rank = np.maximum(1, np.ceil(q * n - 1e-9))
+            at = np.minimum((cumulative < rank[:, None]).sum(axis=1), BUCKETS - 1)
+            for g, acc in enumerate(accs):
+                if acc.exact[i]:
+                    value = acc.percentile(i, q)
+                else:
+                    value = float(REPRESENTATIVE[at[g]]) if n[g] else None
+                out[g][column] = slicing._round(value, 2)
     return out
 
 
@@ -661,13 +684,17 @@ def summarize(
 def _rows(
     groups: dict[tuple[Any, ...], _Acc], canonical: tuple[str, ...], group_by: Sequence[str]
 ) -> list[dict[str, Any]]:
+    keyed = [
+        (_reorder(key, canonical, group_by), acc)
+        for key, acc in groups.items()
+        if acc.counts[C["tickets"]]
+    ]
+    keyed.sort(key=lambda ka: slicing._sort_key(ka[0]))
+    spreads = _spreads([acc for _key, acc in keyed])
     out = []
-    for key in sorted(groups, key=lambda k: slicing._sort_key(_reorder(k, canonical, group_by))):
-        acc = groups[key]
-        if not acc.counts[C["tickets"]]:
-            continue
-        row: dict[str, Any] = dict(zip(group_by, _reorder(key, canonical, group_by), strict=True))
-        row.update(_metrics(acc))
+    for (key, acc), spread in zip(keyed, spreads, strict=True):
+        row: dict[str, Any] = dict(zip(group_by, key, strict=True))
+        row.update(_metrics(acc, spread))
         out.append({k: row[k] for k in (*group_by, *slicing.METRICS)})
     return out
 
