@@ -18,6 +18,7 @@ from api.errors import ApiError
 from api.views import error_responses
 from models.db import Feedback, Ticket, User
 from router import analytics as stats
+from router import analytics_rollup as rollup
 from router import analytics_slices as slicing
 from router import suggestions as proactive
 from router.analytics_cache import cached
@@ -120,14 +121,12 @@ def summary(
     until: Until = None,
     group_by: GroupBy = None,
 ) -> Summary:
-    where, dims = _window(since, until), _group_by(group_by)
+    _window(since, until)
+    dims = _group_by(group_by)
 
     def compute() -> dict[str, Any]:
-        body = stats.summarize(session=session, where=where)
-        if dims:
-            rows = slicing.slices(session=session, where=where, group_by=dims)
-            body.update(group_by=dims, groups=rows)
-        return body
+        # Finished days from the daily rollup, the rest live: exact, see router/analytics_rollup.
+        return rollup.summarize(session=session, since=since, until=until, group_by=dims)
 
     params = {"since": since, "until": until, "group_by": dims}
     return Summary(**cached(runtime.redis, session, "summary", params, compute))
@@ -136,13 +135,13 @@ def summary(
 def _slices(
     runtime: RuntimeDep, session: SessionDep, since: Any, until: Any, dims: list[str]
 ) -> list[dict[str, Any]]:
-    where = _window(since, until)
+    _window(since, until)
     return cached(
         runtime.redis,
         session,
         "slices",
         {"since": since, "until": until, "group_by": dims},
-        lambda: slicing.slices(session=session, where=where, group_by=dims),
+        lambda: rollup.slices(session=session, since=since, until=until, group_by=dims),
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -207,6 +208,8 @@ class Ticket(Base):
         Index("ix_ticket_team_status_due", "team_code", "status", "resolution_due_at"),
         # The specialists' queue: open tickets of a team in due order, read straight off the
         # index (models/migrations 0002_queue_search; PostgreSQL adds trigram text search).
+        # Analytics read today's and changed days live by creation time (0013_rollups).
+        Index("ix_ticket_created", "created_at"),
         Index(
             "ix_ticket_open_team_due",
             "team_code",
@@ -519,4 +522,44 @@ class PortalSignIn(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnalyticsDay(Base):
+    """A day whose tickets are summed up in `analytics_rollup` (router/analytics_rollup.py).
+
+    `stale_at`: the first moment a figure of that day would change by the clock alone (an open
+    ticket's deadline passing); from then on the day is read live until it is rebuilt.
+    """
+
+    __tablename__ = "analytics_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stale_at: Mapped[datetime | None] = mapped_column()
+
+
+class AnalyticsRollup(Base):
+    """One day's figures for all groups of one grouping (e.g. `team`), packed: `keys` a JSON list
+    of each group's values, `counts` a float64 matrix (group × COUNTS), `hist` the duration
+    histograms as (uint32 group, uint16 bucket, uint32 count) triples."""
+
+    __tablename__ = "analytics_rollup"
+    __table_args__ = (Index("ix_analytics_rollup_grouping_day", "grouping", "day"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    grouping: Mapped[str] = mapped_column(String(32))
+    keys: Mapped[str] = mapped_column(Text)
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
+    hist: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AnalyticsDirty(Base):
+    """A mark: a ticket created on `day` changed after that day may have been summed up."""
+
+    __tablename__ = "analytics_dirty"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,6 +27,9 @@ LIVE = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ABANDONED_AFTER = timedelta(minutes=3)
 MAX_ABANDONED = 3
 BATCH = 500
+# Analytics rollup days built per pass (router/analytics_rollup.py): a year's backlog takes a
+# few dozen passes, a night's one day in the first pass after midnight.
+ROLLUP_DAYS = 14
 # Seconds between passes while Redis is away and just after it came back.
 RETRY = 3.0
 # After an outage: rows this old have had time to be enqueued by the process that stored them.
@@ -40,6 +43,7 @@ class SweepReport:
     notifications: int = 0
     webhooks: int = 0
     breaches: int = 0
+    rollup_days: int = 0
 
 
 def sweep(
@@ -87,6 +91,9 @@ def sweep(
     sends.enqueue_send(runtime, stranded, chain=False)
     report.notifications = len(stranded)
     report.breaches, report.webhooks = _sweep_webhooks(runtime, cutoff, abandoned_after)
+    from router.analytics_rollup import refresh  # numpy: not for every CLI command's start-up
+
+    report.rollup_days = refresh(runtime.sessions, limit=ROLLUP_DAYS)
     if report.messages or report.notifications:
         log.info(
             "sweeper re-enqueued %s message(s), %s notification(s)",

@@ -128,11 +128,21 @@ def report(
         dims = slicing.parse_group_by(group_by)
     except slicing.UnknownDimension as exc:
         raise click.BadParameter(str(exc), param_hint="--group-by") from exc
+    from router import analytics_rollup as rollup  # numpy: only when a report is asked for
+
     runtime = cli_runtime()
-    where = analytics.created_between(since, until)
     with session_scope(runtime.sessions) as session:
-        stats = {} if as_csv else analytics.summarize(session=session, where=where)
-        rows = slicing.slices(session=session, where=where, group_by=dims)
+        if as_csv:
+            stats, rows = (
+                {},
+                rollup.slices(session=session, since=since, until=until, group_by=dims),
+            )
+        else:
+            stats = rollup.summarize(session=session, since=since, until=until, group_by=dims)
+            rows = stats.pop("groups", None)
+            stats.pop("group_by", None)
+            if rows is None:
+                rows = rollup.slices(session=session, since=since, until=until, group_by=dims)
     if as_csv:
         click.echo(slicing.to_csv(rows, dims), nl=False)
     elif as_json:

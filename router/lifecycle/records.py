@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Ticket, TicketEvent, TicketMessage
 from models.types import TICKET_PREFIX
+from router.analytics_marks import mark_dirty
 from router.webhooks import enqueue_webhooks
 
 # The audit-event vocabulary: what can happen to a ticket, one word each.
@@ -84,6 +85,7 @@ def record_event(
         data=data or {},
     )
     session.add(event)
+    mark_dirty(session, ticket.created_at)  # an over day's analytics rollup is read live again
     enqueue_webhooks(session=session, ticket=ticket, event=event)
     return event
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,15 @@ import pytest
 from sqlalchemy import select
 
 from channels.blobs import store_blob
-from models.db import Employee, NotificationRow, Ticket
+from models.db import Employee, NotificationRow, SuggestionState, Ticket, session_scope
 from models.knowledge import KnowledgeArticle
 from models.types import Attachment, Channel, IncomingMessage
+from router import suggestions as proactive
 from router.intake import Intake
 from router.runtime import Runtime
 from tests.api.test_portal_browser import ARGS, CHROMIUM
 from tests.conftest import drain
+from tests.router.analytics_history import seed_suggestions
 from tests.support.workflow import make_staff, make_ticket
 
 REQUESTER = "m.kovaleva@corp.example.com"
@@ -108,7 +110,11 @@ def new_request(runtime: Runtime) -> None:
 
 
 def test_a_specialist_works_a_ticket_in_the_browser(
-    page: Any, live_server: str, runtime: Runtime, tmp_path: Path
+    page: Any,
+    live_server: str,
+    runtime: Runtime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     staff = make_staff(runtime)
     backlog(runtime)
@@ -167,11 +173,23 @@ def test_a_specialist_works_a_ticket_in_the_browser(
     page.goto(live_server + "/agent/")
     assert page.url.endswith("/agent/login")
 
-    # A lead sees the analytics summary as charts (server-side SVG, no script needed).
+    # A lead sees the analytics summary as charts (server-side SVG, no script needed), and the
+    # suggestions the history makes (January's: the page's 90 days are moved back to it).
+    with session_scope(runtime.sessions) as session:
+        seed_suggestions(session)
+    monkeypatch.setattr(
+        proactive, "default_since", lambda now=None: datetime(2026, 1, 1, tzinfo=UTC)
+    )
     page.fill("#token", staff.lead.token)
     page.click("#sign-in")
     page.wait_for_selector("#queue-rows")
     page.click("text=Аналитика")
     page.wait_for_selector("figure.chart svg")
     assert page.locator("figure.chart svg").count() == 5
+    assert page.locator("article.suggestion").count() == 3
     shot(page, tmp_path, "agent-analytics.png")
+    page.click("article.suggestion[data-kind=recurring] >> text=Отклонить")
+    page.wait_for_selector("article.suggestion[data-kind=recurring][data-state=dismissed]")
+    with runtime.sessions() as session:
+        states = session.scalars(select(SuggestionState.state)).all()
+    assert states == ["dismissed"]

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from models.db import session_scope
+from router.analytics_rollup import refresh
 from router.runtime import Runtime
 from scripts.cli import main
 from tests.router.analytics_history import seed_slices
@@ -24,11 +25,27 @@ def cli_env(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OKNO_REDIS_URL", settings.redis_url)
 
 
-@pytest.mark.parametrize("group_by", ["team", "week,department", "branch,channel", ""])
-def test_api_cli_and_export_agree(runtime: Runtime, cli_env: None, group_by: str) -> None:
+@pytest.mark.parametrize(
+    ("group_by", "rolled_up"),
+    [
+        ("team", False),
+        ("week,department", False),
+        ("branch,channel", False),
+        ("", False),
+        ("week,team", True),
+        ("department,branch", True),
+        ("", True),
+    ],
+)
+def test_api_cli_and_export_agree(
+    runtime: Runtime, cli_env: None, group_by: str, rolled_up: bool
+) -> None:
+    """`rolled_up`: the seeded days summed up by the sweeper's rollup first."""
     staff = make_staff(runtime)
     with session_scope(runtime.sessions) as session:
         seed_slices(session)
+    if rolled_up:
+        assert refresh(runtime.sessions) > 0
     client = TestClient(create_app(runtime))
     params = {"group_by": group_by, "since": "2026-01-01T00:00:00Z"}
     api = client.get("/api/v1/analytics/slices", params=params, headers=staff.analyst.headers)

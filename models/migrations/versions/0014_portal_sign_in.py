@@ -1,7 +1,7 @@
 """portal sign-in: one-time links to "My requests", stored hashed
 
 Revision ID: 0014_portal_sign_in
-Revises: 0012_processes
+Revises: 0013_rollups
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_portal_sign_in"
-down_revision = "0012_processes"
+down_revision = "0013_rollups"
 branch_labels = None
 depends_on = None
 
