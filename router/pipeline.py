@@ -22,6 +22,7 @@ from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
 from router.clarify import clarify_notification
+from router.lifecycle import process_cancel
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.processes import fan_out, followed, plan_text, service_row
 from router.lifecycle.records import add_message, add_ticket, record_event
@@ -246,6 +247,9 @@ def _continue(
         finished = ticket.resolved_at or ticket.closed_at or now
         if now - finished > timedelta(days=settings.reopen_grace_days):
             return _follow_up(ticket, row, message, session=session, settings=settings)
+    if not auto and process_cancel.cancels_by_reply(ticket, message.text, session=session):
+        _add_inbound(ticket, row, message, session=session)  # "отменить" to a process's mail
+        return process_cancel.cancel(ticket, session=session, via=message.channel.value, now=now)
     _add_inbound(ticket, row, message, session=session)
     if auto:  # RFC 3834: keep it on the ticket, never answer it, never change state
         record_event(ticket, "auto_reply", session=session, actor=message.sender_address or "?")

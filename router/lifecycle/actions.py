@@ -18,7 +18,7 @@ from models.db import Feedback, NotificationRow, Ticket, User, UserTeam
 from models.types import NotificationKind, utcnow
 from router import notify, ratings, sla, texts
 from router.lifecycle.outcome import Outcome
-from router.lifecycle.processes import followed
+from router.lifecycle.processes import followed, refuse_open_children
 from router.lifecycle.records import add_message, record_event
 from router.lifecycle.states import (
     RESOLVED,
@@ -217,6 +217,7 @@ def resolve(
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
     check(ticket, "resolve")
+    refuse_open_children(ticket, session=session)
     now = utcnow()
     ticket.resolution = resolution
     add_message(

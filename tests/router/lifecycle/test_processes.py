@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.db import NotificationRow, ProcessTemplate, Ticket, TicketEvent, TicketMessage
 from models.types import utcnow
 from router.catalog import process_stages
-from router.lifecycle import actions, states
+from router.lifecycle import actions, process_cancel, states
 from router.lifecycle.processes import fan_out
 from router.runtime import Runtime
 from tests.support.workflow import Staff, make_staff, make_ticket
@@ -272,3 +272,100 @@ def test_milestones_go_to_the_origin_channel_once_each(
         (parent.id, "resolved", channel, requester),  # all done
     ]
     assert all(k.number in rows[0].text for k in kids[1:])
+
+
+def status_moves(session: Session, ticket: Ticket) -> list[tuple[str | None, str | None, str, str]]:
+    rows = select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status"
+    )
+    return [
+        (e.from_value, e.to_value, e.data["action"], e.actor or "")
+        for e in session.scalars(rows.order_by(TicketEvent.id))
+    ]
+
+
+def test_requester_cancels_the_process_with_its_open_and_planned_steps(
+    session: Session, staff: Staff
+) -> None:
+    parent = start(session)
+    hr, account, laptop, desk, badge = children(session, parent)
+    resolve(session, hr, staff, "Приказ подписан")
+    actions.start(session=session, ticket_number=laptop.number or "", user_id=staff.admin.id)
+    session.commit()
+    before = len(notes(session, parent))
+    done = process_cancel.cancel(
+        parent, session=session, via="webform", now=utcnow(), reason="кандидат отказался"
+    )
+    session.commit()
+    kids = children(session, parent)
+    assert [k.status for k in kids] == ["resolved", "closed", "closed", "closed", "closed"]
+    assert done.stopped == [k.number for k in kids[1:]]
+    assert parent.status == "closed" and "кандидат отказался" in (parent.resolution or "")
+    assert status_moves(session, parent)[-1] == (
+        "in_progress",
+        "closed",
+        "cancel",
+        "requester via webform",
+    )
+    assert status_moves(session, kids[2])[-1] == (
+        "in_progress",
+        "closed",
+        "close",
+        "requester via webform",
+    )
+    assert all("кандидат отказался" in (k.resolution or "") for k in kids[1:])
+    assert kids[2].resolution_due_at is not None and kids[2].sla_paused_at is not None
+    told = notes(session, parent)[before:]
+    assert [n.kind for n in told] == ["status"]  # one message, naming every stopped step
+    assert all(k.number in told[0].text for k in kids[1:]) and hr.number not in told[0].text
+    assert all(notes(session, k) == [] for k in kids)
+
+
+def test_requester_cannot_cancel_what_is_done_or_one_step_of_a_process(
+    session: Session, staff: Staff
+) -> None:
+    parent = start(session)
+    hr = children(session, parent)[0]
+    with pytest.raises(states.Conflict) as step:
+        process_cancel.cancel(hr, session=session, via="telegram", now=utcnow())
+    assert step.value.code == "part_of_process" and parent.number in step.value.message
+    for kid in children(session, parent):
+        resolve(session, kid, staff)
+    session.refresh(parent)
+    assert parent.status == "resolved"
+    with pytest.raises(states.Conflict) as done:
+        process_cancel.cancel(parent, session=session, via="webform", now=utcnow())
+    assert done.value.code == "not_cancellable" and "already resolved" in done.value.message
+    session.rollback()
+    assert parent.status == "resolved"
+
+
+def test_a_parent_is_not_resolved_over_its_open_steps(session: Session, staff: Staff) -> None:
+    """409 naming the steps still to do; the parent resolves itself when they are done."""
+    parent = start(session)
+    kids = children(session, parent)
+    with pytest.raises(states.Conflict) as refused:
+        resolve(session, parent, staff, "Всё сделано")
+    assert refused.value.code == "open_children"
+    assert refused.value.details["children"] == [k.number for k in kids]
+    session.rollback()
+    for kid in kids:
+        resolve(session, kid, staff, f"Сделано: {kid.service_code}")
+    session.refresh(parent)
+    assert parent.status == "resolved" and "Сделано: sec_badge" in (parent.resolution or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "cancels"),
+    [
+        ("Отменить", True),
+        ("отмените заявку!", True),
+        ("Cancel the request.", True),
+        ("cancel", True),
+        ("Отмена брони или перенос?", False),
+        ("Please cancel my laptop order but keep the rest", False),
+        ("", False),
+    ],
+)
+def test_only_a_bare_cancel_word_is_a_cancel_reply(text: str, cancels: bool) -> None:
+    assert process_cancel.asks_to_cancel(text) is cancels
