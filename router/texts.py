@@ -41,6 +41,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "По обращению {number} начался следующий этап: {items}.",
         "en": "Request {number}: the next stage has started: {items}.",
     },
+    "cancel_hint": {
+        "ru": "\nЕсли процесс больше не нужен, ответьте на это сообщение одним словом «отменить».",
+        "en": "\nIf the process is no longer needed, reply to this message with the word “cancel”.",
+    },
     "planned": {"ru": "{item} - после предыдущего этапа", "en": "{item} - after the stage before"},
     "process_summary": {
         "ru": "Все этапы выполнены:\n{items}",

@@ -35,6 +35,8 @@ from router.lifecycle.states import (
 )
 
 DONE = (RESOLVED, CLOSED)
+# Channels where a reply threads onto the ticket, so "отменить" in reply cancels the process.
+REPLY_CHANNELS = ("email", "telegram")
 WORKED_ON = (ASSIGNED, IN_PROGRESS, WAITING, RESOLVED)
 
 
@@ -134,7 +136,12 @@ def plan_text(ticket: Ticket, *, session: Session) -> str:
         if child.status == PLANNED:
             item = texts.render("planned", ticket.language, item=item)
         items.append(item)
-    return texts.render("children", ticket.language, items=", ".join(items)) if items else ""
+    if not items:
+        return ""
+    plan = texts.render("children", ticket.language, items=", ".join(items))
+    if ticket.origin_channel in REPLY_CHANNELS:  # router/lifecycle/process_cancel.py
+        plan += texts.render("cancel_hint", ticket.language)
+    return plan
 
 
 def followed(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
+import smtplib
 from collections.abc import Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -14,11 +17,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from channels.email.settings import load_email_settings
+from channels.email.smtp_server import make_controller
 from models.db import NotificationRow, Ticket
+from router.intake import Intake
 from router.runtime import Runtime
 from scripts.cli import main
 from tests.conftest import drain
-from tests.support.mail import free_port
+from tests.support.mail import HELPDESK, free_port
 from tests.support.workflow import REQUESTER, Staff, make_staff
 
 FIELDS = {"start_date": "2027-01-11", "position": "Analyst", "manager_email": REQUESTER}
@@ -278,3 +284,35 @@ def test_resolving_a_parent_over_open_steps_is_a_409_naming_them(
     assert all(c["number"] in resp.json()["detail"] for c in parent["children"])
     after = client.get(f"/api/v1/tickets/{parent['number']}", headers=staff.admin.headers).json()
     assert after["status"] == "new"
+
+
+def test_email_requester_cancels_by_replying_cancel(
+    client: TestClient, runtime: Runtime, staff: Staff, sink: Sink
+) -> None:
+    """A real reply through Okno's SMTP intake: "Отменить" over the quoted plan stops it all."""
+    parent = start(client, staff).json()
+    drain(runtime)
+    (plan,) = sink.messages
+    assert "«отменить»" in sink.texts()[0]
+    port = free_port()
+    intake = make_controller(Intake(runtime), load_email_settings(), host="127.0.0.1", port=port)
+    intake.start()
+    try:
+        reply = EmailMessage()
+        reply["From"] = f"Анна Петрова <{REQUESTER}>"
+        reply["To"] = HELPDESK
+        reply["Subject"] = "Re: " + str(plan["Subject"])
+        reply["In-Reply-To"] = reply["References"] = plan["Message-ID"]
+        reply["Message-ID"] = email.utils.make_msgid(domain="corp.example.com")
+        quoted = "\n".join("> " + line for line in sink.texts()[0].splitlines())
+        reply.set_content(f"Отменить\n\n{quoted}\n")
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.send_message(reply)
+        drain(runtime)
+    finally:
+        intake.stop()
+    assert len(sink.messages) == 2  # one answer: the process is cancelled
+    assert all(c["number"] in sink.texts()[1] for c in parent["children"])
+    after = client.get(f"/api/v1/tickets/{parent['number']}", headers=staff.admin.headers).json()
+    assert after["status"] == "closed"
+    assert {c["status"] for c in after["children"]} == {"closed"}
