@@ -20,7 +20,7 @@ from models.db import NotificationRow, Ticket
 from models.types import NotificationKind
 from router import notify, texts
 from router.lifecycle.outcome import Outcome
-from router.lifecycle.processes import cancel_children, lock_parent
+from router.lifecycle.processes import cancel_children, lock_parent, lock_steps
 from router.lifecycle.records import add_message
 from router.lifecycle.states import OPEN, RESOLVED, WAITING, Conflict, move
 
@@ -95,7 +95,8 @@ def cancel(
             code="part_of_process",
             parent=number,
         )
-    ticket = lock_parent(ticket.id, session=session)  # a finishing step waits, then sees this
+    lock_steps(ticket, session=session)  # steps first, parent second: no deadlock
+    ticket = lock_parent(ticket.id, session=session)  # as the database has it now
     if ticket.status not in OPEN:
         hint = "reply to reopen it" if ticket.status == RESOLVED else "it was closed before"
         raise Conflict(

@@ -197,6 +197,21 @@ def cancel_children(
     return children
 
 
+def lock_steps(parent: Ticket, *, session: Session) -> None:
+    """Row-lock the parent's open and planned steps, before the parent is touched.
+
+    A step being resolved holds its row and then waits for the parent (roll_up); whoever
+    cancels the parent must take the steps first, or each waits for the other (a deadlock).
+    """
+    with session.no_autoflush:
+        session.scalars(
+            select(Ticket.id)
+            .where(Ticket.parent_id == parent.id, Ticket.status.in_([*OPEN, PLANNED]))
+            .order_by(Ticket.id)
+            .with_for_update()
+        ).all()
+
+
 def lock_parent(parent_id: int, *, session: Session) -> Ticket:
     """The parent, row-locked: whoever holds it sees every child's committed status."""
     session.flush()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.db import NotificationRow, ProcessTemplate, Ticket, TicketEvent, TicketMessage
 from models.types import utcnow
 from router.catalog import process_stages
-from router.lifecycle import actions, process_cancel, states
+from router.lifecycle import actions, process_cancel, processes, states
 from router.lifecycle.processes import fan_out
 from router.runtime import Runtime
 from tests.support.workflow import Staff, make_staff, make_ticket
@@ -369,3 +369,68 @@ def test_a_parent_is_not_resolved_over_its_open_steps(session: Session, staff: S
 )
 def test_only_a_bare_cancel_word_is_a_cancel_reply(text: str, cancels: bool) -> None:
     assert process_cancel.asks_to_cancel(text) is cancels
+
+
+@pytest.mark.parametrize("who", ["requester", "lead"])
+def test_cancel_racing_a_finishing_step_does_not_deadlock(
+    runtime: Runtime, staff: Staff, monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """The requester cancels while a specialist resolves a step: one wins, neither deadlocks.
+
+    The step's resolve updates the step, then waits for the parent's lock; the cancel must
+    not hold the parent and then wait for that step (PostgreSQL would kill one of the two as a
+    deadlock), so it locks the steps first, the parent second.
+    """
+    if runtime.settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("row locks: PostgreSQL (SQLite serialises writers on its own)")
+    with runtime.sessions() as session:
+        parent = start(session)
+        hr = children(session, parent)[0]
+        parent_id, hr_number = parent.id, hr.number or ""
+    locked, errors = threading.Event(), []
+    real = process_cancel.cancel_children
+
+    def slow_cancel_children(*args: object, **kwargs: object) -> list[Ticket]:
+        locked.set()  # the cancel holds its locks; the resolve starts now and waits on them
+        threading.Event().wait(0.5)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(process_cancel, "cancel_children", slow_cancel_children)
+    monkeypatch.setattr(processes, "cancel_children", slow_cancel_children)
+
+    def cancel() -> None:
+        try:
+            with runtime.sessions() as s:
+                ticket = s.get(Ticket, parent_id)
+                assert ticket is not None
+                if who == "requester":
+                    process_cancel.cancel(ticket, session=s, via="webform", now=utcnow())
+                else:
+                    number, lead = ticket.number or "", staff.lead.id
+                    actions.close(session=s, ticket_number=number, user_id=lead, reason="нет")
+                s.commit()
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            errors.append(exc)
+
+    def finish() -> None:
+        locked.wait(10)
+        try:
+            with runtime.sessions() as s:
+                actions.resolve(
+                    session=s, ticket_number=hr_number, user_id=staff.admin.id, resolution="ok"
+                )
+                s.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=cancel), threading.Thread(target=finish)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # The cancel won; the resolve found its step changed under it (the API's 409), no deadlock.
+    assert [type(e).__name__ for e in errors] == ["StaleDataError"]
+    with runtime.sessions() as session:
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent_id)).all()
+        assert {k.status for k in kids} == {"closed"}
+        assert session.get(Ticket, parent_id).status == "closed"  # type: ignore[union-attr]
