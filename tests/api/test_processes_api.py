@@ -316,3 +316,25 @@ def test_email_requester_cancels_by_replying_cancel(
     after = client.get(f"/api/v1/tickets/{parent['number']}", headers=staff.admin.headers).json()
     assert after["status"] == "closed"
     assert {c["status"] for c in after["children"]} == {"closed"}
+
+
+def test_an_ordinary_request_is_cancelled_with_its_status_link_too(
+    client: TestClient, runtime: Runtime
+) -> None:
+    form = {
+        "name": "Анна Петрова",
+        "email": REQUESTER,
+        "text": "Нужна справка с места работы для визы.",
+        "service_code": "hr_certificate",
+        "submission_id": "form-certificate",
+    }
+    accepted = client.post("/api/v1/intake/webform", json=form).json()
+    drain(runtime)
+    key = accepted["status_url"].rsplit("key=", 1)[1]
+    resp = client.post(f"/api/v1/messages/{accepted['message_id']}/cancel?key={key}")
+    assert resp.status_code == 200, resp.text
+    status = client.get(f"/api/v1/messages/{accepted['message_id']}").json()
+    assert resp.json() == {"ticket": status["ticket"], "status": "closed", "stopped": []}
+    drain(runtime)
+    *_, cancelled = updates(client, accepted["message_id"], key)
+    assert "отменено по вашей просьбе" in cancelled

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import NotificationRow, ProcessTemplate, Ticket, TicketEvent, TicketMessage
+from models.db import NotificationRow, ProcessTemplate, Service, Ticket, TicketEvent, TicketMessage
 from models.types import utcnow
 from router.catalog import process_stages
 from router.lifecycle import actions, process_cancel, processes, states
-from router.lifecycle.processes import fan_out
+from router.lifecycle.processes import fan_out, stages_of
 from router.runtime import Runtime
 from tests.support.workflow import Staff, make_staff, make_ticket
 
@@ -434,3 +434,63 @@ def test_cancel_racing_a_finishing_step_does_not_deadlock(
         kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent_id)).all()
         assert {k.status for k in kids} == {"closed"}
         assert session.get(Ticket, parent_id).status == "closed"  # type: ignore[union-attr]
+
+
+def test_the_catalogue_ships_the_three_processes_in_their_order(session: Session) -> None:
+    """Onboarding HR first; offboarding access first; a trip's approval, travel, then advance."""
+    shipped = {
+        t.code: [[step["service"] for step in stage] for stage in stages_of(t)]
+        for t in session.scalars(select(ProcessTemplate))
+    }
+    assert shipped == {
+        "onboarding": [
+            ["hr_onboarding"],
+            ["access_account", "it_equipment_request", "fac_workplace", "sec_badge"],
+        ],
+        "offboarding": [
+            ["access_revoke"],
+            ["sec_badge", "it_equipment_return", "pay_final_settlement"],
+        ],
+        "business_trip": [
+            ["hr_business_trip"],
+            ["proc_travel", "proc_travel"],
+            ["pay_expense_report"],
+        ],
+    }
+    starters = session.execute(
+        select(Service.code, Service.process).where(Service.process.is_not(None))
+    ).all()
+    assert sorted(starters) == [
+        ("hr_business_trip", "business_trip"),
+        ("hr_offboarding", "offboarding"),
+        ("hr_onboarding", "onboarding"),
+    ]
+
+
+def test_offboarding_revokes_access_before_the_rest(session: Session, staff: Staff) -> None:
+    parent = make_ticket(session, service="hr_offboarding", subject="Увольнение Петра Смирнова")
+    fan_out(parent, session=session, now=utcnow(), fields={"last_day": "2027-02-01"})
+    session.commit()
+    access, *rest = children(session, parent)
+    assert (access.service_code, access.status) == ("access_revoke", "new")
+    assert {k.status for k in rest} == {"planned"}
+    resolve(session, access, staff, "Доступы отозваны")
+    assert {k.status for k in children(session, parent)[1:]} == {"new"}
+
+
+@pytest.mark.parametrize("how", ["claim", "ask"])
+def test_any_work_on_a_step_puts_the_parent_in_progress(
+    session: Session, staff: Staff, how: str
+) -> None:
+    parent = start(session)
+    hr = children(session, parent)[0]
+    if how == "claim":
+        actions.claim(session=session, ticket_number=hr.number or "", user_id=staff.hr.id)
+    else:
+        actions.ask(
+            session=session, ticket_number=hr.number or "", user_id=staff.hr.id, text="Когда?"
+        )
+    session.commit()
+    session.refresh(parent)
+    assert parent.status == "in_progress"
+    assert status_moves(session, parent) == [("new", "in_progress", "follow", "process")]
