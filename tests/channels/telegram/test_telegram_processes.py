@@ -16,7 +16,7 @@ from router.lifecycle import actions
 from router.lifecycle.processes import fan_out
 from router.runtime import Runtime
 from tests.channels.telegram.botapi_standin import BotApiStandin
-from tests.channels.telegram.conftest import ANNA_CHAT, Bot, update, with_text
+from tests.channels.telegram.conftest import ANNA_CHAT, Bot, reply_to, update, with_text
 from tests.conftest import drain
 from tests.support.workflow import Staff, make_staff, make_ticket
 
@@ -119,3 +119,21 @@ def test_cancel_command_stops_the_process_with_one_answer(
     assert "уже не отменить" in texts_in_chat(standin)[-1]
     bot.receive(command("/cancel OKNO-999999"))
     assert "Среди ваших обращений нет OKNO-999999" in texts_in_chat(standin)[-1]
+
+
+def test_replying_cancel_to_a_milestone_stops_the_process(
+    bot: Bot, standin: BotApiStandin, runtime: Runtime, staff: Staff
+) -> None:
+    number, (hr, *rest) = onboarding(runtime)
+    resolve(runtime, staff, hr)
+    started = standin.sent(ANNA_CHAT)[-1]
+    answer = reply_to(with_text(update("reply_to_bot.json"), "Отменить"), int(started["_id"]))
+    bot.receive(answer)
+    cancelled = texts_in_chat(standin)[-1]
+    assert len(standin.sent(ANNA_CHAT)) == 2 and "отменено" in cancelled
+    assert all(n in cancelled for n in rest)
+    with session_scope(runtime.sessions) as session:
+        parent = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert parent.status == "closed"
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent.id)).all()
+        assert sorted(k.status for k in kids) == ["closed"] * 4 + ["resolved"]
