@@ -238,6 +238,9 @@ def _continue(
     """A reply: add it to the ticket; reopen a recently closed one, or start a linked new one."""
     now = utcnow()
     auto = bool(message.meta.get("auto_submitted"))
+    if not auto and process_cancel.cancels_by_reply(ticket, message.text, session=session):
+        _add_inbound(ticket, row, message, session=session)  # "отменить" to a process's mail
+        return process_cancel.by_reply(ticket, session=session, via=message.channel.value, now=now)
     if ticket.status in ("resolved", "closed") and not auto:
         rated = rated_by_reply(ticket, message, session=session, settings=settings)
         if rated is not None:  # "5" to the resolution mail is a rating, not a reopen
@@ -247,9 +250,6 @@ def _continue(
         finished = ticket.resolved_at or ticket.closed_at or now
         if now - finished > timedelta(days=settings.reopen_grace_days):
             return _follow_up(ticket, row, message, session=session, settings=settings)
-    if not auto and process_cancel.cancels_by_reply(ticket, message.text, session=session):
-        _add_inbound(ticket, row, message, session=session)  # "отменить" to a process's mail
-        return process_cancel.cancel(ticket, session=session, via=message.channel.value, now=now)
     _add_inbound(ticket, row, message, session=session)
     if auto:  # RFC 3834: keep it on the ticket, never answer it, never change state
         record_event(ticket, "auto_reply", session=session, actor=message.sender_address or "?")

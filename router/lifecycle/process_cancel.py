@@ -57,18 +57,27 @@ def asks_to_cancel(text: str | None) -> bool:
 
 
 def cancels_by_reply(ticket: Ticket, text: str | None, *, session: Session) -> bool:
-    """A keyword reply cancels a running process; to a plain ticket it stays a message.
+    """A keyword reply is about cancelling a process; to a plain ticket it stays a message.
 
     A one-word "cancel" to an ordinary request is too easily an answer to something else
     ("book or cancel?"), so only a process's parent takes it. A ticket waiting for the
     requester's answer takes the reply as that answer.
     """
-    if ticket.parent_id is not None or ticket.status not in OPEN or ticket.status == WAITING:
-        return False
-    if not asks_to_cancel(text):
+    if ticket.parent_id is not None or ticket.status == WAITING or not asks_to_cancel(text):
         return False
     found = session.scalar(select(Ticket.id).where(Ticket.parent_id == ticket.id).limit(1))
     return found is not None
+
+
+def by_reply(ticket: Ticket, *, session: Session, via: str, now: datetime) -> Outcome:
+    """Cancel on a keyword reply; a finished process is not reopened by it, only told so."""
+    try:
+        return cancel(ticket, session=session, via=via, now=now)
+    except Conflict:
+        status = texts.status_name(ticket.status, ticket.language)
+        text = texts.render("cancel_refused", ticket.language, number=ticket.number, status=status)
+        row = notify.outbox(ticket, NotificationKind.info, text, session=session)
+        return Outcome(ticket, [row] if row else [])
 
 
 def cancel(

@@ -84,6 +84,10 @@ def test_lead_starts_onboarding_and_sees_the_whole_plan(client: TestClient, staf
         ("fac_workplace", "facilities", "planned", 1),
         ("sec_badge", "security", "planned", 1),
     ]
+    assert all(
+        {"number", "service", "team", "status", "stage"} <= set(c) for c in parent["children"]
+    )
+    assert all(c["number"].startswith("OKNO-") for c in parent["children"])
     child = client.get(
         f"/api/v1/tickets/{parent['children'][1]['number']}", headers=staff.admin.headers
     ).json()

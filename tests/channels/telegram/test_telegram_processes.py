@@ -85,6 +85,12 @@ def test_one_message_per_milestone_not_per_step(
     )
     stars = [key["text"] for key in done["reply_markup"]["inline_keyboard"][0]]
     assert stars[-1] == "⭐" * 5  # the rating request of the whole process
+    late = reply_to(with_text(update("reply_to_bot.json"), "отменить"), int(done["_id"]))
+    bot.receive(late)  # too late to cancel: said so, and the finished process is not reopened
+    assert "уже не отменить" in texts_in_chat(standin)[-1]
+    with session_scope(runtime.sessions) as session:
+        parent = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert parent.status == "resolved"
 
 
 def test_cancel_command_stops_the_process_with_one_answer(
