@@ -1,27 +1,34 @@
-"""Starting a cross-department process explicitly: POST /api/v1/processes/{code}.
+"""Starting a cross-department process explicitly, and the requester cancelling their request.
 
-Who may: leads and admins. An HR system calls with its own account's token (a user with the
-lead role in team hr, or an admin account for an integration) - there is no separate kind of
-token. The requester (who hears the milestones, by e-mail) defaults to the caller.
+`POST /api/v1/processes/{code}` - leads and admins. An HR system calls with its own account's
+token (a user with the lead role in team hr, or an admin account for an integration) - there is
+no separate kind of token. The requester (who hears the milestones, by e-mail) defaults to the
+caller.
+
+`POST /api/v1/messages/{id}/cancel?key=…` - whoever holds the message's status link (the
+requester: it came with our first answer) withdraws the request; a process's parent closes with
+its open and planned steps (router/lifecycle/process_cancel.py).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.auth import require
 from api.deps import RuntimeDep, SessionDep
+from api.errors import ApiError
 from api.schemas import EMAIL_PATTERN, TicketDetail
 from api.tickets import detail
 from api.views import error_responses, etag
 from api.workflow import to_api_error
 from api.workflow_schemas import CODE, NO_NUL
-from models.db import User
+from models.db import InboundMessage, Ticket, User
 from models.types import utcnow
-from router.lifecycle import process_start, states
+from router import status_link
+from router.lifecycle import process_cancel, process_start, states
 from router.sends import enqueue_send
 from router.users import Role
 
@@ -95,3 +102,64 @@ def start_process(
     session.expire_all()
     response.headers["ETag"] = etag(outcome.changed)
     return detail(outcome.changed, session=session)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "the candidate declined"}]}
+    )
+
+    reason: (
+        Annotated[str, StringConstraints(min_length=1, max_length=2_000, pattern=NO_NUL)] | None
+    ) = None
+
+
+class CancelOut(BaseModel):
+    ticket: str = Field(description="The request, now `closed`.")
+    status: str
+    stopped: list[str] = Field(
+        default_factory=list, description="The process's steps closed with it (open or planned)."
+    )
+
+
+@router.post(
+    "/messages/{message_id}/cancel",
+    response_model=CancelOut,
+    responses=error_responses(403, 404, 409, 422),
+    summary="Cancel my request (with its status link's key)",
+    description="The requester withdraws the request the message made. A process (onboarding, "
+    "a business trip) is cancelled as a whole: its open and planned steps close with the reason, "
+    "and the requester gets one message. 409 `not_cancellable` when the request is already "
+    "resolved or closed, `part_of_process` for a step of a process, `not_ready` before the "
+    "message has a ticket. 403 without the status link's key.",
+)
+def cancel_request(
+    message_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    key: Annotated[str | None, Query(max_length=64, description="The status_url's key.")] = None,
+    body: CancelIn | None = None,
+) -> CancelOut:
+    if not status_link.key_matches(runtime.secret_key, message_id, key):
+        raise ApiError(403, "forbidden", "the status link's key is missing or wrong")
+    row = session.get(InboundMessage, message_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"no message {message_id}")
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
+    if ticket is None:
+        raise ApiError(409, "not_ready", "the message has no ticket yet; try again shortly")
+    try:
+        outcome = process_cancel.cancel(
+            ticket,
+            session=session,
+            via=row.channel,
+            now=utcnow(),
+            reason=body.reason if body else None,
+        )
+        session.commit()
+    except states.WorkflowError as exc:
+        raise to_api_error(exc) from exc
+    enqueue_send(runtime, outcome.notification_ids)
+    return CancelOut(
+        ticket=outcome.changed.number or "", status=outcome.changed.status, stopped=outcome.stopped
+    )

@@ -16,10 +16,17 @@ from sqlalchemy.orm import Session
 
 from models.db import Feedback, InboundMessage, Service, Ticket
 from models.settings import Settings
-from models.types import OPEN_STATUSES, IncomingMessage, MessageStatus, NotificationKind
+from models.types import (
+    OPEN_STATUSES,
+    IncomingMessage,
+    MessageStatus,
+    NotificationKind,
+    utcnow,
+)
 from router import actions_linking, notify, pipeline, texts
 from router.actions_linking import ActionRefused
 from router.clarify import active_services
+from router.lifecycle import process_cancel
 from router.lifecycle.actions import record_feedback
 from router.lifecycle.moves import OTHER, route_by_requester
 from router.lifecycle.outcome import Outcome
@@ -121,6 +128,43 @@ def _rating(value: Any) -> int:
     return int(value)
 
 
+# --- cancel ------------------------------------------------------------------------------
+
+
+def _cancel(message: IncomingMessage, *, session: Session, settings: Settings) -> Outcome:
+    """/cancel NUMBER [reason]: the requester withdraws their request (a process as a whole)."""
+    try:
+        ticket = _own_ticket(message, session=session)
+    except ActionRefused as exc:  # someone else's or no such ticket: the same answer
+        lang = str(message.meta.get("ui_language") or message.language or "ru")
+        text = texts.render("cancel_not_found", lang, number=message.meta.get("ticket"))
+        channel, to = message.channel.value, message.sender_address or ""
+        row = notify.reply(session=session, channel=channel, recipient=to, language=lang, text=text)
+        raise ActionRefused(str(exc), replies=[row]) from exc
+    reason = message.meta.get("reason") or None
+    try:
+        return process_cancel.cancel(
+            ticket,
+            session=session,
+            via=message.channel.value,
+            now=utcnow(),
+            reason=str(reason) if reason else None,
+            reply_channel=message.channel.value,
+            reply_to=message.sender_address,
+        )
+    except WorkflowError as exc:  # resolved already, or a step of a process: say so in the chat
+        refused = _reply(ticket, message, _refusal(ticket, exc), session=session)
+        raise ActionRefused(str(exc), replies=refused.notifications) from exc
+
+
+def _refusal(ticket: Ticket, exc: WorkflowError) -> str:
+    if exc.code == "part_of_process":
+        parent = exc.details.get("parent")
+        return texts.render("cancel_step", ticket.language, number=ticket.number, parent=parent)
+    status = texts.status_name(ticket.status, ticket.language)
+    return texts.render("cancel_refused", ticket.language, number=ticket.number, status=status)
+
+
 # --- shared -------------------------------------------------------------------------------
 
 
@@ -157,4 +201,5 @@ def _reply(
 HANDLERS: dict[str, Handler] = {
     "choose_service": _choose_service,
     "feedback": _feedback,
+    "cancel": _cancel,
 }

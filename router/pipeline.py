@@ -22,6 +22,7 @@ from models.settings import Settings
 from models.types import IncomingMessage, MessageStatus, NotificationKind, utcnow
 from router import notify, sla, texts
 from router.clarify import clarify_notification
+from router.lifecycle import process_cancel
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.processes import fan_out, followed, plan_text, service_row
 from router.lifecycle.records import add_message, add_ticket, record_event
@@ -237,6 +238,9 @@ def _continue(
     """A reply: add it to the ticket; reopen a recently closed one, or start a linked new one."""
     now = utcnow()
     auto = bool(message.meta.get("auto_submitted"))
+    if not auto and process_cancel.cancels_by_reply(ticket, message.text, session=session):
+        _add_inbound(ticket, row, message, session=session)  # "отменить" to a process's mail
+        return process_cancel.by_reply(ticket, session=session, via=message.channel.value, now=now)
     if ticket.status in ("resolved", "closed") and not auto:
         rated = rated_by_reply(ticket, message, session=session, settings=settings)
         if rated is not None:  # "5" to the resolution mail is a rating, not a reopen

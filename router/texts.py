@@ -41,6 +41,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "По обращению {number} начался следующий этап: {items}.",
         "en": "Request {number}: the next stage has started: {items}.",
     },
+    "cancel_hint": {
+        "ru": "\nЕсли процесс больше не нужен, ответьте на это сообщение одним словом «отменить».",
+        "en": "\nIf the process is no longer needed, reply to this message with the word “cancel”.",
+    },
     "planned": {"ru": "{item} - после предыдущего этапа", "en": "{item} - after the stage before"},
     "process_summary": {
         "ru": "Все этапы выполнены:\n{items}",
@@ -50,6 +54,31 @@ TEXTS: dict[str, dict[str, str]] = {
     "cancelled": {
         "ru": "Отменено вместе с {number}: {reason}",
         "en": "Cancelled with {number}: {reason}",
+    },
+    # The requester withdrew the request (router/lifecycle/process_cancel.py).
+    "requester_cancelled": {
+        "ru": "Отменено заявителем: {reason}",
+        "en": "Cancelled by the requester: {reason}",
+    },
+    "cancelled_process": {
+        "ru": "Обращение {number} отменено по вашей просьбе. Остановлены подзадачи: {items}.",
+        "en": "Request {number} is cancelled as you asked. Sub-tasks stopped: {items}.",
+    },
+    "cancel_refused": {
+        "ru": "Обращение {number} уже не отменить: оно {status}. Если что-то не так, ответьте на него.",
+        "en": "Request {number} cannot be cancelled: it is {status}. If something is wrong, reply to it.",
+    },
+    "cancel_not_found": {
+        "ru": "Среди ваших обращений нет {number}.",
+        "en": "{number} is not among your requests.",
+    },
+    "cancel_step": {
+        "ru": "{number} - часть обращения {parent}; отменить можно только его целиком: /cancel {parent}",
+        "en": "{number} is one step of request {parent}; cancel the whole of it: /cancel {parent}",
+    },
+    "cancelled_request": {
+        "ru": "Обращение {number} отменено по вашей просьбе.",
+        "en": "Request {number} is cancelled as you asked.",
     },
     "status": {
         "ru": "Статус обращения {number} изменён: {status}.",

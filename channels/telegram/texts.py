@@ -38,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": (
             "Напишите вопрос своими словами — я создам обращение и скажу, кто и когда ответит.\n"
             "/my — открытые обращения\n/status OKNO-000123 — одно обращение\n"
+            "/cancel OKNO-000123 [причина] — отменить своё обращение\n"
             "Ответьте (reply) на моё сообщение об обращении, чтобы дополнить его.\n"
             "/start — подключить рабочий профиль (телефон или e-mail)."
         ),
@@ -45,6 +46,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "Write your question in your own words: I will open a request and tell you who "
             "answers and by when.\n/my lists your open requests\n"
             "/status OKNO-000123 shows one request\n"
+            "/cancel OKNO-000123 [reason] cancels your request\n"
             "Reply to my message about a request to add to it.\n"
             "/start links your work profile (phone or e-mail)."
         ),
@@ -74,6 +76,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "status_usage": {
         "ru": "Напишите номер обращения, например: /status OKNO-000123",
         "en": "Give the request number, for example: /status OKNO-000123",
+    },
+    "cancel_usage": {
+        "ru": "Напишите номер обращения, например: /cancel OKNO-000123 передумал",
+        "en": "Give the request number, for example: /cancel OKNO-000123 no longer needed",
     },
     "status_not_found": {
         "ru": "Среди ваших обращений нет {number}.",

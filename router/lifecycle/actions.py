@@ -18,7 +18,7 @@ from models.db import Feedback, NotificationRow, Ticket, User, UserTeam
 from models.types import NotificationKind, utcnow
 from router import notify, ratings, sla, texts
 from router.lifecycle.outcome import Outcome
-from router.lifecycle.processes import followed
+from router.lifecycle.processes import followed, lock_steps, refuse_open_children
 from router.lifecycle.records import add_message, record_event
 from router.lifecycle.states import (
     RESOLVED,
@@ -217,6 +217,7 @@ def resolve(
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
     check(ticket, "resolve")
+    refuse_open_children(ticket, session=session)
     now = utcnow()
     ticket.resolution = resolution
     add_message(
@@ -246,6 +247,8 @@ def close(
     ticket = load(ticket_number, session=session, expected_version=expected_version)
     user = actor_of(user_id, session=session)
     was_resolved = ticket.status == RESOLVED
+    if ticket.parent_id is None:
+        lock_steps(ticket, session=session)  # a process's steps close with it
     now = utcnow()
     move(ticket, "close", session=session, actor=user.email, now=now)
     _internal(ticket, reason, "Closed", user, session=session)

@@ -30,10 +30,13 @@ from router.lifecycle.states import (
     PLANNED,
     RESOLVED,
     WAITING,
+    Conflict,
     move,
 )
 
 DONE = (RESOLVED, CLOSED)
+# Channels where a reply threads onto the ticket, so "отменить" in reply cancels the process.
+REPLY_CHANNELS = ("email", "telegram")
 WORKED_ON = (ASSIGNED, IN_PROGRESS, WAITING, RESOLVED)
 
 
@@ -133,7 +136,12 @@ def plan_text(ticket: Ticket, *, session: Session) -> str:
         if child.status == PLANNED:
             item = texts.render("planned", ticket.language, item=item)
         items.append(item)
-    return texts.render("children", ticket.language, items=", ".join(items)) if items else ""
+    if not items:
+        return ""
+    plan = texts.render("children", ticket.language, items=", ".join(items))
+    if ticket.origin_channel in REPLY_CHANNELS:  # router/lifecycle/process_cancel.py
+        plan += texts.render("cancel_hint", ticket.language)
+    return plan
 
 
 def followed(
@@ -148,21 +156,63 @@ def followed(
     return outcome
 
 
+def refuse_open_children(parent: Ticket, *, session: Session) -> None:
+    """A parent is resolved by its children, not over them: 409 naming the ones still to do.
+
+    Resolving it directly would tell the requester "done" while steps are still open or not
+    even started. The lead resolves or closes those steps (the parent then resolves itself,
+    with the summary), or closes the parent to cancel the rest.
+    """
+    waiting = session.scalars(
+        select(Ticket.number)
+        .where(Ticket.parent_id == parent.id, Ticket.status.in_([*OPEN, PLANNED]))
+        .order_by(Ticket.id)
+    ).all()
+    if waiting:
+        raise Conflict(
+            f"{parent.number} has sub-tickets still to do: {', '.join(n or '?' for n in waiting)}; "
+            "resolve or close them (the process then resolves itself), or close "
+            f"{parent.number} to cancel them",
+            code="open_children",
+            children=list(waiting),
+        )
+
+
 def cancel_children(
     parent: Ticket, *, session: Session, actor: str, now: datetime, reason: str | None
-) -> None:
+) -> list[Ticket]:
     """A cancelled parent closes its open and planned children, with the reason on each."""
-    children = session.scalars(
-        select(Ticket).where(Ticket.parent_id == parent.id, Ticket.status.in_([*OPEN, PLANNED]))
-    ).all()
+    children = list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.parent_id == parent.id, Ticket.status.in_([*OPEN, PLANNED]))
+            .order_by(Ticket.id)
+        )
+    )
     note = texts.render("cancelled", parent.language, number=parent.number, reason=reason or "—")
     for child in children:
         move(child, "close", session=session, actor=actor, now=now)
         child.resolution = note
         add_message(child, session=session, direction="internal", body=note, author=actor)
+    return children
 
 
-def _lock(parent_id: int, *, session: Session) -> Ticket:
+def lock_steps(parent: Ticket, *, session: Session) -> None:
+    """Row-lock the parent's open and planned steps, before the parent is touched.
+
+    A step being resolved holds its row and then waits for the parent (roll_up); whoever
+    cancels the parent must take the steps first, or each waits for the other (a deadlock).
+    """
+    with session.no_autoflush:
+        session.scalars(
+            select(Ticket.id)
+            .where(Ticket.parent_id == parent.id, Ticket.status.in_([*OPEN, PLANNED]))
+            .order_by(Ticket.id)
+            .with_for_update()
+        ).all()
+
+
+def lock_parent(parent_id: int, *, session: Session) -> Ticket:
     """The parent, row-locked: whoever holds it sees every child's committed status."""
     session.flush()
     parent = session.scalar(
@@ -189,7 +239,7 @@ def roll_up(
     parent_id: int, *, session: Session, actor: str, now: datetime
 ) -> list[NotificationRow]:
     """A child moved: open the next stage when this one is done; the parent follows."""
-    parent = _lock(parent_id, session=session)
+    parent = lock_parent(parent_id, session=session)
     if parent.status == CLOSED:
         return []  # cancelled (or closed after it was done): its children no longer count
     children = _children(parent, session=session)

@@ -46,10 +46,12 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 # Actions that do not depend on the status (they never change it).
 ANY_STATUS = ("comment", "link")
 # What the requester's own messages do (the worker applies these; the API does not offer them):
-# a reply to our question resumes the work, a reply to a finished ticket reopens it.
+# a reply to our question resumes the work, a reply to a finished ticket reopens it; the
+# requester may withdraw a request still open (router/lifecycle/process_cancel.py).
 REQUESTER_MOVES: dict[str, dict[str, str]] = {
     "answer": {WAITING: IN_PROGRESS},
     "reopen": TRANSITIONS["reopen"],
+    "cancel": {s: CLOSED for s in OPEN},
 }
 # What a process does on its own (router/lifecycle/processes.py): a stage opens when the one
 # before is done; the parent ticket follows its children.

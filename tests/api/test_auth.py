@@ -23,6 +23,7 @@ PUBLIC = {
     ("POST", "/api/v1/intake/sms"),  # signed like the phone webhook
     ("POST", "/api/v1/intake/telegram"),
     ("GET", "/api/v1/messages/{message_id}"),
+    ("POST", "/api/v1/messages/{message_id}/cancel"),  # the requester, with the status key
     ("GET", "/api/v1/services"),  # the portal's web form lists the catalogue to everyone
     ("GET", "/api/v1/services/{code}/articles"),  # and a service's public articles
     ("GET", "/api/v1/catalogue"),  # the portal's new-request page: active services by team,

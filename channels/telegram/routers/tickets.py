@@ -1,4 +1,4 @@
-"""Looking things up: /my (open tickets), /status OKNO-… (one of your own), /help."""
+"""Looking things up: /my (open tickets), /status OKNO-… (one of your own), /help; /cancel OKNO-…."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import asyncio
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import Message, Update
 
-from channels.telegram import texts
-from channels.telegram.routers.common import is_command
+from channels.telegram import normalise, texts
+from channels.telegram.routers.common import is_command, submit
 from channels.telegram.store import Views
-from models.types import Requester, TicketView
+from models.types import Accept, Requester, TicketView
 
 
 def _due(ticket: TicketView, requester: Requester, timezone: str) -> str:
@@ -74,6 +74,30 @@ async def status(
     await message.answer(card(found, requester, lang, timezone))
 
 
+async def cancel(
+    message: Message,
+    command: CommandObject,
+    accept: Accept,
+    lang: str,
+    event_update: Update,
+    raw_update: bytes | None = None,
+) -> None:
+    """/cancel NUMBER [reason]: the worker checks the ticket is the sender's and answers here."""
+    number, _, reason = (command.args or "").strip().partition(" ")
+    if not number:
+        await message.answer(texts.get("cancel_usage", lang))
+        return
+    incoming = normalise.action(
+        message,
+        "cancel",
+        update_id=event_update.update_id,
+        ui_lang=lang,
+        ticket=number.upper(),
+        reason=reason.strip() or None,
+    )
+    await submit(accept, incoming, raw_update)
+
+
 async def help_(message: Message, lang: str) -> None:
     await message.answer(texts.get("help", lang))
 
@@ -88,6 +112,7 @@ def build() -> Router:
     router.message.filter(F.chat.type == "private")
     router.message.register(my_tickets, Command("my"))
     router.message.register(status, Command("status"))
+    router.message.register(cancel, Command("cancel"))
     router.message.register(help_, Command("help"))
     router.message.register(unknown_command, is_command)
     return router

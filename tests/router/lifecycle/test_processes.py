@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import NotificationRow, ProcessTemplate, Ticket, TicketEvent, TicketMessage
+from models.db import NotificationRow, ProcessTemplate, Service, Ticket, TicketEvent, TicketMessage
 from models.types import utcnow
 from router.catalog import process_stages
-from router.lifecycle import actions, states
-from router.lifecycle.processes import fan_out
+from router.lifecycle import actions, process_cancel, processes, states
+from router.lifecycle.processes import fan_out, stages_of
 from router.runtime import Runtime
 from tests.support.workflow import Staff, make_staff, make_ticket
 
@@ -272,3 +272,225 @@ def test_milestones_go_to_the_origin_channel_once_each(
         (parent.id, "resolved", channel, requester),  # all done
     ]
     assert all(k.number in rows[0].text for k in kids[1:])
+
+
+def status_moves(session: Session, ticket: Ticket) -> list[tuple[str | None, str | None, str, str]]:
+    rows = select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status"
+    )
+    return [
+        (e.from_value, e.to_value, e.data["action"], e.actor or "")
+        for e in session.scalars(rows.order_by(TicketEvent.id))
+    ]
+
+
+def test_requester_cancels_the_process_with_its_open_and_planned_steps(
+    session: Session, staff: Staff
+) -> None:
+    parent = start(session)
+    hr, account, laptop, desk, badge = children(session, parent)
+    resolve(session, hr, staff, "Приказ подписан")
+    actions.start(session=session, ticket_number=laptop.number or "", user_id=staff.admin.id)
+    session.commit()
+    before = len(notes(session, parent))
+    done = process_cancel.cancel(
+        parent, session=session, via="webform", now=utcnow(), reason="кандидат отказался"
+    )
+    session.commit()
+    kids = children(session, parent)
+    assert [k.status for k in kids] == ["resolved", "closed", "closed", "closed", "closed"]
+    assert done.stopped == [k.number for k in kids[1:]]
+    assert parent.status == "closed" and "кандидат отказался" in (parent.resolution or "")
+    assert status_moves(session, parent)[-1] == (
+        "in_progress",
+        "closed",
+        "cancel",
+        "requester via webform",
+    )
+    assert status_moves(session, kids[2])[-1] == (
+        "in_progress",
+        "closed",
+        "close",
+        "requester via webform",
+    )
+    assert all("кандидат отказался" in (k.resolution or "") for k in kids[1:])
+    assert kids[2].resolution_due_at is not None and kids[2].sla_paused_at is not None
+    told = notes(session, parent)[before:]
+    assert [n.kind for n in told] == ["status"]  # one message, naming every stopped step
+    assert all(k.number in told[0].text for k in kids[1:]) and hr.number not in told[0].text
+    assert all(notes(session, k) == [] for k in kids)
+
+
+def test_requester_cannot_cancel_what_is_done_or_one_step_of_a_process(
+    session: Session, staff: Staff
+) -> None:
+    parent = start(session)
+    hr = children(session, parent)[0]
+    with pytest.raises(states.Conflict) as step:
+        process_cancel.cancel(hr, session=session, via="telegram", now=utcnow())
+    assert step.value.code == "part_of_process" and parent.number in step.value.message
+    for kid in children(session, parent):
+        resolve(session, kid, staff)
+    session.refresh(parent)
+    assert parent.status == "resolved"
+    with pytest.raises(states.Conflict) as done:
+        process_cancel.cancel(parent, session=session, via="webform", now=utcnow())
+    assert done.value.code == "not_cancellable" and "already resolved" in done.value.message
+    session.rollback()
+    assert parent.status == "resolved"
+
+
+def test_a_parent_is_not_resolved_over_its_open_steps(session: Session, staff: Staff) -> None:
+    """409 naming the steps still to do; the parent resolves itself when they are done."""
+    parent = start(session)
+    kids = children(session, parent)
+    with pytest.raises(states.Conflict) as refused:
+        resolve(session, parent, staff, "Всё сделано")
+    assert refused.value.code == "open_children"
+    assert refused.value.details["children"] == [k.number for k in kids]
+    session.rollback()
+    for kid in kids:
+        resolve(session, kid, staff, f"Сделано: {kid.service_code}")
+    session.refresh(parent)
+    assert parent.status == "resolved" and "Сделано: sec_badge" in (parent.resolution or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "cancels"),
+    [
+        ("Отменить", True),
+        ("отмените заявку!", True),
+        ("Cancel the request.", True),
+        ("cancel", True),
+        ("Отмена брони или перенос?", False),
+        ("Please cancel my laptop order but keep the rest", False),
+        ("", False),
+    ],
+)
+def test_only_a_bare_cancel_word_is_a_cancel_reply(text: str, cancels: bool) -> None:
+    assert process_cancel.asks_to_cancel(text) is cancels
+
+
+@pytest.mark.parametrize("who", ["requester", "lead"])
+def test_cancel_racing_a_finishing_step_does_not_deadlock(
+    runtime: Runtime, staff: Staff, monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """The requester cancels while a specialist resolves a step: one wins, neither deadlocks.
+
+    The step's resolve updates the step, then waits for the parent's lock; the cancel must
+    not hold the parent and then wait for that step (PostgreSQL would kill one of the two as a
+    deadlock), so it locks the steps first, the parent second.
+    """
+    if runtime.settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("row locks: PostgreSQL (SQLite serialises writers on its own)")
+    with runtime.sessions() as session:
+        parent = start(session)
+        hr = children(session, parent)[0]
+        parent_id, hr_number = parent.id, hr.number or ""
+    locked, errors = threading.Event(), []
+    real = process_cancel.cancel_children
+
+    def slow_cancel_children(*args: object, **kwargs: object) -> list[Ticket]:
+        locked.set()  # the cancel holds its locks; the resolve starts now and waits on them
+        threading.Event().wait(0.5)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(process_cancel, "cancel_children", slow_cancel_children)
+    monkeypatch.setattr(processes, "cancel_children", slow_cancel_children)
+
+    def cancel() -> None:
+        try:
+            with runtime.sessions() as s:
+                ticket = s.get(Ticket, parent_id)
+                assert ticket is not None
+                if who == "requester":
+                    process_cancel.cancel(ticket, session=s, via="webform", now=utcnow())
+                else:
+                    number, lead = ticket.number or "", staff.lead.id
+                    actions.close(session=s, ticket_number=number, user_id=lead, reason="нет")
+                s.commit()
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            errors.append(exc)
+
+    def finish() -> None:
+        locked.wait(10)
+        try:
+            with runtime.sessions() as s:
+                actions.resolve(
+                    session=s, ticket_number=hr_number, user_id=staff.admin.id, resolution="ok"
+                )
+                s.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=cancel), threading.Thread(target=finish)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # The cancel won; the resolve found its step changed under it (the API's 409), no deadlock.
+    assert [type(e).__name__ for e in errors] == ["StaleDataError"]
+    with runtime.sessions() as session:
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent_id)).all()
+        assert {k.status for k in kids} == {"closed"}
+        assert session.get(Ticket, parent_id).status == "closed"  # type: ignore[union-attr]
+
+
+def test_the_catalogue_ships_the_three_processes_in_their_order(session: Session) -> None:
+    """Onboarding HR first; offboarding access first; a trip's approval, travel, then advance."""
+    shipped = {
+        t.code: [[step["service"] for step in stage] for stage in stages_of(t)]
+        for t in session.scalars(select(ProcessTemplate))
+    }
+    assert shipped == {
+        "onboarding": [
+            ["hr_onboarding"],
+            ["access_account", "it_equipment_request", "fac_workplace", "sec_badge"],
+        ],
+        "offboarding": [
+            ["access_revoke"],
+            ["sec_badge", "it_equipment_return", "pay_final_settlement"],
+        ],
+        "business_trip": [
+            ["hr_business_trip"],
+            ["proc_travel", "proc_travel"],
+            ["pay_expense_report"],
+        ],
+    }
+    starters = session.execute(
+        select(Service.code, Service.process).where(Service.process.is_not(None))
+    ).all()
+    assert sorted(starters) == [
+        ("hr_business_trip", "business_trip"),
+        ("hr_offboarding", "offboarding"),
+        ("hr_onboarding", "onboarding"),
+    ]
+
+
+def test_offboarding_revokes_access_before_the_rest(session: Session, staff: Staff) -> None:
+    parent = make_ticket(session, service="hr_offboarding", subject="Увольнение Петра Смирнова")
+    fan_out(parent, session=session, now=utcnow(), fields={"last_day": "2027-02-01"})
+    session.commit()
+    access, *rest = children(session, parent)
+    assert (access.service_code, access.status) == ("access_revoke", "new")
+    assert {k.status for k in rest} == {"planned"}
+    resolve(session, access, staff, "Доступы отозваны")
+    assert {k.status for k in children(session, parent)[1:]} == {"new"}
+
+
+@pytest.mark.parametrize("how", ["claim", "ask"])
+def test_any_work_on_a_step_puts_the_parent_in_progress(
+    session: Session, staff: Staff, how: str
+) -> None:
+    parent = start(session)
+    hr = children(session, parent)[0]
+    if how == "claim":
+        actions.claim(session=session, ticket_number=hr.number or "", user_id=staff.hr.id)
+    else:
+        actions.ask(
+            session=session, ticket_number=hr.number or "", user_id=staff.hr.id, text="Когда?"
+        )
+    session.commit()
+    session.refresh(parent)
+    assert parent.status == "in_progress"
+    assert status_moves(session, parent) == [("new", "in_progress", "follow", "process")]
