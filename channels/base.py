@@ -38,3 +38,6 @@ class ChannelSpec:
     enabled: bool = True
     # The channel's own settings, read once at build (webhook endpoints need them too).
     settings: BaseSettings | None = None
+    # True when sending only records the row (the web form's status page): nothing leaves the
+    # database, so the first send can be recorded in the transaction that writes the row.
+    local: bool = False

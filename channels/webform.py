@@ -12,4 +12,4 @@ def send(notification: Notification) -> SendResult:
 
 
 def build(config: ChannelConfig) -> ChannelSpec:
-    return ChannelSpec(name="webform", send=send)
+    return ChannelSpec(name="webform", send=send, local=True)

@@ -175,6 +175,7 @@ def load_catalog(path: Path, *, session: Session) -> LoadReport:
         report.services += 1
     for prio, policy in (data.get("priorities") or {}).items():
         upsert(session, PriorityPolicy, "priority", prio, dict(policy))
+    session.info.pop("okno_priority_factors", None)  # router/lifecycle/sla_plan's memo
     return report
 
 

@@ -26,8 +26,10 @@ def process(
     model: Callable[[], Any],
 ) -> Outcome:
     """Handle the message and write down on it what came of it (flushed: the outbox rows have ids)."""
-    row.attempts += 1
     outcome = handle(row, session=session, settings=settings, parse_raw=parse_raw, model=model)
+    # Counted with the result (one UPDATE, not two: the ticket's flush would write it early);
+    # a run that raises rolls back either way, so the count is the same.
+    row.attempts += 1
     row.status = outcome.status.value
     row.error = outcome.error
     row.ticket_id = outcome.ticket.id if outcome.ticket else None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from redis.exceptions import RedisError
 from rq import Callback, Retry
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,18 +41,60 @@ class Intake:
             enqueue_process(self.runtime, result.message_id)
         return result
 
+    def accept_many(
+        self, items: Sequence[tuple[IncomingMessage, bytes | None]]
+    ) -> list[AcceptResult]:
+        """Group commit: several channels' messages stored in one transaction, then enqueued in
+        one Redis round trip. Every result means "stored" exactly as `accept`'s does: the caller
+        acknowledges none of them before this returns, and a failure stores none of them."""
+        results = store_many(items, sessions=self.runtime.sessions)
+        enqueue_many(self.runtime, [r.message_id for r in results if not r.duplicate])
+        return results
 
-def store(
-    message: IncomingMessage, *, raw: bytes | None, sessions: sessionmaker[Session]
-) -> AcceptResult:
-    """Insert into the raw intake log; a known (channel, external_id) returns the stored row."""
-    row = InboundMessage(
+
+def store_many(
+    items: Sequence[tuple[IncomingMessage, bytes | None]], *, sessions: sessionmaker[Session]
+) -> list[AcceptResult]:
+    """`store` for several messages in one transaction; a known key among them (or the same key
+    twice) falls back to storing them one by one, so each gets the answer `store` would give."""
+    if len(items) == 1:
+        message, raw = items[0]
+        return [store(message, raw=raw, sessions=sessions)]
+    # Core, not the unit of work: one multi-row INSERT … RETURNING, ids in the items' order.
+    statement = insert(InboundMessage).returning(InboundMessage.id, sort_by_parameter_order=True)
+    values = [
+        {
+            "channel": message.channel.value,
+            "external_id": message.external_id,
+            "payload": message.model_dump(mode="json"),
+            "raw": raw,
+            "status": MessageStatus.queued.value,
+        }
+        for message, raw in items
+    ]
+    try:
+        with session_scope(sessions) as session:
+            ids = session.connection().execute(statement, values).scalars().all()
+    except IntegrityError:
+        return [store(message, raw=raw, sessions=sessions) for message, raw in items]
+    return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
+
+
+def _row(message: IncomingMessage, raw: bytes | None) -> InboundMessage:
+    return InboundMessage(
         channel=message.channel.value,
         external_id=message.external_id,
         payload=message.model_dump(mode="json"),
         raw=raw,
         status=MessageStatus.queued.value,
     )
+
+
+def store(
+    message: IncomingMessage, *, raw: bytes | None, sessions: sessionmaker[Session]
+) -> AcceptResult:
+    """Insert into the raw intake log; a known (channel, external_id) returns the stored row."""
+    row = _row(message, raw)
     try:
         with session_scope(sessions) as session:
             session.add(row)
@@ -92,6 +135,34 @@ def enqueue_process(runtime: Runtime, message_id: int) -> bool:
     except RedisError as exc:
         log.warning(
             "message %s stored but not enqueued (%s); the sweeper will retry", message_id, exc
+        )
+        return False
+    return True
+
+
+def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
+    """`enqueue_process` for several messages in one pipeline: the same jobs, one round trip."""
+    if len(message_ids) <= 1:
+        return all(enqueue_process(runtime, mid) for mid in message_ids)
+    queue = runtime.queue(INTAKE_QUEUE)
+    try:
+        queue.enqueue_many(
+            [
+                queue.prepare_data(
+                    jobs.process_message,
+                    (mid,),
+                    job_id=process_job_id(mid),
+                    retry=PROCESS_RETRY,
+                    on_failure=Callback(jobs.on_process_failure),
+                    result_ttl=600,
+                    failure_ttl=7 * 24 * 3600,
+                )
+                for mid in message_ids
+            ]
+        )
+    except RedisError as exc:
+        log.warning(
+            "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
         )
         return False
     return True

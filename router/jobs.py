@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
 from router import inbound, notify, ordering, recipients
@@ -32,8 +34,43 @@ def process_message(message_id: int) -> str | None:
             model=lambda: active_model(runtime),
         )
         ids, number = outcome.notification_ids, outcome.ticket.number if outcome.ticket else None
-    deliver_first(runtime, ids)
+        local = _try_local(runtime, outcome.notifications[0], session) if ids else None
+    if local is None:
+        deliver_first(runtime, ids)
+    else:  # the first send was recorded with the ticket: what follows it goes as it would
+        rest = ids[1:]
+        enqueue_send(runtime, local)
+        enqueue_send(runtime, rest)
+        hand_off(runtime, ids[0], queued=rest)
     return number
+
+
+def _try_local(runtime: Runtime, row: NotificationRow, session: Session) -> list[int] | None:
+    try:
+        return _send_local(runtime, row, session)
+    except Exception as exc:  # the ticket stands; the send goes the usual way, with its retries
+        log.warning("notification %s not recorded with its ticket (%s)", row.id, exc)
+        return None
+
+
+def _send_local(runtime: Runtime, row: NotificationRow, session: Session) -> list[int] | None:
+    """The first send on a local channel (the web form's status page), in the transaction that
+    wrote the row: the same rules as `_send`, no claim needed (no one else can see the row yet),
+    nothing outside the database, so a crash loses or repeats nothing. Returns the ids of any
+    e-mail copy or fallback to enqueue after the commit, or None for "send it the usual way"."""
+    spec = runtime.channels.get(row.channel)
+    if not spec.local or row.status != "pending" or ordering.earlier_unsent(row, session=session):
+        return None
+    cap = runtime.settings.notify_cap_per_hour
+    if notify.suppress(row, cap=cap, channel_enabled=spec.enabled, session=session):
+        return []
+    if not recipients.may_mail(row, runtime.settings, session=session):
+        row.status, row.error = "suppressed", recipients.NOT_OURS
+        return []
+    value = notify.prepare(row, runtime.settings.public_url, runtime.secret_key, session=session)
+    result = spec.send(value)
+    email = runtime.channels.get("email").enabled
+    return notify.record_result(row, result, email_enabled=email, session=session)
 
 
 def deliver_first(runtime: Runtime, notification_ids: list[int]) -> None:

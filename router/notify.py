@@ -95,12 +95,13 @@ def _threading(ticket: Ticket, kind: str, *, session: Session) -> dict[str, Any]
     )
     if source is not None and "|" in source.external_id and source.channel == "email":
         refs.append("<" + source.external_id.split("|", 1)[1].strip("<>") + ">")
-    sent = session.scalars(
-        select(NotificationRow.external_id)
-        .where(NotificationRow.ticket_id == ticket.id, NotificationRow.external_id.is_not(None))
-        .order_by(NotificationRow.id)
-    )
-    refs.extend(s for s in sent if s)
+    if kind != "created":  # the "created" message is the ticket's first: nothing sent before it
+        sent = session.scalars(
+            select(NotificationRow.external_id)
+            .where(NotificationRow.ticket_id == ticket.id, NotificationRow.external_id.is_not(None))
+            .order_by(NotificationRow.id)
+        )
+        refs.extend(s for s in sent if s)
     auto = "auto-replied" if kind == "created" else "auto-generated"
     return {
         "in_reply_to": refs[-1] if refs else None,

@@ -88,6 +88,7 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
     # Load the classifier before the first job, so no request waits for it.
     if runtime.settings.registry_dir.exists():
         runtime.model_registry().active()
+    _warm(runtime)
     if sweeper and not burst:
         threading.Thread(
             target=sweep_forever, args=(runtime, stop), daemon=True, name="okno-sweeper"
@@ -102,6 +103,17 @@ def run_worker(runtime: Runtime, queues: list[str], *, burst: bool, sweeper: boo
         work_until_stopped(runtime, queues, burst=burst, stop=stop)
     finally:
         stop.set()
+
+
+def _warm(runtime: Runtime) -> None:
+    """One-off costs paid before the first job (the SLA calendars' holiday tables)."""
+    from router.lifecycle.sla_plan import warm_calendars
+
+    try:
+        with session_scope(runtime.sessions) as session:
+            warm_calendars(session=session)
+    except Exception as exc:  # a database not there yet: the first job pays it instead
+        log.warning("could not warm the SLA calendars (%s)", exc)
 
 
 class _Worker(SimpleWorker):

@@ -47,6 +47,15 @@ def load_calendar(code: str | None, *, session: Session) -> Calendar | None:
     return None if row is None else _parsed(code, json.dumps(row.spec, sort_keys=True))
 
 
+def warm_calendars(*, session: Session) -> int:
+    """Parse every catalogue calendar now (holiday tables import per country, ~0.3 s the first
+    time): a worker does this before its first job, so no message pays it."""
+    codes = list(session.scalars(select(SlaCalendar.code)))
+    for code in codes:
+        load_calendar(code, session=session)
+    return len(codes)
+
+
 @lru_cache(maxsize=256)
 def _parsed(code: str, spec: str) -> Calendar:
     # Keyed by the spec text, so a reloaded catalogue is seen without a restart.
@@ -89,11 +98,28 @@ def pick_calendar(
 
 def factors(priority: str, *, session: Session) -> tuple[float, float]:
     """Response and resolution multipliers of a priority (the catalogue's, else the defaults)."""
-    policy = session.get(PriorityPolicy, priority)
+    policy = _policies(session).get(priority)
     if policy is None:
         f = DEFAULT_FACTORS.get(priority, 1.0)
         return f, f
-    return policy.response_factor, policy.resolution_factor
+    return policy
+
+
+def _policies(session: Session) -> dict[str, tuple[float, float]]:
+    """Every priority's factors, read once per unit of work (a handful of rows; a new ticket
+    asks for two priorities, which was two statements)."""
+    found: dict[str, tuple[float, float]] | None = session.info.get("okno_priority_factors")
+    if found is None:
+        rows = session.execute(
+            select(
+                PriorityPolicy.priority,
+                PriorityPolicy.response_factor,
+                PriorityPolicy.resolution_factor,
+            )
+        )
+        found = {p: (r, s) for p, r, s in rows}
+        session.info["okno_priority_factors"] = found
+    return found
 
 
 def targets(service: Service | None, priority: str, *, session: Session) -> tuple[float, float]:

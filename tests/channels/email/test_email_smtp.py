@@ -5,14 +5,18 @@ from __future__ import annotations
 import shutil
 import smtplib
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from channels.email import external_id
 from channels.email.settings import EmailSettings
 from channels.email.smtp_server import IntakeController, make_controller
+from models.types import AcceptResult, IncomingMessage
 from tests.support.mail import FIXTURES, HELPDESK, RecordingAccept, fixture_bytes, free_port
 
 MAX_BYTES = 50_000
@@ -151,3 +155,72 @@ def test_swaks_rejected_recipient_and_oversize(
     done = swaks(server, "--to", HELPDESK, "--from", "a@b.ru", "--body", big)
     assert done.returncode != 0 and "552" in done.stdout
     assert accept.calls == []
+
+
+class GroupAccept(RecordingAccept):
+    """An intake with group commit: the first store waits until `total` mails have arrived."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = total
+        self.groups: list[int] = []
+        self.handler: Any = None
+
+    def accept_many(self, items: list[tuple[IncomingMessage, bytes | None]]) -> list[AcceptResult]:
+        if not self.groups:
+            deadline = time.monotonic() + 30
+            while (
+                len(items) + len(self.handler.group.pending) < self.total
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)
+        self.groups.append(len(items))
+        if self.fail is not None:
+            raise self.fail
+        return [self(message, raw=raw) for message, raw in items]
+
+
+def _group_server(accept: GroupAccept) -> IntakeController:
+    settings = EmailSettings(email_addresses=HELPDESK)
+    controller = make_controller(accept, settings, host="127.0.0.1", port=free_port())
+    accept.handler = controller.handler
+    controller.start()
+    return controller
+
+
+def _send_all(controller: IntakeController, count: int) -> list[object]:
+    def one(i: int) -> object:
+        raw = b"Subject: group %d\r\nMessage-ID: <g%d@x.ru>\r\n\r\nbody\r\n" % (i, i)
+        try:
+            return send(controller, raw, [HELPDESK])
+        except smtplib.SMTPDataError as exc:
+            return exc.smtp_code
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_concurrent_mails_are_stored_together_each_250_after_its_commit() -> None:
+    accept = GroupAccept(total=5)
+    controller = _group_server(accept)
+    try:
+        answers = _send_all(controller, 5)
+    finally:
+        controller.stop()
+        controller.handler.close()
+    assert answers == [{}] * 5  # every session got its 250
+    # what arrived while the first store ran went in one second store
+    assert len(accept.groups) == 2 and sum(accept.groups) == 5 and len(accept.stored) == 5
+
+
+def test_a_failed_group_store_is_451_for_every_mail_in_it() -> None:
+    accept = GroupAccept(total=4)
+    accept.fail = ConnectionError("database is down")
+    controller = _group_server(accept)
+    try:
+        answers = _send_all(controller, 4)
+    finally:
+        controller.stop()
+        controller.handler.close()
+    assert answers == [451] * 4 and accept.stored == set()
+    assert sum(accept.groups) == 4

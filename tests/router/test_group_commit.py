@@ -1,0 +1,59 @@
+"""Intake's group commit (issue #20): several messages in one transaction, answers as `accept`."""
+
+from __future__ import annotations
+
+from sqlalchemy import event, func, select
+
+from models.db import InboundMessage, session_scope
+from models.types import MessageStatus
+from router.intake import Intake, process_job_id
+from router.runtime import INTAKE_QUEUE, Runtime
+from tests.conftest import drain
+from tests.support.messages import form
+
+
+def test_accept_many_stores_all_in_one_transaction_and_enqueues_each(runtime: Runtime) -> None:
+    commits: list[object] = []
+    record = commits.append
+    event.listen(runtime.engine, "commit", record)
+    try:
+        results = Intake(runtime).accept_many(
+            [(form(f"group-{i}"), b"raw %d" % i if i else None) for i in range(5)]
+        )
+    finally:
+        event.remove(runtime.engine, "commit", record)
+    assert len(commits) == 1
+    assert [r.duplicate for r in results] == [False] * 5
+    assert len({r.message_id for r in results}) == 5
+    with session_scope(runtime.sessions) as session:
+        rows = {r.id: r for r in session.scalars(select(InboundMessage))}
+    # ids come back in the order the messages were given, with every column as `store` sets it
+    for i, result in enumerate(results):
+        row = rows[result.message_id]
+        assert row.external_id == f"group-{i}" and row.status == MessageStatus.queued
+        assert row.raw == (b"raw %d" % i if i else None) and row.created_at is not None
+        assert row.payload["external_id"] == f"group-{i}" and row.attempts == 0
+    queued = runtime.queue(INTAKE_QUEUE).job_ids
+    assert sorted(queued) == sorted(process_job_id(r.message_id) for r in results)
+    drain(runtime)
+    with session_scope(runtime.sessions) as session:
+        assert {r.status for r in session.scalars(select(InboundMessage))} == {"processed"}
+
+
+def test_accept_many_answers_duplicates_as_accept_does(runtime: Runtime) -> None:
+    intake = Intake(runtime)
+    known = intake.accept(form("known"))
+    results = intake.accept_many(
+        [
+            (form("fresh-1"), None),
+            (form("known"), None),
+            (form("twice"), None),
+            (form("twice"), None),
+        ]
+    )
+    assert [r.duplicate for r in results] == [False, True, False, True]
+    assert results[1].message_id == known.message_id
+    assert results[2].message_id == results[3].message_id
+    with session_scope(runtime.sessions) as session:
+        assert session.scalar(select(func.count(InboundMessage.id))) == 3
+    assert len(runtime.queue(INTAKE_QUEUE).job_ids) == 3  # known's own, fresh-1, twice
