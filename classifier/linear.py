@@ -48,8 +48,13 @@ class ModelSpec:
     # `many_rows` rows; above, the average of three folds is as good and saves a whole fit.
     refit: bool | None = None
     # Rare services must not lose to frequent ones: LinearSVC's class weights ("balanced":
-    # inversely to the class's share) and naive Bayes' class prior (False: uniform).
-    svc_class_weight: str | None = None
+    # inversely to the class's share; "auto": balanced while the classes have at least
+    # `balanced_from` rows on average, none below) and naive Bayes' class prior (False:
+    # uniform). Measured (docs/benchmarks.md): balanced lifts macro-F1 where each class has
+    # thousands of rows (it_service_tickets), and costs both accuracy and macro-F1 where a class
+    # has a few dozen noisy ones (ru_med_top3): there it makes a handful of rows decide.
+    svc_class_weight: str | None = "auto"
+    balanced_from: int = 100
     nb_fit_prior: bool = True
     # What picks LinearSVC's C on the first fold: "accuracy" or "macro_f1".
     pick_by: str = "accuracy"
@@ -61,13 +66,19 @@ class ModelSpec:
     def refits(self, n_rows: int) -> bool:
         return self.refit if self.refit is not None else n_rows <= self.many_rows
 
-    def bases(self) -> dict[str, list[ClassifierMixin]]:
-        """Each base model's candidate settings (one or more)."""
+    def class_weight(self, n_rows: int, n_classes: int) -> str | None:
+        """LinearSVC's class_weight for this many rows and classes ("auto" resolved)."""
+        if self.svc_class_weight != "auto":
+            return self.svc_class_weight
+        return "balanced" if n_rows >= self.balanced_from * max(n_classes, 1) else None
+
+    def bases(self, n_rows: int = 0, n_classes: int = 1) -> dict[str, list[ClassifierMixin]]:
+        """Each base model's candidate settings (one or more) for this many rows and classes."""
         models: dict[str, list[ClassifierMixin]] = {}
+        weight = self.class_weight(n_rows, n_classes)
         if self.svc_c:
             models["svc"] = [
-                LinearSVC(C=c, class_weight=self.svc_class_weight, random_state=self.seed)
-                for c in self.svc_c
+                LinearSVC(C=c, class_weight=weight, random_state=self.seed) for c in self.svc_c
             ]
         if self.nb_alpha:
             models["nb"] = [MultinomialNB(alpha=self.nb_alpha, fit_prior=self.nb_fit_prior)]
@@ -200,9 +211,9 @@ def _fit_one(
 
 
 def _describe(model: ClassifierMixin) -> str:
-    keys = ("C", "alpha")
+    keys = ("C", "alpha", "class_weight")
     params = model.get_params()
-    return ", ".join(f"{k}={params[k]}" for k in keys if k in params)
+    return ", ".join(f"{k}={params[k]}" for k in keys if params.get(k) is not None)
 
 
 def _folds(y: np.ndarray, spec: ModelSpec) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -315,7 +326,7 @@ def crossfit(
     folds = _folds(y, spec)
     runs = {
         name: _run_base(name, cands, X, y, negatives, n_classes, folds, spec, progress, count_cols)
-        for name, cands in spec.bases().items()
+        for name, cands in spec.bases(len(y), n_classes).items()
     }
     progress("calibrating on out-of-fold scores")
     scales = fit_scales([r.oof for r in runs.values()], y)

@@ -130,6 +130,9 @@ def _new_ticket(
     now = utcnow()
     ticket = _ticket_from(decision, message, employee, row, session=session)
     add_ticket(ticket, session=session)
+    for error in decision.errors:
+        record_event(ticket, "error", to_value="classifier", session=session,
+                     data={"detail": error})  # fmt: skip
     sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
     _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):

@@ -29,6 +29,9 @@ class Decision:
     classifier_version: str | None = None
     predicted_service_code: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Errors for the operator (each becomes an "error" event on the ticket), e.g. a model whose
+    # services are not in the catalogue.
+    errors: list[str] = field(default_factory=list)
 
 
 def decide(
@@ -119,6 +122,7 @@ def _known_service(decision: Decision, *, session: Session) -> Decision:
     log.error(error)
     decision.service_code, decision.team_code, decision.routing = None, TRIAGE_TEAM, "triage"
     decision.notes.append(f"error: {error}")
+    decision.errors.append(error)
     return decision
 
 

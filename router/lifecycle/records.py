@@ -39,6 +39,9 @@ EVENT_KINDS = frozenset(
         "sla_breached",
         "sla_met",
         "priority",  # raised one step on a breach (the service's raise_priority_on_breach)
+        # Something went wrong for the operator to see (to_value: what, e.g. "classifier";
+        # data["detail"]: the message), while the ticket itself went on (e.g. to triage).
+        "error",
     }
 )
 

@@ -55,7 +55,11 @@ def test_bench_writes_the_report(tmp_path: Path) -> None:
                  "### ru_med_top3", "ru_med_top3: macro-F1 >= the reference + 0.01",
                  "Out-of-scope test requests", "reference", "Load average"):  # fmt: skip
         assert text in report
+    assert "ru_med_top3: macro-F1 >= the min_df 1 reference + 0.01 (not a target" in report
     numbers = json.loads(raw.read_text())
+    # the reference is issue 19's plain model: min_df 2; the library default is shown beside it
+    assert numbers["sets"]["ru_med_top3"]["reference"]["min_df"] == 2
+    assert 0.0 <= numbers["sets"]["ru_med_top3"]["reference_min_df1"]["macro_f1"] <= 1.0
     ours = numbers["sets"]["clinc150"]["ours"]
     assert 0.0 <= ours["oos_not_routed_to_service"] <= 1.0
     assert ours["latency_ms"]["p99"] > 0 and ours["model_file_mb"] > 0

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from classifier.registry import ModelRegistry
-from models.db import Service, Ticket
+from models.db import Service, Ticket, TicketEvent
 from models.types import Channel, IncomingMessage
 from router import jobs
 from router.intake import Intake
@@ -48,6 +48,11 @@ def test_a_worker_meeting_a_foreign_model_routes_to_triage_with_an_error(
     assert ticket.predicted_service_code == "card_arrival"
     assert any("not an active service" in n and "card_arrival" in n for n in ticket.notes)
     assert any("card_arrival" in r.getMessage() for r in caplog.records)
+    with runtime.sessions() as session:
+        errors = session.scalars(select(TicketEvent).where(TicketEvent.kind == "error")).all()
+    assert [(e.to_value, "card_arrival" in e.data["detail"]) for e in errors] == [
+        ("classifier", True)
+    ]
 
 
 def test_promote_checks_the_services_active_in_the_database(
