@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
 from api.intake import check_rate, check_text_size, form_attachments
+from api.processes import CancelIn, CancelOut, cancel_ticket
 from api.schemas import EMAIL_PATTERN
 from models.db import InboundMessage, Ticket
 from models.types import TICKET_NUMBER, without_nul
@@ -75,6 +76,18 @@ class Entry(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+class Step(BaseModel):
+    """One step of a process (a sub-ticket) as its requester follows it."""
+
+    number: str
+    subject: str
+    service: Named | None
+    team: Named | None
+    status: str
+    status_name: dict[str, str]
+    stage: int | None
+
+
 class TicketSummary(BaseModel):
     number: str | None
     subject: str
@@ -99,6 +112,14 @@ class Conversation(TicketSummary):
     rating_urls: dict[str, str] | None = None
     rating: int | None = None
     can_reply: bool = True
+    can_cancel: bool = Field(
+        default=False,
+        description="The requester may cancel it now: open, not a step of a process "
+        "(the cancel endpoints' own rule).",
+    )
+    steps: list[Step] = Field(
+        default_factory=list, description="A process's steps, in stage order (else empty)."
+    )
     version: str = ""
 
 
@@ -176,13 +197,16 @@ def page() -> HTMLResponse:
     )
 
 
-def _view(ticket: Ticket, runtime: Runtime, session: SessionDep) -> dict[str, Any]:
+def _view(
+    ticket: Ticket, runtime: Runtime, session: SessionDep, *, may_cancel: bool = True
+) -> dict[str, Any]:
     return conversation.view(
         ticket,
         session=session,
         public_url=runtime.settings.public_url,
         secret=runtime.secret_key,
         grace_days=runtime.settings.reopen_grace_days,
+        may_cancel=may_cancel,
     )
 
 
@@ -214,7 +238,8 @@ def keyed_conversation(
         return Pending(
             message_status=row.status, error=row.error, final=final, version=f"m-{row.status}"
         )
-    data = _view(ticket, runtime, session)
+    # The status link cancels its own message's ticket, not the one it was merged into.
+    data = _view(ticket, runtime, session, may_cancel=ticket.id == row.ticket_id)
     data["message_status"] = row.status
     return data
 
@@ -457,6 +482,35 @@ def my_reply(
     _csrf(who, x_csrf_token)
     ticket = _own(request, runtime, session, number)
     return _reply(ticket, body, request, runtime, who.email)
+
+
+@router.post(
+    "/api/v1/portal/tickets/{number}/cancel",
+    response_model=CancelOut,
+    responses={
+        **SIGNED_IN,
+        400: {"model": ErrorBody, "description": "The body is not JSON."},
+        403: {"model": ErrorBody, "description": "Missing or wrong CSRF token."},
+        413: {"model": ErrorBody},
+        409: {"model": ErrorBody, "description": "`not_cancellable`: already resolved or closed."},
+    },
+    summary="Cancel one of the signed-in person's requests (a process with its open steps)",
+    description="The My requests twin of `POST /api/v1/messages/{id}/cancel`: the same rule "
+    "and the same answer. A process is cancelled as a whole; its open and planned steps close "
+    "with the reason.",
+)
+def my_cancel(
+    number: Number,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    body: CancelIn | None = None,
+    x_csrf_token: Annotated[str | None, Header(max_length=100)] = None,
+) -> CancelOut:
+    who = _who(request, runtime, session)
+    _csrf(who, x_csrf_token)
+    ticket = _own(request, runtime, session, number)
+    return cancel_ticket(ticket, session=session, runtime=runtime, via="portal", body=body)
 
 
 @router.get("/my", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,8 @@ token (a user with the lead role in team hr, or an admin account for an integrat
 no separate kind of token. The requester (who hears the milestones, by e-mail) defaults to the
 caller.
 
-`POST /api/v1/messages/{id}/cancel?key=…` - whoever holds the message's status link (the
+`POST /api/v1/messages/{id}/cancel?key=…` (and its My requests twin in api/portal_follow.py,
+`POST /api/v1/portal/tickets/{number}/cancel`) - whoever holds the message's status link (the
 requester: it came with our first answer) withdraws the request; a process's parent closes with
 its open and planned steps (router/lifecycle/process_cancel.py).
 """
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.deps import RuntimeDep, SessionDep
@@ -29,6 +31,7 @@ from models.db import InboundMessage, Ticket, User
 from models.types import utcnow
 from router import status_link
 from router.lifecycle import process_cancel, process_start, states
+from router.runtime import Runtime
 from router.sends import enqueue_send
 from router.users import Role
 
@@ -148,13 +151,16 @@ def cancel_request(
     ticket = session.get(Ticket, row.ticket_id) if row.ticket_id else None
     if ticket is None:
         raise ApiError(409, "not_ready", "the message has no ticket yet; try again shortly")
+    return cancel_ticket(ticket, session=session, runtime=runtime, via=row.channel, body=body)
+
+
+def cancel_ticket(
+    ticket: Ticket, *, session: Session, runtime: Runtime, via: str, body: CancelIn | None
+) -> CancelOut:
+    """Both doors of the requester's cancel (the status link, My requests) end here."""
     try:
         outcome = process_cancel.cancel(
-            ticket,
-            session=session,
-            via=row.channel,
-            now=utcnow(),
-            reason=body.reason if body else None,
+            ticket, session=session, via=via, now=utcnow(), reason=body.reason if body else None
         )
         session.commit()
     except states.WorkflowError as exc:

@@ -33,6 +33,7 @@ from models.db import (
 )
 from models.types import Attachment, Channel, IncomingMessage, utcnow
 from router import ratings, texts
+from router.lifecycle import process_cancel
 
 # The status page and the list stop asking once a ticket is closed (nothing more will come).
 FINAL = frozenset({"closed"})
@@ -74,9 +75,20 @@ def summary(ticket: Ticket, *, session: Session) -> dict[str, Any]:
 
 
 def view(
-    ticket: Ticket, *, session: Session, public_url: str, secret: bytes, grace_days: int
+    ticket: Ticket,
+    *,
+    session: Session,
+    public_url: str,
+    secret: bytes,
+    grace_days: int,
+    may_cancel: bool = True,
 ) -> dict[str, Any]:
-    """The whole page: the summary, every public entry in time order, the rating links."""
+    """The whole page: the summary, every public entry in time order, the rating links.
+
+    `can_cancel` is the cancel endpoints' own rule (router/lifecycle/process_cancel.py);
+    `may_cancel=False` when this door cannot cancel this ticket (a status link whose ticket
+    was merged into another). `steps` are a process's sub-tickets in stage order.
+    """
     data = summary(ticket, session=session)
     data["entries"] = entries(ticket, session=session)
     data["resolution"] = ticket.resolution if ticket.status in ("resolved", "closed") else None
@@ -88,9 +100,38 @@ def view(
     )
     data["rating"] = session.scalar(select(Feedback.rating).where(Feedback.ticket_id == ticket.id))
     data["can_reply"] = ticket.merged_into_id is None
+    data["can_cancel"] = may_cancel and process_cancel.cancellable(ticket, session=session)
+    data["steps"] = steps(ticket, session=session)
     # Changes whenever anything on the page would: the page re-draws only then.
     data["version"] = _version(data)
     return data
+
+
+def steps(ticket: Ticket, *, session: Session) -> list[dict[str, Any]]:
+    """A process's steps as the requester follows them: number, what, who, status, stage."""
+    children = session.scalars(
+        select(Ticket).where(Ticket.parent_id == ticket.id).order_by(Ticket.stage, Ticket.id)
+    ).all()
+    if not children:
+        return []
+    services = {s.code: s for s in session.scalars(select(Service))}
+    teams = {t.code: t for t in session.scalars(select(Team))}
+    return [
+        {
+            "number": child.number,
+            "subject": child.subject,
+            "service": _names(services.get(child.service_code or "")),
+            "team": _names(teams.get(child.team_code)),
+            "status": child.status,
+            "status_name": {
+                "ru": texts.status_name(child.status, "ru"),
+                "en": texts.status_name(child.status, "en"),
+            },
+            "stage": child.stage,
+        }
+        for child in children
+        if child.number
+    ]
 
 
 def entries(ticket: Ticket, *, session: Session) -> list[dict[str, Any]]:
@@ -190,6 +231,8 @@ def _version(data: dict[str, Any]) -> str:
         str(data["rating"]),
         data["team"]["code"] if data["team"] else "",
         str(data["due_at"]),
+        str(data["can_cancel"]),
+        ",".join(f"{s['number']}:{s['status']}" for s in data["steps"]),
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 

@@ -80,6 +80,40 @@ def by_reply(ticket: Ticket, *, session: Session, via: str, now: datetime) -> Ou
         return Outcome(ticket, [row] if row else [])
 
 
+def refusal(ticket: Ticket, *, session: Session) -> Conflict | None:
+    """Why the requester may not cancel this ticket now (None: they may).
+
+    The one rule for every door: the status link's and My requests' cancel endpoints, and
+    the `can_cancel` the portal's follow page shows its button by (router/conversation.py).
+    """
+    if ticket.parent_id is not None:
+        parent = session.get(Ticket, ticket.parent_id)
+        number = parent.number if parent else "?"
+        return Conflict(
+            f"{ticket.number} is one step of {number}; cancel {number} to stop the whole process",
+            code="part_of_process",
+            parent=number,
+        )
+    if ticket.status not in OPEN:
+        hint = "reply to reopen it" if ticket.status == RESOLVED else "it was closed before"
+        return Conflict(
+            f"{ticket.number} is already {ticket.status}; there is nothing to cancel ({hint})",
+            code="not_cancellable",
+            status=ticket.status,
+        )
+    return None
+
+
+def cancellable(ticket: Ticket, *, session: Session) -> bool:
+    return refusal(ticket, session=session) is None
+
+
+def _refuse(ticket: Ticket, *, session: Session) -> None:
+    found = refusal(ticket, session=session)
+    if found is not None:
+        raise found
+
+
 def cancel(
     ticket: Ticket,
     *,
@@ -96,23 +130,12 @@ def cancel(
     request already resolved or closed. The one message goes to the origin channel, or to
     `reply_channel`/`reply_to` when the requester asked on another channel.
     """
-    if ticket.parent_id is not None:
-        parent = session.get(Ticket, ticket.parent_id)
-        number = parent.number if parent else "?"
-        raise Conflict(
-            f"{ticket.number} is one step of {number}; cancel {number} to stop the whole process",
-            code="part_of_process",
-            parent=number,
-        )
+    early = refusal(ticket, session=session)
+    if early is not None and early.code == "part_of_process":  # a step stays a step: no locks
+        raise early
     lock_steps(ticket, session=session)  # steps first, parent second: no deadlock
     ticket = lock_parent(ticket.id, session=session)  # as the database has it now
-    if ticket.status not in OPEN:
-        hint = "reply to reopen it" if ticket.status == RESOLVED else "it was closed before"
-        raise Conflict(
-            f"{ticket.number} is already {ticket.status}; there is nothing to cancel ({hint})",
-            code="not_cancellable",
-            status=ticket.status,
-        )
+    _refuse(ticket, session=session)  # the status as the database has it
     actor = f"requester via {via}"
     move(ticket, "cancel", session=session, actor=actor, now=now)
     note = texts.render("requester_cancelled", ticket.language, reason=reason or "—")

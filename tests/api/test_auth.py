@@ -40,6 +40,7 @@ PUBLIC = {
     ("GET", "/api/v1/portal/tickets"),
     ("GET", "/api/v1/portal/tickets/{number}"),
     ("POST", "/api/v1/portal/tickets/{number}/replies"),
+    ("POST", "/api/v1/portal/tickets/{number}/cancel"),
 }
 EXAMPLES = {
     "number": "OKNO-000001",

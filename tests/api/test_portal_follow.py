@@ -30,7 +30,7 @@ from models.db import (
 from models.types import Channel, IncomingMessage, utcnow
 from router import portal_sign_in
 from router.intake import Intake
-from router.lifecycle import actions, moves
+from router.lifecycle import actions, moves, process_cancel
 from router.runtime import Runtime
 from router.status_link import status_key
 from tests.api.conftest import free_port
@@ -538,3 +538,97 @@ def test_the_sign_in_mail_reaches_a_real_smtp_server(
     answer = client.post(link.group(0).replace(runtime.settings.public_url, ""))
     assert answer.status_code == 200 and "follow.js" in answer.text  # landed on /my
     assert client.get("/api/v1/portal/me").json()["email"] == ANNA
+
+
+# --- Cancelling from the follow page ------------------------------------------------------------
+
+
+def submit_onboarding(client: TestClient, runtime: Runtime, key: str) -> tuple[int, str]:
+    """A portal request for a new hire (a process); its message id and the status link's key."""
+    form = {
+        "name": "Анна",
+        "email": ANNA,
+        "text": "С понедельника выходит новый менеджер, Иван Сидоров.",
+        "service_code": "hr_onboarding",
+        "submission_id": key,
+    }
+    accepted = client.post("/api/v1/intake/webform", json=form)
+    assert accepted.status_code == 202, accepted.text
+    drain(runtime)
+    return accepted.json()["message_id"], accepted.json()["status_url"].rsplit("key=", 1)[1]
+
+
+def test_can_cancel_follows_the_cancel_endpoints_rule(
+    client: TestClient, runtime: Runtime, staff: Staff
+) -> None:
+    plain = submit(runtime, "plain-cancel")
+    url = f"/api/v1/messages/{plain}/conversation?{keyed(runtime, plain)}"
+    view = client.get(url).json()
+    assert view["can_cancel"] is True and view["steps"] == []
+    resolve(runtime, staff, number_of(runtime, plain), "Готово.")
+    resolved = client.get(url).json()
+    assert resolved["can_cancel"] is False and resolved["version"] != view["version"]
+    cancel = f"/api/v1/messages/{plain}/cancel?{keyed(runtime, plain)}"
+    assert client.post(cancel).json()["error"] == "not_cancellable"  # the same rule says no
+
+    duplicate, kept = submit(runtime, "dup-cancel"), submit(runtime, "kept-cancel")
+    with runtime.sessions() as session:
+        moves.merge(
+            session=session,
+            ticket_number=number_of(runtime, duplicate),
+            into_number=number_of(runtime, kept),
+            user_id=staff.hr.id,
+        )
+        session.commit()
+    merged = client.get(f"/api/v1/messages/{duplicate}/conversation?{keyed(runtime, duplicate)}")
+    assert merged.json()["number"] == number_of(runtime, kept)  # the link follows the merge
+    assert merged.json()["can_cancel"] is False  # but it would cancel the closed duplicate
+    assert client.get(f"/api/v1/messages/{kept}/conversation?{keyed(runtime, kept)}").json()[
+        "can_cancel"
+    ]
+
+    message_id, key = submit_onboarding(client, runtime, "onboarding-view")
+    process = client.get(f"/api/v1/messages/{message_id}/conversation?key={key}").json()
+    assert process["can_cancel"] is True
+    assert [s["stage"] for s in process["steps"]] == [0, 1, 1, 1, 1]
+    assert [s["status"] for s in process["steps"]] == ["new"] + ["planned"] * 4
+    assert process["steps"][0]["service"]["code"] == "hr_onboarding"
+    assert process["steps"][0]["status_name"]["ru"]
+    with runtime.sessions() as session:  # a step is cancelled only with its process
+        step = session.scalar(select(Ticket).where(Ticket.number == process["steps"][0]["number"]))
+        assert step is not None and not process_cancel.cancellable(step, session=session)
+
+
+def test_my_requests_cancels_a_process_with_its_steps(client: TestClient, runtime: Runtime) -> None:
+    add_employee(runtime, ANNA)
+    add_employee(runtime, BORIS)
+    boris = number_of(runtime, submit(runtime, "boris-cancel", sender=BORIS))
+    message_id, _key = submit_onboarding(client, runtime, "onboarding-my")
+    number = number_of(runtime, message_id)
+    signed_in(client, runtime, ANNA)
+    csrf = {"X-CSRF-Token": client.get("/api/v1/portal/me").json()["csrf"]}
+    url = f"/api/v1/portal/tickets/{number}/cancel"
+    assert client.get(f"/api/v1/portal/tickets/{number}").json()["can_cancel"] is True
+
+    assert client.post(url, json={"reason": "передумали"}).status_code == 403  # no CSRF header
+    bad = client.post(url, json={"reason": "x"}, headers={"X-CSRF-Token": "x"})
+    assert bad.status_code == 403 and bad.json()["error"] == "bad_csrf"
+    other = client.post(f"/api/v1/portal/tickets/{boris}/cancel", headers=csrf)
+    assert other.status_code == 404  # another person's request is as good as absent
+    with runtime.sessions() as session:
+        assert session.scalar(select(Ticket.status).where(Ticket.number == boris)) == "new"
+        assert session.scalar(select(Ticket.status).where(Ticket.number == number)) == "new"
+
+    done = client.post(url, json={"reason": "кандидат отказался"}, headers=csrf)
+    assert done.status_code == 200, done.text
+    assert done.json()["ticket"] == number and done.json()["status"] == "closed"
+    assert len(done.json()["stopped"]) == 5
+    with runtime.sessions() as session:
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id.is_not(None))).all()
+    assert {k.status for k in kids} == {"closed"}
+    assert all("кандидат отказался" in (k.resolution or "") for k in kids)
+    view = client.get(f"/api/v1/portal/tickets/{number}").json()
+    assert view["can_cancel"] is False and view["final"] is True
+    assert {s["status"] for s in view["steps"]} == {"closed"}
+    again = client.post(url, headers=csrf)
+    assert again.status_code == 409 and again.json()["error"] == "not_cancellable"

@@ -129,7 +129,13 @@ def staff(runtime: Runtime) -> Staff:
 
 
 def submit(
-    runtime: Runtime, key: str, text: str, *, channel: Channel = Channel.webform, sender: str = ANNA
+    runtime: Runtime,
+    key: str,
+    text: str,
+    *,
+    channel: Channel = Channel.webform,
+    sender: str = ANNA,
+    service: str = "hr_certificate",
 ) -> int:
     result = Intake(runtime).accept(
         IncomingMessage(
@@ -139,7 +145,7 @@ def submit(
             sender_name="Анна Смирнова",
             subject=text.split(".")[0],
             text=text,
-            service_hint="hr_certificate",
+            service_hint=service,
             language="ru",
         )
     )
@@ -228,6 +234,44 @@ def test_status_page_follows_the_request_live_then_rates_and_replies(
             "Спасибо! А можно ещё копию на английском?"
         )
     has_text(page, "#t-status", "новое")
+
+
+def test_status_page_cancels_an_onboarding_and_shows_its_steps_stopped(
+    page: Any, server: str, runtime: Runtime
+) -> None:
+    text = "С понедельника выходит новый аналитик, Иван Сидоров."
+    mid = submit(runtime, "follow-cancel", text, service="hr_onboarding")
+    number = number_of(runtime, mid)
+    page.goto(page_url(server, runtime.secret_key, mid))
+    has_text(page, "#t-number", number)
+    page.wait_for_selector("#steps li", timeout=TIMEOUT)
+    assert page.locator("#steps li").count() == 5
+    assert page.locator("#steps li.planned").count() == 4
+    assert not page.is_visible("#cancel-form")
+
+    page.click("#cancel")  # an inline confirm, not window.confirm
+    page.wait_for_selector("#cancel-form", state="visible", timeout=TIMEOUT)
+    assert "5" in page.text_content("#cancel-process")
+    assert "остановлены" in page.text_content("#cancel-process")
+    page.click("#cancel-no")  # changing one's mind cancels nothing
+    page.wait_for_selector("#cancel-form", state="hidden", timeout=TIMEOUT)
+    page.click("#cancel")
+    page.fill("#cancel-reason", "Кандидат отказался от оффера.")
+    page.click("#cancel-yes")
+
+    has_text(page, "#t-status", "закрыто")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#steps li.closed').length === 5", timeout=TIMEOUT
+    )
+    assert page.is_visible("#cancel-done") and not page.is_visible("#cancel-box")
+    with runtime.sessions() as session:
+        parent = session.scalar(select(Ticket).where(Ticket.number == number))
+        assert parent is not None and parent.status == "closed"
+        kids = session.scalars(select(Ticket).where(Ticket.parent_id == parent.id)).all()
+        assert {k.status for k in kids} == {"closed"}
+        assert all("Кандидат отказался" in (k.resolution or "") for k in kids)
+    page.click("text=EN")
+    has_text(page, "#steps-box h2", "Steps")
 
 
 def test_sign_in_link_from_the_mail_opens_my_requests_and_a_reply_from_there(

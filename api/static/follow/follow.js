@@ -19,6 +19,10 @@ const T = {
     live: "Обновляется автоматически", stopped: "Обращение закрыто.", none: "—", triage: "определяем",
     ch_webform: "портал", ch_email: "e-mail", ch_telegram: "Telegram", ch_phone: "телефон",
     attachments: "Вложения: {a}",
+    cancel: "Отменить обращение", cancel_ask: "Отменить обращение {n}?",
+    cancel_process: "Это процесс из нескольких этапов: все его открытые и запланированные этапы ({k}) будут остановлены.",
+    cancel_reason: "Причина (необязательно)", cancel_yes: "Да, отменить", cancel_no: "Не отменять",
+    cancel_done: "Обращение отменено.", steps: "Этапы", stage: "этап {n}",
   },
   en: {
     new_request: "New request", my_requests: "My requests", loading: "Loading…",
@@ -37,6 +41,10 @@ const T = {
     live: "Updates live", stopped: "The request is closed.", none: "—", triage: "being routed",
     ch_webform: "portal", ch_email: "e-mail", ch_telegram: "Telegram", ch_phone: "phone",
     attachments: "Attachments: {a}",
+    cancel: "Cancel request", cancel_ask: "Cancel request {n}?",
+    cancel_process: "This is a process of several steps: all its open and planned steps ({k}) will be stopped.",
+    cancel_reason: "Reason (optional)", cancel_yes: "Yes, cancel it", cancel_no: "Keep it",
+    cancel_done: "The request is cancelled.", steps: "Steps", stage: "stage {n}",
   },
 };
 
@@ -49,7 +57,7 @@ let csrf = "";
 let current = null;   // the ticket view on screen
 let timer = null;
 let delay = 2000;
-let source = null;    // {get, reply}: the two endpoints of the open ticket
+let source = null;    // {get, reply, cancel}: the endpoints of the open ticket
 
 function t(key, values) {
   let text = (T[lang] && T[lang][key]) || T.ru[key] || key;
@@ -108,6 +116,8 @@ function render(v) {
     p.hidden = false;
     p.textContent = v.message_status === "queued" ? t("queued") : t("failed", { e: v.error || v.message_status });
     $("reply").hidden = true;
+    $("cancel-box").hidden = true;
+    $("steps-box").hidden = true;
     return;
   }
   $("t-pending").hidden = true;
@@ -164,8 +174,41 @@ function render(v) {
   $("rating-given").hidden = !v.rating;
   $("rating-given").textContent = v.rating ? t("rated", { n: v.rating }) : "";
   $("reply").hidden = !v.can_reply;
+  renderCancel(v);
+  renderSteps(v.steps || []);
   $("reply-label").textContent = v.status === "resolved" || v.status === "closed" ? t("reply_reopen") : t("reply");
   $("live").textContent = v.final ? t("stopped") : t("live");
+}
+
+const FINISHED = ["resolved", "closed"];
+
+function renderCancel(v) {
+  // The button shows while the request may be cancelled; an open confirm survives a re-draw.
+  $("cancel-box").hidden = !v.can_cancel;
+  if (!v.can_cancel) $("cancel-form").hidden = true;
+  $("cancel").hidden = !$("cancel-form").hidden;
+  $("cancel-ask").textContent = t("cancel_ask", { n: v.number });
+  const left = (v.steps || []).filter((s) => !FINISHED.includes(s.status)).length;
+  $("cancel-process").hidden = !left;
+  $("cancel-process").textContent = t("cancel_process", { k: left });
+}
+
+function renderSteps(steps) {
+  $("steps-box").hidden = !steps.length;
+  const list = $("steps");
+  list.replaceChildren();
+  for (const s of steps) {
+    const li = document.createElement("li");
+    li.className = s.status;
+    li.dataset.number = s.number;
+    const status = document.createElement("span");
+    status.className = "step-status";
+    status.textContent = " — " + s.status_name[lang];
+    const what = s.service ? named(s.service) : s.subject;
+    li.append(document.createTextNode(
+      s.number + " · " + what + " · " + named(s.team) + " (" + t("stage", { n: (s.stage || 0) + 1 }) + ")"), status);
+    list.append(li);
+  }
 }
 
 function schedule(ms) {
@@ -189,8 +232,10 @@ async function poll() {
   if (!v.final) schedule(delay);               // a closed request says nothing more
 }
 
-function open(get, reply) {
-  source = { get, reply };
+function open(get, reply, cancel) {
+  $("cancel-form").hidden = true;
+  $("cancel-done").hidden = true;
+  source = { get, reply, cancel };
   current = null;
   delay = 2000;
   poll();
@@ -229,6 +274,36 @@ $("reply").addEventListener("submit", async (ev) => {
   } else {
     problem(t("error", { e: detail(res) }));
   }
+});
+
+$("cancel").addEventListener("click", () => {
+  $("cancel-form").hidden = false;
+  $("cancel").hidden = true;
+  $("cancel-reason").focus();
+});
+
+$("cancel-no").addEventListener("click", () => {
+  $("cancel-form").hidden = true;
+  $("cancel").hidden = false;
+});
+
+$("cancel-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (!source) return;
+  const reason = $("cancel-reason").value.trim();
+  $("cancel-yes").disabled = true;
+  const res = await api(source.cancel, { method: "POST", body: JSON.stringify(reason ? { reason } : {}) });
+  $("cancel-yes").disabled = false;
+  if (res.status === 200) {
+    $("cancel-reason").value = "";
+    $("cancel-form").hidden = true;
+    $("cancel-done").hidden = false;
+    problem("");
+  } else {
+    problem(t("error", { e: detail(res) }));
+  }
+  delay = 1000;
+  schedule(0);   // the request is closed (or was already): show it as it is now
 });
 
 // --- My requests -------------------------------------------------------------------------
@@ -276,7 +351,7 @@ async function route() {
   if (number) {
     $("back").hidden = false;
     const base = "/api/v1/portal/tickets/" + encodeURIComponent(number);
-    open(base, base + "/replies");
+    open(base, base + "/replies", base + "/cancel");
     return;
   }
   const res = await api("/api/v1/portal/tickets");
@@ -325,7 +400,7 @@ if (statusMode) {
   const m = encodeURIComponent(params.get("m"));
   const key = encodeURIComponent(params.get("key"));
   const base = "/api/v1/messages/" + m;
-  open(base + "/conversation?key=" + key, base + "/replies?key=" + key);
+  open(base + "/conversation?key=" + key, base + "/replies?key=" + key, base + "/cancel?key=" + key);
 } else {
   startMy();
 }
