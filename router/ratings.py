@@ -62,10 +62,14 @@ def page_url(public_url: str, secret: bytes, ticket_id: int) -> str:
 
 
 def open_for_rating(ticket: Ticket, *, grace_days: int, now: datetime) -> bool:
-    """Resolved (or closed after it) and still within the reopen window."""
+    """Resolved (or closed after it) and still within the reopen window.
+
+    A ticket closed without a resolution (the requester cancelled it, a lead closed it as not
+    needed) has no `resolved_at` and asks for no rating: there is no solution to rate.
+    """
     if ticket.status not in ("resolved", "closed") or ticket.merged_into_id is not None:
         return False
-    finished = ticket.resolved_at or ticket.closed_at
+    finished = ticket.resolved_at
     return finished is not None and now - finished <= timedelta(days=grace_days)
 
 

@@ -630,5 +630,6 @@ def test_my_requests_cancels_a_process_with_its_steps(client: TestClient, runtim
     view = client.get(f"/api/v1/portal/tickets/{number}").json()
     assert view["can_cancel"] is False and view["final"] is True
     assert {s["status"] for s in view["steps"]} == {"closed"}
+    assert view["rating_urls"] is None  # cancelled, not solved: nothing to rate
     again = client.post(url, headers=csrf)
     assert again.status_code == 409 and again.json()["error"] == "not_cancellable"
