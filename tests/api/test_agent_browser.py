@@ -6,7 +6,6 @@ One browser for the module. Set OKNO_SCREENSHOT_DIR=docs to refresh the README's
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +21,9 @@ from models.types import Attachment, Channel, IncomingMessage
 from router import suggestions as proactive
 from router.intake import Intake
 from router.runtime import Runtime
-from tests.api.test_portal_browser import ARGS, CHROMIUM
 from tests.conftest import drain
 from tests.router.analytics_history import seed_suggestions
+from tests.support.browser import chromium
 from tests.support.workflow import make_staff, make_ticket
 
 REQUESTER = "m.kovaleva@corp.example.com"
@@ -32,13 +31,8 @@ REQUESTER = "m.kovaleva@corp.example.com"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (scripts/setup-system-deps.sh installs it)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

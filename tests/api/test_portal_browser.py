@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,30 +16,21 @@ from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sends import enqueue_send
 from router.status_link import page_url
 from tests.conftest import drain
+from tests.support.browser import chromium
 from tests.support.workflow import make_staff
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    if not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (scripts/setup-system-deps.sh installs it)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(locale="ru-RU")
-        yield context.new_page()
-        browser.close()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="ru-RU")
+    yield context.new_page()
+    context.close()
 
 
 def test_portal_submits_request_and_shows_ticket(

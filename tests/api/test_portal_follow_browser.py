@@ -7,18 +7,13 @@ start); each test makes its own tickets. The screenshots in docs/ are taken here
 from __future__ import annotations
 
 import re
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from api.app import create_app
 from models.db import (
     Employee,
     EmployeeAddress,
@@ -35,10 +30,9 @@ from router.intake import Intake
 from router.lifecycle import actions
 from router.runtime import Runtime, build_runtime, use_runtime
 from router.status_link import page_url
-from tests.api.conftest import free_port
-from tests.api.test_portal_browser import ARGS, CHROMIUM
 from tests.api.test_portal_follow import SIGN_IN_LINK, Relay
 from tests.conftest import CATALOG, ROOT, drain, make_settings
+from tests.support.browser import chromium, free_port, serving
 from tests.support.workflow import Staff, make_staff, make_ticket
 
 DOCS = ROOT / "docs"
@@ -84,30 +78,14 @@ def runtime(
 
 @pytest.fixture(scope="module")
 def server(runtime: Runtime) -> Iterator[str]:
-    port = free_port()
-    runtime.settings.public_url = f"http://127.0.0.1:{port}"
-    app = create_app(runtime)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield runtime.settings.public_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(runtime) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (scripts/setup-system-deps.sh installs it)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from redis import Redis
 from sqlalchemy import select
 
-from api.app import create_app
 from models.db import InboundMessage, Ticket, TicketMessage, session_scope
 from models.knowledge import KnowledgeArticle
 from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime, use_runtime
-from tests.api.conftest import free_port
-from tests.api.test_portal_browser import ARGS, CHROMIUM
 from tests.conftest import CATALOG, drain, make_settings
+from tests.support.browser import chromium, serving
 from tests.support.portal_model import train_into
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
@@ -73,30 +67,14 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
 
 @pytest.fixture(scope="module")
 def server(runtime: Runtime) -> Iterator[str]:
-    port = free_port()
-    runtime.settings.public_url = f"http://127.0.0.1:{port}"
-    app = create_app(runtime)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield runtime.settings.public_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(runtime) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (scripts/setup-system-deps.sh installs it)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
