@@ -5,15 +5,11 @@ Real intake, real jobs (drained in-process), a real SMTP relay catching the sign
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from email import policy
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -33,8 +29,8 @@ from router.intake import Intake
 from router.lifecycle import actions, moves, process_cancel
 from router.runtime import Runtime
 from router.status_link import status_key
-from tests.api.conftest import free_port
 from tests.conftest import drain
+from tests.support.mail import Relay, relaying
 from tests.support.workflow import Staff, make_staff, make_ticket
 
 ANNA = "anna@corp.example.com"
@@ -44,29 +40,10 @@ CHAT = "700100200"
 SIGN_IN_LINK = re.compile(r"https?://[^\s<>\"]+/my/sign-in/[A-Za-z0-9_\-]+")
 
 
-class Relay:
-    def __init__(self) -> None:
-        self.mails: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        self.mails.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def text(self, index: int = -1) -> str:
-        body = self.mails[index].get_body(preferencelist=("plain",))
-        assert body is not None
-        return str(body.get_content())  # type: ignore[attr-defined]
-
-
 @pytest.fixture
-def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
-    relay, port = Relay(), free_port()
-    controller = Controller(relay, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
-    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
-    yield relay
-    controller.stop()
+def relay() -> Iterator[Relay]:
+    with relaying() as box:
+        yield box
 
 
 @pytest.fixture
@@ -530,8 +507,8 @@ def test_the_sign_in_mail_reaches_a_real_smtp_server(
     client.post("/api/v1/portal/sign-in", json={"email": ANNA})
     drain(runtime)
 
-    assert len(relay.mails) == 1
-    mail = relay.mails[0]
+    assert len(relay.messages) == 1
+    mail = relay.messages[0]
     assert mail["To"] == ANNA and "My requests" in str(mail["Subject"])
     link = SIGN_IN_LINK.search(relay.text())
     assert link is not None

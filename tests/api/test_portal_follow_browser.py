@@ -1,17 +1,17 @@
 """Following a request in a real browser (Debian's Chromium, Playwright) against a live server.
 
 One browser, one server, one runtime and one SMTP relay for the module (they are slow to
-start); each test makes its own tickets. The screenshots in docs/ are taken here.
+start); each test makes its own tickets. OKNO_SCREENSHOT_DIR=docs retakes the screenshots in docs/.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from models.db import (
@@ -30,26 +30,29 @@ from router.intake import Intake
 from router.lifecycle import actions
 from router.runtime import Runtime, build_runtime, use_runtime
 from router.status_link import page_url
-from tests.api.test_portal_follow import SIGN_IN_LINK, Relay
+from tests.api.test_portal_follow import SIGN_IN_LINK
 from tests.conftest import CATALOG, ROOT, drain, make_settings
-from tests.support.browser import chromium, free_port, serving
+from tests.support.browser import chromium, serving
+from tests.support.mail import Relay, relaying
 from tests.support.workflow import Staff, make_staff, make_ticket
 
-DOCS = ROOT / "docs"
+
+def shot(page: Any, name: str) -> None:
+    """Screenshots go to docs/ only when asked (OKNO_SCREENSHOT_DIR=docs): a test run leaves the
+    tree as it found it."""
+    target = os.environ.get("OKNO_SCREENSHOT_DIR")
+    if target:
+        page.screenshot(path=str(ROOT / target / name), full_page=True)
+
+
 ANNA = "anna.smirnova@corp.example.com"
 TIMEOUT = 30_000
 
 
 @pytest.fixture(scope="module")
 def relay() -> Iterator[Relay]:
-    box, port = Relay(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
-        env.setenv("OKNO_SMTP_RELAY_PORT", str(port))
+    with relaying() as box:
         yield box
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +189,7 @@ def test_status_page_follows_the_request_live_then_rates_and_replies(
     has_text(page, "#t-status", "решено")
     has_text(page, "#conversation", "каб. 214")
     page.wait_for_selector("#rating-links a.rate[data-n='5']", timeout=TIMEOUT)
-    page.screenshot(path=str(DOCS / "portal-status.png"), full_page=True)
+    shot(page, "portal-status.png")
 
     page.click("#rating-links a.rate[data-n='5']")  # the one-tap rating page of router/ratings
     has_text(page, "body", "5 из 5")
@@ -267,7 +270,7 @@ def test_sign_in_link_from_the_mail_opens_my_requests_and_a_reply_from_there(
             make_ticket(session, channel=channel, requester=address, subject=subject, text=text)
         session.commit()
     submit(runtime, "other", "Чужое обращение.", sender="someone.else@corp.example.com")
-    before = len(relay.mails)
+    before = len(relay.messages)
 
     page.goto(server + "/my")
     page.wait_for_selector("#signin-email", state="visible", timeout=TIMEOUT)
@@ -275,7 +278,7 @@ def test_sign_in_link_from_the_mail_opens_my_requests_and_a_reply_from_there(
     page.click("#signin-send")
     page.wait_for_selector("#signin-done", state="visible", timeout=TIMEOUT)
     drain(runtime)
-    assert len(relay.mails) == before + 1
+    assert len(relay.messages) == before + 1
     link = SIGN_IN_LINK.search(relay.text())
     assert link is not None
 
@@ -290,7 +293,7 @@ def test_sign_in_link_from_the_mail_opens_my_requests_and_a_reply_from_there(
         "#tickets tbody tr td:nth-child(5)", "t => t.map(x => x.textContent)"
     )
     assert set(channels) == {"Telegram", "e-mail", "портал", "телефон"}
-    page.screenshot(path=str(DOCS / "portal-my-requests.png"), full_page=True)
+    shot(page, "portal-my-requests.png")
 
     page.click("text=EN")
     has_text(page, "#list h1", "My requests")

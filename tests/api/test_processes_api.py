@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -24,37 +23,16 @@ from router.intake import Intake
 from router.runtime import Runtime
 from scripts.cli import main
 from tests.conftest import drain
-from tests.support.mail import HELPDESK, free_port
+from tests.support.mail import HELPDESK, Relay, free_port, relaying
 from tests.support.workflow import REQUESTER, Staff, make_staff
 
 FIELDS = {"start_date": "2027-01-11", "position": "Analyst", "manager_email": REQUESTER}
 
 
-class Sink:
-    """The company relay: keeps every mail it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
-
-    def texts(self) -> list[str]:
-        return [str(m.get_body(("plain",)).get_content()) for m in self.messages]  # type: ignore[union-attr]
-
-
 @pytest.fixture
-def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
-    handler, port = Sink(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
-    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
-    yield handler
-    controller.stop()
+def sink() -> Iterator[Relay]:
+    with relaying() as box:
+        yield box
 
 
 @pytest.fixture
@@ -123,7 +101,7 @@ def test_who_may_start_and_what_must_be_given(client: TestClient, staff: Staff) 
 
 
 def test_email_requester_gets_one_mail_per_milestone(
-    client: TestClient, runtime: Runtime, staff: Staff, sink: Sink
+    client: TestClient, runtime: Runtime, staff: Staff, sink: Relay
 ) -> None:
     parent = start(client, staff).json()
     drain(runtime)
@@ -291,7 +269,7 @@ def test_resolving_a_parent_over_open_steps_is_a_409_naming_them(
 
 
 def test_email_requester_cancels_by_replying_cancel(
-    client: TestClient, runtime: Runtime, staff: Staff, sink: Sink
+    client: TestClient, runtime: Runtime, staff: Staff, sink: Relay
 ) -> None:
     """A real reply through Okno's SMTP intake: "Отменить" over the quoted plan stops it all."""
     parent = start(client, staff).json()

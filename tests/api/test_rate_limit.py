@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from redis import Redis
 from sqlalchemy import func, select
@@ -16,8 +14,8 @@ from models.db import Employee, InboundMessage, NotificationRow, Ticket
 from models.types import Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import Runtime
-from tests.api.conftest import free_port
 from tests.conftest import drain
+from tests.support.mail import Relay, relaying
 
 FORM = {"name": "Иван", "email": "ivan@corp.example.com", "text": "Нужна справка"}
 
@@ -73,24 +71,10 @@ def test_the_defaults_are_on() -> None:
     assert settings.rate_limit_per_client > 0 and settings.rate_limit_per_requester > 0
 
 
-class Relay:
-    def __init__(self) -> None:
-        self.to: list[str] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        self.to += envelope.rcpt_tos
-        return "250 OK"
-
-
 @pytest.fixture
-def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
-    relay, port = Relay(), free_port()
-    controller = Controller(relay, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
-    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
-    yield relay
-    controller.stop()
+def relay() -> Iterator[Relay]:
+    with relaying() as box:
+        yield box
 
 
 def test_automatic_mail_goes_only_to_employees_and_the_organisations_domains(
@@ -112,7 +96,7 @@ def test_automatic_mail_goes_only_to_employees_and_the_organisations_domains(
         forged.model_copy(update={"external_id": "bob", "sender_address": "bob@partner.example"})
     )
     drain(runtime)
-    assert sorted(relay.to) == [
+    assert sorted(relay.recipients) == [
         "bob@partner.example",
         "ivan@corp.example.com",
         "olga@msk.corp.example.com",

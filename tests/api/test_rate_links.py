@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import email
 import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from email import policy
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -23,9 +19,9 @@ from router.intake import Intake
 from router.lifecycle import actions
 from router.runtime import Runtime
 from router.sends import enqueue_send
-from tests.api.conftest import free_port
 from tests.channels.phone.phone_servers import SmsGateway, hmac_header, serve_gateway
 from tests.conftest import drain
+from tests.support.mail import Relay, relaying
 from tests.support.workflow import Staff, make_staff, make_ticket
 
 ANNA = "anna@corp.example.com"
@@ -35,29 +31,10 @@ WEBHOOK_SECRET = "pbx-webhook-secret-5c1f9a7e3d"
 RATE_LINK = re.compile(r"https?://[^\s<>\"]+/rate/[0-9]+\.[0-9a-f]{16}(?:/[1-5])?")
 
 
-class Relay:
-    def __init__(self) -> None:
-        self.mails: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-        self.mails.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def text(self, index: int = -1) -> str:
-        body = self.mails[index].get_body(preferencelist=("plain",))
-        assert body is not None
-        return str(body.get_content())  # type: ignore[attr-defined]
-
-
 @pytest.fixture
-def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
-    relay, port = Relay(), free_port()
-    controller = Controller(relay, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
-    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
-    yield relay
-    controller.stop()
+def relay() -> Iterator[Relay]:
+    with relaying() as box:
+        yield box
 
 
 @pytest.fixture
@@ -238,7 +215,7 @@ def test_a_low_rating_tells_the_team_lead(
     client.get(f"/rate/{token}/1")
     client.get(f"/rate/{token}/2")  # still low: the lead heard already
     drain(runtime)
-    to_lead = [m for m in relay.mails if m["To"] == staff.lead.email]
+    to_lead = [m for m in relay.messages if m["To"] == staff.lead.email]
     assert len(to_lead) == 1
     assert "1 из 5" in str(to_lead[0].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
 

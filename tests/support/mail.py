@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import email
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from email import policy
 from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
 
 from models.types import AcceptResult, IncomingMessage, MessageStatus
 
@@ -18,6 +26,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class Relay:
+    """The company's SMTP relay as far as Okno can tell: it keeps every mail it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.recipients += envelope.rcpt_tos
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def text(self, index: int = -1) -> str:
+        body = self.messages[index].get_body(preferencelist=("plain",))
+        assert body is not None
+        return str(body.get_content())  # type: ignore[attr-defined]
+
+    def texts(self) -> list[str]:
+        return [self.text(index) for index in range(len(self.messages))]
+
+
+@contextmanager
+def relaying() -> Iterator[Relay]:
+    """A local relay on a free port, with Okno's e-mail channel pointed at it (OKNO_SMTP_RELAY_*)."""
+    box, port = Relay(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
+            env.setenv("OKNO_SMTP_RELAY_PORT", str(port))
+            yield box
+    finally:
+        controller.stop()
 
 
 def fixture_bytes(name: str) -> bytes:

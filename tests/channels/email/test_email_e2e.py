@@ -9,10 +9,8 @@ import smtplib
 import subprocess
 from collections.abc import Iterator
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
@@ -24,35 +22,17 @@ from models.types import Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import Runtime
 from tests.conftest import drain
-from tests.support.mail import HELPDESK, Dovecot, free_port
-
-
-class Sink:
-    """The company relay, as far as Okno can tell: it keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
+from tests.support.mail import HELPDESK, Dovecot, Relay, free_port, relaying
 
 
 @pytest.fixture
-def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
-    handler, port = Sink(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("OKNO_SMTP_RELAY_HOST", "127.0.0.1")
-    monkeypatch.setenv("OKNO_SMTP_RELAY_PORT", str(port))
-    yield handler
-    controller.stop()
+def sink() -> Iterator[Relay]:
+    with relaying() as box:
+        yield box
 
 
 @pytest.fixture
-def smtp_port(runtime: Runtime, sink: Sink) -> Iterator[int]:
+def smtp_port(runtime: Runtime, sink: Relay) -> Iterator[int]:
     port = free_port()
     controller = make_controller(
         Intake(runtime), load_email_settings(), host="127.0.0.1", port=port
@@ -95,7 +75,7 @@ def reply_to(original: email.message.Message, body: str, **headers: str) -> Emai
 
 
 def test_swaks_mail_becomes_ticket_reply_threads_and_ooo_does_not_loop(
-    runtime: Runtime, sink: Sink, smtp_port: int
+    runtime: Runtime, sink: Relay, smtp_port: int
 ) -> None:
     swaks(
         smtp_port,
@@ -139,7 +119,7 @@ def test_swaks_mail_becomes_ticket_reply_threads_and_ooo_does_not_loop(
 
 
 def test_mail_dropped_into_dovecot_becomes_ticket(
-    runtime: Runtime, sink: Sink, dovecot: Dovecot
+    runtime: Runtime, sink: Relay, dovecot: Dovecot
 ) -> None:
     box = ImapMailbox(
         host=dovecot.host,
@@ -178,7 +158,7 @@ def test_mail_dropped_into_dovecot_becomes_ticket(
     assert "registered" in created.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
-def test_web_form_requester_gets_the_mail_too(runtime: Runtime, sink: Sink) -> None:
+def test_web_form_requester_gets_the_mail_too(runtime: Runtime, sink: Relay) -> None:
     Intake(runtime).accept(
         IncomingMessage(
             channel=Channel.webform,
