@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from classifier.bench import oracle_coverage
+from classifier.bench import _reference_scores, oracle_coverage
+from classifier.bench_data import BenchSet
+from classifier.dataset import Dataset
+from classifier.metrics import class_metrics
 from scripts.model_cli import bench_classifier
 from tests.classifier.conftest import synthetic_rows
 
@@ -97,3 +100,28 @@ def test_the_command_line_gives_the_numbers_of_the_bench(tmp_path: Path) -> None
     got = json.loads(result.stdout)
     for key in ("accuracy", "macro_f1", "coverage", "precision_on_covered"):
         assert got[key] == measured[key], key
+
+
+class _Fixed:
+    """A fitted-pipeline stand-in whose scores are given."""
+
+    def __init__(self, classes: list[str], scores: np.ndarray) -> None:
+        self.classes_ = np.array(classes)
+        self.scores = scores
+
+    def decision_function(self, texts: list[str]) -> np.ndarray:
+        return self.scores
+
+
+def test_reference_macro_f1_is_ours_over_the_test_classes() -> None:
+    # Class "c" is known from training but absent from the test set; the reference predicts it
+    # once. Ours (classifier.metrics) averages over the test set's classes; so must the reference.
+    labels = ["a", "a", "b", "b"]
+    predicted = ["a", "c", "b", "b"]
+    classes = ["a", "b", "c"]
+    scores = np.eye(3)[[classes.index(p) for p in predicted]]
+    test = Dataset(texts=["w", "x", "y", "z"], labels=labels, extras=[{}] * 4)
+    bench = BenchSet("tiny", train=test, test=test, service_team={})
+    _, quality = _reference_scores(_Fixed(classes, scores), bench)  # type: ignore[arg-type]
+    assert quality["macro_f1"] == class_metrics(labels, predicted)["macro_f1"]
+    assert quality["macro_f1"] == round((2 / 3 + 1.0) / 2, 4)
