@@ -13,7 +13,6 @@ from models.db import (
     EmployeeAddress,
     InboundMessage,
     NotificationRow,
-    Team,
     Ticket,
     TicketLink,
 )
@@ -26,7 +25,7 @@ from router.lifecycle import process_cancel
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.processes import fan_out, followed, plan_text, service_row
 from router.lifecycle.records import add_message, add_ticket, record_event
-from router.lifecycle.sla_plan import requester_timezone
+from router.lifecycle.sla_plan import requester_timezone, team_info
 from router.lifecycle.states import move
 from router.rating_replies import rated_by_reply, sms_rated_ticket
 from router.routing import Decision, decide
@@ -217,7 +216,7 @@ def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str
     if ticket.service_code is None:
         return texts.render("created_triage", lang, number=ticket.number, **due)
     service = service_row(ticket.service_code, session)
-    team = session.scalar(select(Team).where(Team.code == ticket.team_code))
+    team = team_info(ticket.team_code, session=session)
     child_text = plan_text(ticket, session=session)
     return texts.render(
         "created",

@@ -19,6 +19,7 @@ from channels.registry import Registry
 from classifier.registry import ModelRegistry
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings
+from router import catalog_cache  # its listeners clear the cache on catalogue writes
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def use_runtime(runtime: Runtime | None) -> None:
     """Make `runtime` the one jobs in this process use (workers, tests)."""
     global _current
     _current = runtime
+    catalog_cache.clear()  # another database, another catalogue
 
 
 def current() -> Runtime:
