@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from models.db import (
@@ -87,19 +87,22 @@ def find_employee(message: IncomingMessage, *, session: Session) -> Employee | N
     return found if found is not None and found.active else None
 
 
+# Built once: every message looks its sender up.
+_BY_ADDRESS = select(EmployeeAddress).where(
+    EmployeeAddress.channel == bindparam("channel"), EmployeeAddress.address == bindparam("address")
+)
+_BY_EMAIL = select(Employee).where(func.lower(Employee.email) == bindparam("email"))
+
+
 def _lookup_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
     address = (message.sender_address or "").strip()
     if not address:
         return None
-    link = session.scalar(
-        select(EmployeeAddress).where(
-            EmployeeAddress.channel == message.channel.value, EmployeeAddress.address == address
-        )
-    )
+    link = session.scalar(_BY_ADDRESS, {"channel": message.channel.value, "address": address})
     if link is not None:
         return link.employee
     if "@" in address:
-        return session.scalar(select(Employee).where(func.lower(Employee.email) == address.lower()))
+        return session.scalar(_BY_EMAIL, {"email": address.lower()})
     if message.channel.value == "phone":
         # One number may be shared (a desk phone): an active holder wins over a former one.
         return session.scalar(

@@ -37,6 +37,7 @@ class Runtime:
     embedded_redis: Any = None
     _queues: dict[str, Queue] = field(default_factory=dict)
     _models: Any = None
+    _secret: bytes | None = None
 
     def queue(self, name: str) -> Queue:
         if name not in self._queues:
@@ -61,7 +62,9 @@ class Runtime:
         """The key that signs status links: from settings, or made once and kept in data_dir."""
         if self.settings.secret_key is not None:
             return self.settings.secret_key.get_secret_value().encode()
-        return _local_secret(self.settings.data_dir)
+        if self._secret is None:  # read once: every status link is signed with it
+            self._secret = _local_secret(self.settings.data_dir)
+        return self._secret
 
     def close(self) -> None:
         self.engine.dispose()
