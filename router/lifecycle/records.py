@@ -46,9 +46,6 @@ EVENT_KINDS = frozenset(
 )
 
 
-NEW_CLOCKS = "_okno_new_clocks"
-
-
 def format_number(ticket_id: int) -> str:
     return f"{TICKET_PREFIX}{ticket_id:06d}"
 
@@ -58,9 +55,6 @@ def add_ticket(ticket: Ticket, *, session: Session, actor: str = "system") -> Ti
     session.add(ticket)
     session.flush()
     ticket.number = format_number(ticket.id)
-    # Nothing in the database belongs to a ticket just inserted: its SLA clocks are the ones
-    # this unit of work adds (router/lifecycle/sla_clocks.clocks_of), no query needed.
-    setattr(ticket, NEW_CLOCKS, {})  # noqa: B010
     record_event(
         ticket,
         "created",

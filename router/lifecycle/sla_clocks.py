@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Service, SlaClock, Ticket
 from router.lifecycle.calendar import Calendar, add_working, always, working_between
-from router.lifecycle.records import NEW_CLOCKS, record_event
+from router.lifecycle.records import record_event
 from router.lifecycle.sla_plan import CLOCKS, Plan, load_calendar, plan_for
 
 RESPONSE, RESOLUTION = CLOCKS
@@ -25,9 +25,6 @@ RESPONSE, RESOLUTION = CLOCKS
 def clocks_of(ticket: Ticket, *, session: Session) -> dict[str, SlaClock]:
     if ticket.id is None:
         return {}
-    fresh: dict[str, SlaClock] | None = getattr(ticket, NEW_CLOCKS, None)
-    if fresh is not None:  # inserted by this unit of work: only its own clocks exist
-        return {name: fresh[name] for name in CLOCKS if name in fresh}
     rows = {
         r.clock: r for r in session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))
     }
@@ -113,9 +110,6 @@ def _start(
         warned_cycle=-1,
     )
     session.add(clock)
-    fresh: dict[str, SlaClock] | None = getattr(ticket, NEW_CLOCKS, None)
-    if fresh is not None:
-        fresh[name] = clock
     if ticket.sla_paused_at is None:
         clock.running_since = start
         clock.due_at = add_working(plan.calendar, start, target)

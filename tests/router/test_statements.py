@@ -20,11 +20,11 @@ from tests.support.messages import form
 # status-page send recorded in the ticket's own transaction (no claim, re-read, second commit),
 # one UPDATE of the message row, both priority factors in one read, no threading query for
 # the "created" message (nothing was sent on a ticket that did not exist).
-# Issue #20, round 2 (19): teams, calendars, the default calendar, priority factors and "any
+# Issue #20, round 2: teams, calendars, the default calendar, priority factors and "any
 # webhook subscription?" cached per process (router/catalog_cache.py); the next send in line
-# read in the ticket's transaction instead of a second one; no SLA clock query for a ticket
-# inserted in the same unit of work (18); the chosen service read once per session (17).
-NEW_TICKET_STATEMENTS = 17
+# read in the ticket's transaction instead of a second one (19);
+# the chosen service read once per session (18).
+NEW_TICKET_STATEMENTS = 18
 
 
 @contextmanager
