@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -66,7 +67,10 @@ def cached(key: str, load: Callable[[], T]) -> T:
 
 
 def clear() -> None:
+    """Forget everything, the last version seen included (a new runtime: another Redis)."""
+    global _seen_version, _synced_at
     _store.clear()
+    _seen_version, _synced_at = None, 0.0
 
 
 def sync(redis: Any) -> None:
@@ -96,7 +100,9 @@ def bump(redis: Any | None = None) -> None:
     if redis is None:
         return
     try:
-        redis.incr(VERSION_KEY)
+        # A fresh token, not a counter: a Redis that lost its data (restart, flush) and counts
+        # from 1 again would repeat a value some process has already seen.
+        redis.set(VERSION_KEY, uuid.uuid4().hex)
     except Exception as exc:  # their cache stays until Redis is back and the next write bumps
         log.warning("catalogue version not bumped in Redis (%s)", exc)
 

@@ -49,6 +49,19 @@ def test_a_write_in_another_process_is_seen_through_the_version_key(runtime: Run
     assert _team_name(runtime, code) == "Elsewhere"
 
 
+def test_a_version_seen_before_a_redis_flush_is_not_mistaken_for_the_next(runtime: Runtime) -> None:
+    """Redis lost its data (restart, flush) after this process saw a version: the next bump
+    must still differ from what was seen, or the stale rows would stay."""
+    catalog_cache.bump(runtime.redis)
+    catalog_cache.sync(runtime.redis)
+    runtime.redis.delete(catalog_cache.VERSION_KEY)
+    catalog_cache._store["teams"] = {}
+    catalog_cache.bump(runtime.redis)  # another process, after the flush
+    catalog_cache._store["teams"] = {}  # this one still holds the old rows
+    catalog_cache.sync(runtime.redis)
+    assert "teams" not in catalog_cache._store
+
+
 def test_a_commit_that_touches_the_catalogue_bumps_the_version(runtime: Runtime) -> None:
     before = runtime.redis.get(catalog_cache.VERSION_KEY)
     with session_scope(runtime.sessions) as session:
