@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
-from router import inbound, notify, ordering, recipients
+from router import catalog_cache, inbound, notify, ordering, recipients
 from router.runtime import Runtime, current
-from router.sends import enqueue_send, hand_off, retry_later, send_job_id
+from router.sends import enqueue_send, hand_off, hand_on, retry_later, send_job_id
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def process_message(message_id: int) -> str | None:
     """Thread or route one stored message; safe to run twice (the second run finds it done)."""
     runtime = current()
+    catalog_cache.sync(runtime.redis)
     with session_scope(runtime.sessions) as session:
         row = session.get(InboundMessage, message_id, with_for_update=True)
         if row is None:
@@ -35,13 +36,17 @@ def process_message(message_id: int) -> str | None:
         )
         ids, number = outcome.notification_ids, outcome.ticket.number if outcome.ticket else None
         local = _try_local(runtime, outcome.notifications[0], session) if ids else None
+        # Read before the commit that makes the send visible as ended (no one can see it
+        # pending, so no later send waits on it unseen): saves a transaction per message.
+        first = outcome.notifications[0] if local is not None else None
+        following = ordering.next_in_line(first, session=session) if first else None
     if local is None:
         deliver_first(runtime, ids)
     else:  # the first send was recorded with the ticket: what follows it goes as it would
         rest = ids[1:]
         enqueue_send(runtime, local)
         enqueue_send(runtime, rest)
-        hand_off(runtime, ids[0], queued=rest)
+        hand_on(runtime, ids[0], following, queued=rest)
     return number
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from models.db import NotificationRow
@@ -18,19 +18,37 @@ UNSENT = ("pending", "sending")
 FINAL = frozenset({"sent", "failed", "suppressed"})
 
 
-def _same_line(row: NotificationRow) -> Select[Any]:
-    return select(NotificationRow.id).where(
-        NotificationRow.ticket_id == row.ticket_id,
-        NotificationRow.channel == row.channel,
-        NotificationRow.recipient == row.recipient,
-    )
+# Built once (every send asks both; building the statement cost more than running it).
+_LINE = (
+    NotificationRow.ticket_id == bindparam("ticket_id"),
+    NotificationRow.channel == bindparam("channel"),
+    NotificationRow.recipient == bindparam("recipient"),
+)
+_EARLIER = (
+    select(NotificationRow.id)
+    .where(*_LINE, NotificationRow.id < bindparam("id"), NotificationRow.status.in_(UNSENT))
+    .limit(1)
+)
+_NEXT = (
+    select(NotificationRow.id)
+    .where(*_LINE, NotificationRow.id > bindparam("id"), NotificationRow.status == "pending")
+    .order_by(NotificationRow.id)
+    .limit(1)
+)
+
+
+def _params(row: NotificationRow) -> dict[str, Any]:
+    return {
+        "ticket_id": row.ticket_id,
+        "channel": row.channel,
+        "recipient": row.recipient,
+        "id": row.id,
+    }
 
 
 def earlier_unsent(row: NotificationRow, *, session: Session) -> bool:
-    query = _same_line(row).where(NotificationRow.id < row.id, NotificationRow.status.in_(UNSENT))
-    return session.scalar(query.limit(1)) is not None
+    return session.scalar(_EARLIER, _params(row)) is not None
 
 
 def next_in_line(row: NotificationRow, *, session: Session) -> int | None:
-    query = _same_line(row).where(NotificationRow.id > row.id, NotificationRow.status == "pending")
-    return session.scalar(query.order_by(NotificationRow.id).limit(1))
+    return session.scalar(_NEXT, _params(row))

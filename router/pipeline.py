@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from models.db import (
@@ -13,7 +13,6 @@ from models.db import (
     EmployeeAddress,
     InboundMessage,
     NotificationRow,
-    Team,
     Ticket,
     TicketLink,
 )
@@ -26,7 +25,7 @@ from router.lifecycle import process_cancel
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.processes import fan_out, followed, plan_text, service_row
 from router.lifecycle.records import add_message, add_ticket, record_event
-from router.lifecycle.sla_plan import requester_timezone
+from router.lifecycle.sla_plan import requester_timezone, team_info
 from router.lifecycle.states import move
 from router.rating_replies import rated_by_reply, sms_rated_ticket
 from router.routing import Decision, decide
@@ -88,19 +87,22 @@ def find_employee(message: IncomingMessage, *, session: Session) -> Employee | N
     return found if found is not None and found.active else None
 
 
+# Built once: every message looks its sender up.
+_BY_ADDRESS = select(EmployeeAddress).where(
+    EmployeeAddress.channel == bindparam("channel"), EmployeeAddress.address == bindparam("address")
+)
+_BY_EMAIL = select(Employee).where(func.lower(Employee.email) == bindparam("email"))
+
+
 def _lookup_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
     address = (message.sender_address or "").strip()
     if not address:
         return None
-    link = session.scalar(
-        select(EmployeeAddress).where(
-            EmployeeAddress.channel == message.channel.value, EmployeeAddress.address == address
-        )
-    )
+    link = session.scalar(_BY_ADDRESS, {"channel": message.channel.value, "address": address})
     if link is not None:
         return link.employee
     if "@" in address:
-        return session.scalar(select(Employee).where(func.lower(Employee.email) == address.lower()))
+        return session.scalar(_BY_EMAIL, {"email": address.lower()})
     if message.channel.value == "phone":
         # One number may be shared (a desk phone): an active holder wins over a former one.
         return session.scalar(
@@ -217,7 +219,7 @@ def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str
     if ticket.service_code is None:
         return texts.render("created_triage", lang, number=ticket.number, **due)
     service = service_row(ticket.service_code, session)
-    team = session.scalar(select(Team).where(Team.code == ticket.team_code))
+    team = team_info(ticket.team_code, session=session)
     child_text = plan_text(ticket, session=session)
     return texts.render(
         "created",

@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Employee, Service
 from models.types import TRIAGE_TEAM, IncomingMessage
+from router.lifecycle.processes import service_row
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ def decide(
 def _service(code: str | None, *, session: Session) -> Service | None:
     if not code:
         return None
-    return session.scalar(select(Service).where(Service.code == code, Service.active.is_(True)))
+    found = service_row(code, session)  # memoised per session: the ticket reads it again
+    return found if found is not None and found.active else None
 
 
 # Words that carry no hint of what is needed: greetings, politeness, "a question", "it does

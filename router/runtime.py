@@ -19,6 +19,7 @@ from channels.registry import Registry
 from classifier.registry import ModelRegistry
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings
+from router import catalog_cache  # its listeners clear the cache on catalogue writes
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Runtime:
     embedded_redis: Any = None
     _queues: dict[str, Queue] = field(default_factory=dict)
     _models: Any = None
+    _secret: bytes | None = None
 
     def queue(self, name: str) -> Queue:
         if name not in self._queues:
@@ -60,7 +62,9 @@ class Runtime:
         """The key that signs status links: from settings, or made once and kept in data_dir."""
         if self.settings.secret_key is not None:
             return self.settings.secret_key.get_secret_value().encode()
-        return _local_secret(self.settings.data_dir)
+        if self._secret is None:  # read once: every status link is signed with it
+            self._secret = _local_secret(self.settings.data_dir)
+        return self._secret
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,6 +116,7 @@ def use_runtime(runtime: Runtime | None) -> None:
     """Make `runtime` the one jobs in this process use (workers, tests)."""
     global _current
     _current = runtime
+    catalog_cache.clear()  # another database, another catalogue
 
 
 def current() -> Runtime:

@@ -90,6 +90,13 @@ def hand_off(runtime: Runtime, notification_id: int, *, queued: Sequence[int] = 
     with session_scope(runtime.sessions) as session:
         row = session.get(NotificationRow, notification_id)
         following = ordering.next_in_line(row, session=session) if row is not None else None
+    hand_on(runtime, notification_id, following, queued=queued)
+
+
+def hand_on(
+    runtime: Runtime, notification_id: int, following: int | None, *, queued: Sequence[int] = ()
+) -> None:
+    """`hand_off` with the next in line already read (in the transaction that ended the send)."""
     if following is None or following in queued:  # already enqueued in its chain
         return
     job_id = f"{send_job_id(following)}-after-{notification_id}"

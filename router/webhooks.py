@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Employee, Ticket, TicketEvent, User, WebhookDelivery, WebhookSubscription
 from models.types import utcnow
+from router import catalog_cache
 from router.webhook_jobs import enqueue_deliveries
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ def enqueue_webhooks(*, session: Session, ticket: Ticket, event: TicketEvent) ->
         return []
     # No autoflush: reading subscribers must not write the caller's changes early (and take
     # SQLite's write lock before the caller commits).
+    if not catalog_cache.cached("webhooks-active", lambda: _any_active(session)):
+        return []
     with session.no_autoflush:
         found = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active))
         wanted = [(n, s) for s in found if _wants(s, ticket) for n in names if n in s.events]
@@ -55,6 +58,12 @@ def enqueue_webhooks(*, session: Session, ticket: Ticket, event: TicketEvent) ->
     if ids:
         _after_commit(session).extend(ids)
     return ids
+
+
+def _any_active(session: Session) -> bool:
+    with session.no_autoflush:
+        query = select(WebhookSubscription.id).where(WebhookSubscription.active).limit(1)
+        return session.scalar(query) is not None
 
 
 def _wants(sub: WebhookSubscription, ticket: Ticket) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from models.db import Branch, PriorityPolicy, Service, SlaCalendar, Team, Ticket
+from router import catalog_cache
 from router.lifecycle.calendar import ALWAYS, Calendar, add_working, always, parse_calendar
 
 CLOCKS = ("response", "resolution")
@@ -43,6 +44,10 @@ def load_calendar(code: str | None, *, session: Session) -> Calendar | None:
         return always()
     if not code:
         return None
+    return catalog_cache.cached(f"calendar:{code}", lambda: _load_calendar(code, session))
+
+
+def _load_calendar(code: str, session: Session) -> Calendar | None:
     row = session.scalar(select(SlaCalendar).where(SlaCalendar.code == code))
     return None if row is None else _parsed(code, json.dumps(row.spec, sort_keys=True))
 
@@ -82,8 +87,8 @@ def pick_calendar(
     *, session: Session, service: Service | None, team_code: str | None, branch: str | None
 ) -> Calendar:
     """Service's calendar, else the branch's, else the team's, else the default, else 24x7."""
-    branch_row = find_branch(branch, session=session)
-    team = session.scalar(select(Team).where(Team.code == team_code)) if team_code else None
+    branch_row = branch_info(branch, session=session)
+    team = team_info(team_code, session=session)
     for code in (
         service.calendar if service else None,
         branch_row.calendar if branch_row else None,
@@ -92,8 +97,55 @@ def pick_calendar(
         found = load_calendar(code, session=session)
         if found is not None:
             return found
-    default = session.scalar(select(SlaCalendar.code).where(SlaCalendar.is_default.is_(True)))
+    default = catalog_cache.cached(
+        "calendar-default",
+        lambda: session.scalar(select(SlaCalendar.code).where(SlaCalendar.is_default.is_(True))),
+    )
     return load_calendar(default, session=session) or always()
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    """What a new ticket reads of its team (a snapshot, cached per process)."""
+
+    code: str
+    name_ru: str
+    name_en: str
+    calendar: str | None
+
+
+@dataclass(frozen=True)
+class BranchInfo:
+    code: str
+    calendar: str | None
+    timezone: str | None
+
+
+def team_info(code: str | None, *, session: Session) -> TeamInfo | None:
+    if not code:
+        return None
+    return _teams(session).get(code)
+
+
+def _teams(session: Session) -> dict[str, TeamInfo]:
+    def load() -> dict[str, TeamInfo]:
+        rows = session.execute(select(Team.code, Team.name_ru, Team.name_en, Team.calendar))
+        return {c: TeamInfo(c, ru, en, cal) for c, ru, en, cal in rows}
+
+    return catalog_cache.cached("teams", load)
+
+
+def branch_info(name: str | None, *, session: Session) -> BranchInfo | None:
+    """`find_branch` as a cached snapshot (by code or either name, case-insensitive)."""
+    if not name:
+        return None
+    key = name.strip().lower()
+
+    def load() -> BranchInfo | None:
+        row = find_branch(name, session=session)
+        return None if row is None else BranchInfo(row.code, row.calendar, row.timezone)
+
+    return catalog_cache.cached(f"branch:{key}", load)
 
 
 def factors(priority: str, *, session: Session) -> tuple[float, float]:
@@ -108,8 +160,8 @@ def factors(priority: str, *, session: Session) -> tuple[float, float]:
 def _policies(session: Session) -> dict[str, tuple[float, float]]:
     """Every priority's factors, read once per unit of work (a handful of rows; a new ticket
     asks for two priorities, which was two statements)."""
-    found: dict[str, tuple[float, float]] | None = session.info.get("okno_priority_factors")
-    if found is None:
+
+    def load() -> dict[str, tuple[float, float]]:
         rows = session.execute(
             select(
                 PriorityPolicy.priority,
@@ -117,9 +169,9 @@ def _policies(session: Session) -> dict[str, tuple[float, float]]:
                 PriorityPolicy.resolution_factor,
             )
         )
-        found = {p: (r, s) for p, r, s in rows}
-        session.info["okno_priority_factors"] = found
-    return found
+        return {p: (r, s) for p, r, s in rows}
+
+    return catalog_cache.cached("priority-factors", load)
 
 
 def targets(service: Service | None, priority: str, *, session: Session) -> tuple[float, float]:
@@ -149,5 +201,7 @@ def requester_timezone(ticket: Ticket, *, session: Session) -> str | None:
     person = ticket.requester if ticket.requester_id else None
     if person is None:
         return None
-    branch = find_branch(person.branch, session=session)
-    return person.timezone or (branch.timezone if branch else None)
+    if person.timezone:
+        return person.timezone
+    branch = branch_info(person.branch, session=session)
+    return branch.timezone if branch else None
