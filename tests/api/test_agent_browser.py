@@ -5,7 +5,6 @@ One browser for the module. Set OKNO_SCREENSHOT_DIR=docs to refresh the README's
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from router.intake import Intake
 from router.runtime import Runtime
 from tests.conftest import drain
 from tests.router.analytics_history import seed_suggestions
-from tests.support.browser import chromium
+from tests.support.browser import chromium, shot
 from tests.support.workflow import make_staff, make_ticket
 
 REQUESTER = "m.kovaleva@corp.example.com"
@@ -42,11 +41,6 @@ def page(browser: Any) -> Iterator[Any]:
     )
     yield context.new_page()
     context.close()
-
-
-def shot(page: Any, tmp_path: Path, name: str) -> None:
-    target = Path(os.environ.get("OKNO_SCREENSHOT_DIR") or tmp_path)
-    page.screenshot(path=str(target / name), full_page=True)
 
 
 def backlog(runtime: Runtime) -> None:
@@ -107,7 +101,6 @@ def test_a_specialist_works_a_ticket_in_the_browser(
     page: Any,
     live_server: str,
     runtime: Runtime,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     staff = make_staff(runtime)
@@ -124,7 +117,7 @@ def test_a_specialist_works_a_ticket_in_the_browser(
         ticket = session.scalars(select(Ticket).where(Ticket.requester_address == REQUESTER)).one()
         number = str(ticket.number)
     assert page.locator("#queue-rows tr.overdue").count() == 1
-    shot(page, tmp_path, "agent-queue.png")
+    shot(page, "agent-queue.png")
 
     for _ in range(4):  # j/k move, Enter opens
         page.keyboard.press("j")
@@ -153,7 +146,7 @@ def test_a_specialist_works_a_ticket_in_the_browser(
     with page.expect_download() as download:
         page.click("text=паспорт.pdf")
     assert Path(download.value.path()).read_bytes() == b"%PDF-1.4 scan"
-    shot(page, tmp_path, "agent-ticket.png")
+    shot(page, "agent-ticket.png")
 
     page.select_option("#reassign-service", "hr_personal_data")
     page.fill("#reassign-reason", "Это смена персональных данных, не справка")
@@ -181,7 +174,7 @@ def test_a_specialist_works_a_ticket_in_the_browser(
     page.wait_for_selector("figure.chart svg")
     assert page.locator("figure.chart svg").count() == 5
     assert page.locator("article.suggestion").count() == 3
-    shot(page, tmp_path, "agent-analytics.png")
+    shot(page, "agent-analytics.png")
     page.click("article.suggestion[data-kind=recurring] >> text=Отклонить")
     page.wait_for_selector("article.suggestion[data-kind=recurring][data-state=dismissed]")
     with runtime.sessions() as session:

@@ -6,7 +6,6 @@ start); each test makes its own tickets. OKNO_SCREENSHOT_DIR=docs retakes the sc
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -31,19 +30,10 @@ from router.lifecycle import actions
 from router.runtime import Runtime, build_runtime, use_runtime
 from router.status_link import page_url
 from tests.api.test_portal_follow import SIGN_IN_LINK
-from tests.conftest import CATALOG, ROOT, drain, make_settings
-from tests.support.browser import chromium, serving
+from tests.conftest import CATALOG, drain, make_settings
+from tests.support.browser import chromium, serving, shot
 from tests.support.mail import Relay, relaying
 from tests.support.workflow import Staff, make_staff, make_ticket
-
-
-def shot(page: Any, name: str) -> None:
-    """Screenshots go to docs/ only when asked (OKNO_SCREENSHOT_DIR=docs): a test run leaves the
-    tree as it found it."""
-    target = os.environ.get("OKNO_SCREENSHOT_DIR")
-    if target:
-        page.screenshot(path=str(ROOT / target / name), full_page=True)
-
 
 ANNA = "anna.smirnova@corp.example.com"
 TIMEOUT = 30_000

@@ -8,10 +8,8 @@ refresh docs/portal-catalogue.png, docs/portal-candidates.png and docs/portal-su
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime, use_runtime
 from tests.conftest import CATALOG, drain, make_settings
-from tests.support.browser import chromium, serving
+from tests.support.browser import chromium, serving, shot
 from tests.support.portal_model import train_into
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
@@ -84,16 +82,11 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def shot(page: Any, tmp_path: Path, name: str) -> None:
-    target = Path(os.environ.get("OKNO_SCREENSHOT_DIR") or tmp_path)
-    page.screenshot(path=str(target / name), full_page=True)
-
-
 def cards(page: Any, box: str) -> list[str]:
     return page.eval_on_selector_all(f"{box} .card", "cs => cs.map(c => c.dataset.code)")  # type: ignore[no-any-return]
 
 
-def test_browse_the_catalogue_by_team_and_search_it(page: Any, server: str, tmp_path: Path) -> None:
+def test_browse_the_catalogue_by_team_and_search_it(page: Any, server: str) -> None:
     page.goto(server + "/")
     page.click("#browse summary")
     page.wait_for_selector("#catalogue details[data-team='it_desk']")
@@ -104,7 +97,7 @@ def test_browse_the_catalogue_by_team_and_search_it(page: Any, server: str, tmp_
     desk = page.locator("#catalogue details[data-team='it_desk']")
     assert "Оборудование" in desk.inner_text() or desk.locator(".card").count() >= 3
     assert desk.locator(".card .desc").first.inner_text()  # every service says what it covers
-    shot(page, tmp_path, "portal-catalogue.png")
+    shot(page, "portal-catalogue.png")
     page.fill("#search", "jngecr")  # "отпуск", typed in the English layout
     page.wait_for_selector("#search-results .card")
     assert cards(page, "#search-results")[0] == "hr_vacation"
@@ -126,9 +119,7 @@ def test_browse_the_catalogue_by_team_and_search_it(page: Any, server: str, tmp_
     assert "Nothing found" in page.inner_text("#search-results")
 
 
-def test_describe_choose_read_attach_and_send(
-    page: Any, server: str, runtime: Runtime, tmp_path: Path
-) -> None:
+def test_describe_choose_read_attach_and_send(page: Any, server: str, runtime: Runtime) -> None:
     page.goto(server + "/")
     page.wait_for_selector("#service option[data-code='it_hardware']", state="attached")
     page.fill("#text", "Не включается ноутбук после обновления, индикатор мигает")
@@ -160,7 +151,7 @@ def test_describe_choose_read_attach_and_send(
     )
     assert "такой тип файла не принимаем" in page.inner_text("#file-list")
     page.evaluate("document.activeElement.blur()")
-    shot(page, tmp_path, "portal-candidates.png")
+    shot(page, "portal-candidates.png")
     page.click("#submit")
     page.wait_for_selector("#done", state="visible")
     link = page.get_attribute("#status-link", "href") or ""
@@ -168,7 +159,7 @@ def test_describe_choose_read_attach_and_send(
     assert page.locator("#form").is_hidden()
     drain(runtime)
     page.wait_for_function("document.querySelector('#result').textContent.includes('OKNO-')")
-    shot(page, tmp_path, "portal-submitted.png")
+    shot(page, "portal-submitted.png")
     with runtime.sessions() as session:
         message = session.scalars(select(TicketMessage).order_by(TicketMessage.id.desc())).first()
         assert message is not None

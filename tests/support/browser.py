@@ -6,12 +6,14 @@ Both are slow to start: modules hold them in module-scoped fixtures, one each pe
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ import uvicorn
 from api.app import create_app
 from router.runtime import Runtime
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine's probe starts it: without the background-networking flags Chromium keeps
 # dialling Google's hosts, which this closed network refuses.
@@ -73,3 +76,11 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """A full-page screenshot into OKNO_SCREENSHOT_DIR (e.g. `docs`, from the repository root)
+    when it is set: that is how the docs' pictures are retaken; a plain test run writes nothing."""
+    target = os.environ.get("OKNO_SCREENSHOT_DIR")
+    if target:
+        page.screenshot(path=str(ROOT / target / name), full_page=True)
