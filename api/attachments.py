@@ -21,31 +21,13 @@ from api.auth import CurrentUser, visible_ticket
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError
 from api.views import TicketNumber, error_responses
-from channels.blobs import stored_path
+from channels.blobs import DOCUMENT_TYPES, stored_path
 from models.db import Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
-SAFE_TYPES = frozenset(
-    {
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "text/plain",
-        "text/csv",
-        "application/zip",
-        "application/msword",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "audio/ogg",
-        "audio/mpeg",
-        "video/mp4",
-    }
-)
+# Voice messages and videos come in from Telegram and the phone channel.
+SAFE_TYPES = DOCUMENT_TYPES | {"audio/ogg", "audio/mpeg", "video/mp4"}
 KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
 AttachmentId = Annotated[str, PathParam(pattern=r"^[0-9]{1,18}-[0-9]{1,4}$", examples=["12-0"])]
 

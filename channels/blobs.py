@@ -7,6 +7,27 @@ from pathlib import Path
 
 from models.files import write_atomic
 
+# Documents, images, archives and the office formats people send: the types the portal form
+# takes (router/portal_uploads.py) and the workspace serves back under their own type
+# (api/attachments.py), each adding its own few.
+DOCUMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
+
 
 def stored_path(attachments_dir: Path, key: str) -> Path:
     return attachments_dir / key

@@ -17,29 +17,15 @@ import hmac
 import json
 import mimetypes
 
+from channels.blobs import DOCUMENT_TYPES
 from models.types import Attachment
 
 # What the form takes: documents, images, archives and the office formats people send. The
 # workspace serves each back as a download (api/attachments.py), never as a page.
-ALLOWED_TYPES = frozenset(
-    {
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "text/plain",
-        "text/csv",
-        "application/zip",
-        "application/msword",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-    }
-)
+ALLOWED_TYPES = DOCUMENT_TYPES | {
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+}
 MAX_NAME = 200
 
 
