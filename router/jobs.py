@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
-from router import catalog_cache, inbound, notify, ordering, recipients
+from router import batch, catalog_cache, inbound, notify, ordering, recipients
 from router.runtime import Runtime, current
 from router.sends import enqueue_send, hand_off, hand_on, retry_later, send_job_id
 
@@ -17,9 +17,18 @@ log = logging.getLogger(__name__)
 
 
 def process_message(message_id: int) -> str | None:
-    """Thread or route one stored message; safe to run twice (the second run finds it done)."""
+    """Thread or route one stored message; safe to run twice (the second run finds it done).
+
+    Under load the job goes on with the messages queued behind it (router/batch.py): RQ's
+    per-job cost is then paid once for several messages."""
     runtime = current()
     catalog_cache.sync(runtime.redis)
+    number = _process(runtime, message_id)
+    batch.process_backlog(runtime, lambda taken: _process(runtime, taken))
+    return number
+
+
+def _process(runtime: Runtime, message_id: int) -> str | None:
     with session_scope(runtime.sessions) as session:
         row = session.get(InboundMessage, message_id, with_for_update=True)
         if row is None:
