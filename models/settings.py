@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="Messages one intake job may process while the intake queue has a backlog "
         "(router/batch.py); 1: one message per job.",
     )
+    intake_batch_commit: int = Field(
+        default=8,
+        ge=1,
+        description="Messages of an intake batch that share one transaction (one commit); "
+        "1: a commit per message.",
+    )
     intake_batch_seconds: float = Field(
         default=0.25,
         gt=0,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from weakref import WeakKeyDictionary
 
 from redis import Redis
@@ -31,6 +32,7 @@ from redis.commands.core import Script
 from redis.exceptions import RedisError
 from rq.job import Job, get_current_job
 from rq.utils import now, utcformat
+from sqlalchemy.orm import Session
 
 from router.runtime import INTAKE_QUEUE, Runtime
 
@@ -109,33 +111,124 @@ def hand_back(runtime: Runtime, job_id: str) -> None:
         pipe.execute()
 
 
-def process_backlog(runtime: Runtime, process: Callable[[int], object]) -> int:
+def process_backlog(
+    runtime: Runtime,
+    *,
+    work: Callable[[int, Session], Callable[[], None]],
+    alone: Callable[[int], object],
+) -> int:
     """Inside an intake job whose own message is done: process queued messages while there
     are any, up to `intake_batch_max` per job and for `intake_batch_seconds` (a warm
-    shutdown and the other queues wait no longer than that; the job's timeout is far away). Returns how many it did."""
+    shutdown and the other queues wait no longer than that; the job's timeout is far away).
+
+    `work(message_id, session)` does a message's work in the session and returns what to do
+    once that is committed; `intake_batch_commit` messages share one transaction (one commit,
+    one fsync on PostgreSQL). When one of them raises, the transaction is rolled back, the
+    others are done again each alone (`alone(message_id)`, its own transaction), and the one
+    that raised is handed back. Returns how many messages it did."""
     job = get_current_job()
     cap = runtime.settings.intake_batch_max
     if job is None or job.origin != INTAKE_QUEUE or cap <= 1:
         return 0
+    group = _Group(runtime, work, alone, runtime.settings.intake_batch_commit)
     deadline = time.monotonic() + runtime.settings.intake_batch_seconds
     worker = job.worker_name or ""
-    done = 0
-    finished: list[str] = []
     try:
         while True:
-            more = done + 1 < cap and time.monotonic() < deadline
-            job_id = take(runtime, finished=finished, more=more, worker=worker)
-            finished = []
-            if job_id is None:
-                return done
-            try:
-                process(int(job_id.removeprefix(JOB_PREFIX)))
-            except Exception as exc:  # its own job runs it again, alone, with RQ's retries
-                log.warning("message job %s failed in a batch (%r); handed back", job_id, exc)
-                hand_back(runtime, job_id)
-                return done
-            finished = [job_id]
-            done += 1
+            more = group.taken + 1 < cap and time.monotonic() < deadline
+            job_id = take(runtime, finished=group.finished(), more=more, worker=worker)
+            if job_id is not None and group.add(job_id):
+                continue
+            group.commit()
+            if group.done:
+                take(runtime, finished=group.finished(), more=False)
+            return group.count
     except RedisError as exc:  # what was taken stays STARTED: the sweeper re-enqueues it
         log.warning("intake batch stopped (%s); the sweeper re-enqueues what it held", exc)
+        with suppress(RedisError):  # a failed commit would hand back (through Redis)
+            group.commit()
+        return group.count
+    finally:
+        group.close()
+
+
+class _Group:
+    """Taken messages sharing a transaction until `size` of them (or the batch's end)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        work: Callable[[int, Session], Callable[[], None]],
+        alone: Callable[[int], object],
+        size: int,
+    ) -> None:
+        self.runtime, self.work, self.alone, self.size = runtime, work, alone, size
+        self.session: Session | None = None
+        self.open: list[tuple[str, Callable[[], None]]] = []  # done in the open transaction
+        self.done: list[str] = []  # committed, their job not yet marked finished
+        self.count = 0
+
+    def add(self, job_id: str) -> bool:
+        """Do the message's work; False when it raised (the batch stops)."""
+        if self.session is None:
+            self.session = self.runtime.sessions()
+        try:
+            after = self.work(int(job_id.removeprefix(JOB_PREFIX)), self.session)
+        except Exception as exc:
+            self._fail(job_id, exc)
+            return False
+        self.open.append((job_id, after))
+        return len(self.open) < self.size or self.commit()
+
+    def commit(self) -> bool:
+        if self.session is None or not self.open:
+            return True
+        try:
+            self.session.commit()
+        except Exception as exc:  # nothing of the group stands: each again, alone
+            self._fail(None, exc)
+            return False
+        self.close()
+        for job_id, after in self.open:
+            _after(job_id, after)
+            self.done.append(job_id)
+        self.count += len(self.open)
+        self.open = []
+        return True
+
+    @property
+    def taken(self) -> int:
+        return self.count + len(self.open)
+
+    def finished(self) -> list[str]:
+        """The taken jobs whose message is committed since the last call, to mark finished."""
+        done, self.done = self.done, []
         return done
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()  # rolls back whatever was not committed
+            self.session = None
+
+    def _fail(self, job_id: str | None, exc: Exception) -> None:
+        self.close()
+        redo, self.open = self.open, []
+        if job_id is not None:
+            log.warning("message job %s failed in a batch (%r); handed back", job_id, exc)
+            hand_back(self.runtime, job_id)
+        for other, _ in redo:  # rolled back with it: each again in its own transaction
+            try:
+                self.alone(int(other.removeprefix(JOB_PREFIX)))
+            except Exception as again:
+                log.warning("message job %s failed in a batch (%r); handed back", other, again)
+                hand_back(self.runtime, other)
+                continue
+            self.done.append(other)
+            self.count += 1
+
+
+def _after(job_id: str, after: Callable[[], None]) -> None:
+    try:
+        after()
+    except Exception:  # committed: a send left pending is the sweeper's to enqueue
+        log.exception("message job %s: its sends after the commit failed", job_id)

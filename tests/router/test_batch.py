@@ -17,7 +17,7 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select, update
 
-from models.db import InboundMessage, Ticket
+from models.db import InboundMessage, NotificationRow, Ticket
 from router import batch, jobs
 from router.intake import Intake, process_job_id
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime, use_runtime
@@ -76,6 +76,9 @@ def test_a_backlog_is_drained_by_few_jobs(runtime: Runtime) -> None:
     assert ran == [process_job_id(ids[0])]  # the first job took the nine queued behind it
     assert set(statuses(runtime).values()) == {"processed"}
     assert tickets_per_message(runtime) == dict.fromkeys(ids, 1)
+    with runtime.sessions() as session:  # each "created" sent after its group's commit
+        sent = session.scalars(select(NotificationRow.status)).all()
+    assert sent == ["sent"] * 10
     for message_id in ids[1:]:  # left as RQ leaves a finished job, result TTL included
         job = Job.fetch(process_job_id(message_id), connection=runtime.redis)
         assert job.get_status() == JobStatus.FINISHED
@@ -83,9 +86,10 @@ def test_a_backlog_is_drained_by_few_jobs(runtime: Runtime) -> None:
         assert 0 < int(runtime.redis.ttl(job.key)) <= 600
 
 
-def with_cap(runtime: Runtime, cap: int, seconds: float = 60) -> Runtime:
+def with_cap(runtime: Runtime, cap: int, seconds: float = 60, commit: int = 8) -> Runtime:
     """The runtime the jobs use, with another batch cap (and no time cap worth the name)."""
     update = {"intake_batch_max": cap, "intake_batch_seconds": seconds}
+    update["intake_batch_commit"] = commit
     settings = runtime.settings.model_copy(update=update)
     other = dataclasses.replace(runtime, settings=settings, _queues={})
     use_runtime(other)
@@ -152,6 +156,28 @@ def test_a_message_that_raises_in_a_batch_is_retried_alone(runtime: Runtime) -> 
         row = session.get(InboundMessage, bad)
         assert row is not None and row.status == "failed" and row.error
     assert set(statuses(runtime).values()) == {"processed", "failed"}
+
+
+@pytest.mark.parametrize("commit", [1, 16])
+def test_a_message_that_raises_in_a_shared_transaction_spoils_no_other(
+    runtime: Runtime, commit: int
+) -> None:
+    """The transaction it shared is rolled back: the messages before it are done again, each
+    alone; it goes back to RQ; the batch's job ends there and the next one takes the rest."""
+    runtime = with_cap(runtime, 16, commit=commit)
+    ids = accept(runtime, 12)
+    bad = ids[6]
+    break_payload(runtime, bad)
+    ran = run_intake(runtime)
+    assert ran == [process_job_id(ids[0]), process_job_id(bad), process_job_id(ids[7])]
+    done = statuses(runtime)
+    assert [done[i] for i in ids] == ["processed"] * 6 + ["queued"] + ["processed"] * 5
+    assert tickets_per_message(runtime) == {i: 1 for i in ids if i != bad}
+    job = Job.fetch(process_job_id(bad), connection=runtime.redis)
+    assert job.get_status() == JobStatus.SCHEDULED and job.retries_left == 2
+    for message_id in ids[1:6]:
+        job = Job.fetch(process_job_id(message_id), connection=runtime.redis)
+        assert job.get_status() == JobStatus.FINISHED
 
 
 def test_taken_jobs_of_a_dead_worker_are_swept_once(runtime: Runtime) -> None:
