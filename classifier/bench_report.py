@@ -189,6 +189,12 @@ def _set_table(name: str, data: dict[str, Any]) -> list[str]:
 def _encoder(identity: dict[str, Any] | None) -> str:
     if not identity:
         return "not used (over the token budget of `--encoder auto`, or switched off)"
+    if identity.get("kind") == "static":
+        return (
+            f"static word-piece embeddings distilled from {identity['name']} ({identity['layers']} "
+            f"layers, {identity['dims']} dimensions), whole text, weight "
+            f"{identity.get('weight', 'n/a')}"
+        )
     kind = "int8" if identity.get("quantized") else "float32"
     return (
         f"{identity['name']}, {identity['layers']} layers, {kind}, first "
