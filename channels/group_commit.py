@@ -15,8 +15,8 @@ from concurrent.futures import Executor
 from models.types import Accept, AcceptResult, IncomingMessage
 
 GROUP_MAX = 64  # messages stored in one transaction at most
-# Under load (the last store held more than one message) the next store waits up to this long
-# for as many messages as the last one held: bigger groups, each answer at most this much later.
+# Under load the next store waits up to this long for the messages it expects (see `coming`):
+# bigger groups, each answer at most this much later.
 GROUP_LINGER = 0.005
 
 Item = tuple[IncomingMessage, bytes | None]
@@ -30,6 +30,11 @@ class GroupCommit:
     Lives on one event loop (no locks needed there); the blocking store runs on `executor`
     (None: the loop's default one), one batch at a time. Every waiting caller gets its own
     result or exception; a store that raises fails every caller of its batch.
+
+    How long a store waits for more: `coming`, when given, counts the callers known to be on
+    their way (SMTP sessions inside a mail transaction that have not handed their mail yet); the
+    store waits for them, at most `linger`, and not at all when none is coming. Without it the
+    store waits, under load only (the last store held more than one), for as many as the last.
     """
 
     def __init__(
@@ -39,8 +44,10 @@ class GroupCommit:
         *,
         most: int = GROUP_MAX,
         linger: float = GROUP_LINGER,
+        coming: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
+        self.coming = coming
         self.executor = executor
         self.most = most
         self.linger = linger
@@ -64,8 +71,9 @@ class GroupCommit:
         last = 1
         try:
             while self.pending:
-                if last > 1 and len(self.pending) < last:
-                    await self._linger(last)
+                wanted = self._wanted(last)
+                if len(self.pending) < wanted:
+                    await self._linger(wanted)
                 batch, self.pending = self.pending[: self.most], self.pending[self.most :]
                 items, last = [item for item, _ in batch], len(batch)
                 outcomes: Sequence[Outcome]
@@ -82,6 +90,12 @@ class GroupCommit:
                         future.set_result(outcome)
         finally:
             self.draining = None
+
+    def _wanted(self, last: int) -> int:
+        """How many pending messages the next store is worth waiting for."""
+        if self.coming is not None:
+            return min(self.most, len(self.pending) + self.coming())
+        return last if last > 1 else 0
 
     async def _linger(self, wanted: int) -> None:
         self.wanted = wanted

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
 
@@ -39,7 +40,22 @@ class IntakeHandler:
         self.settings = settings
         # accept() is blocking (DB + Redis): keep it off the event loop, bounded.
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-accept")
-        self.group = GroupCommit(store_many_of(accept), self.executor)
+        self.group = GroupCommit(store_many_of(accept), self.executor, coming=self.coming)
+        # The server's live connections (each registers itself) and the sessions whose mail is
+        # handed to the group: the rest of those inside a mail transaction are still coming.
+        self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        self.handing: set[Session] = set()
+
+    def coming(self) -> int:
+        """Sessions inside a mail transaction (MAIL FROM accepted) that have not handed it yet:
+        their mails are on the way, so the group store waits a moment for them."""
+        return sum(
+            1
+            for smtp in self.connections
+            if smtp.envelope is not None
+            and smtp.envelope.mail_from is not None
+            and smtp.session not in self.handing
+        )
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -54,6 +70,7 @@ class IntakeHandler:
         raw = envelope.original_content or b""
         mailboxes = list(dict.fromkeys(address.strip().lower() for address in envelope.rcpt_tos))
         ids: list[str] = []
+        self.handing.add(session)
         try:
             # One stored message per helpdesk mailbox: the key includes the mailbox address.
             for mailbox in mailboxes:
@@ -65,6 +82,8 @@ class IntakeHandler:
         except Exception:  # anything at all: the mail is not stored, so the MTA must retry
             log.exception("could not store mail from %s for %s", envelope.mail_from, mailboxes)
             return TEMPFAIL
+        finally:
+            self.handing.discard(session)
         log.info("stored mail from %s for %s as %s", envelope.mail_from, mailboxes, ids)
         return STORED.format(ids=",".join(ids))
 
@@ -73,7 +92,15 @@ class IntakeHandler:
 
 
 class _SizeClearSMTP(SMTP):
-    """aiosmtpd's own 552 says "Too much mail data"; senders deserve the limit in the reply."""
+    """aiosmtpd's own 552 says "Too much mail data"; senders deserve the limit in the reply.
+
+    Registers itself with an IntakeHandler, which counts the connections in a mail transaction.
+    """
+
+    def __init__(self, handler: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(handler, *args, **kwargs)
+        if isinstance(handler, IntakeHandler):
+            handler.connections.add(self)
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str) and status.startswith("552 Error"):
