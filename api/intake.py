@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
+import weakref
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, FastAPI, Path, Query, Request, status
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep, SessionDep
 from api.errors import ApiError, ErrorBody
 from api.schemas import Accepted, MessageStatusOut, WebformIn
 from channels.blobs import stored_path
+from channels.group_commit import GroupCommit
 from models.db import InboundMessage, NotificationRow, Service, Ticket
 from models.types import AcceptResult, Attachment, Channel, IncomingMessage, utcnow
-from router import portal_uploads, ratelimit, ratings, status_link
+from router import catalog_cache, portal_uploads, ratelimit, ratings, status_link
 from router.intake import Intake
 from router.runtime import Runtime
 
@@ -92,24 +96,27 @@ def check_text_size(runtime: Runtime, text: str) -> None:
     responses=ERRORS,
     summary="Submit a request from the web form",
 )
-def submit_webform(
-    body: WebformIn, request: Request, runtime: RuntimeDep, session: SessionDep
-) -> Accepted:
-    """Store the request and queue it for routing; the same submission_id never makes two tickets."""
-    check_rate(runtime, request.client.host if request.client else "", body.email)
+async def submit_webform(body: WebformIn, request: Request) -> Accepted:
+    """Store the request and queue it for routing; the same submission_id never makes two tickets.
+
+    On the event loop, not in a worker thread: concurrent forms are stored together
+    (channels/group_commit.py), one transaction and one Redis round trip per group, and each
+    202 comes only after the commit that holds its form. What blocks (rate counters in Redis,
+    the catalogue, upload files) runs in the thread pool, and only when the form needs it.
+    """
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    if settings.rate_limit_per_client > 0 or settings.rate_limit_per_requester > 0:
+        client = request.client.host if request.client else ""
+        await run_in_threadpool(check_rate, runtime, client, body.email)
     check_text_size(runtime, body.text)
-    if (
-        body.service_code
-        and session.scalar(
-            select(Service.id).where(Service.code == body.service_code, Service.active.is_(True))
-        )
-        is None
-    ):
-        raise ApiError(422, "unknown_service", f"no active service {body.service_code!r}")
+    attachments: list[Attachment] = []
+    if body.service_code or body.attachments:
+        attachments = await run_in_threadpool(checked_choices, runtime, body)
     message = IncomingMessage(
         channel=Channel.webform,
         external_id=form_key(body),
-        attachments=form_attachments(runtime, body.attachments),
+        attachments=attachments,
         sender_address=body.email.strip().lower(),
         sender_name=body.name.strip(),
         subject=body.subject.strip() or None,
@@ -117,7 +124,38 @@ def submit_webform(
         service_hint=body.service_code,
         language=body.language,
     )
-    return accepted(runtime, Intake(runtime).accept(message))
+    return accepted(runtime, await webform_group(request.app, runtime).submit(message, None))
+
+
+def webform_group(app: FastAPI, runtime: Runtime) -> GroupCommit:
+    """The app's web-form group commit on the running loop (a TestClient may run several loops;
+    uvicorn runs one), storing through `Intake.accept_many` on the loop's default executor."""
+    groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] | None
+    groups = getattr(app.state, "webform_groups", None)
+    if groups is None:
+        groups = app.state.webform_groups = weakref.WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    group = groups.get(loop)
+    if group is None:
+        group = groups[loop] = GroupCommit(Intake(runtime).accept_many)
+    return group
+
+
+def checked_choices(runtime: Runtime, body: WebformIn) -> list[Attachment]:
+    """The chosen service is an active one (422 if not); the named uploads, checked."""
+    if body.service_code and body.service_code not in active_services(runtime):
+        raise ApiError(422, "unknown_service", f"no active service {body.service_code!r}")
+    return form_attachments(runtime, body.attachments)
+
+
+def active_services(runtime: Runtime) -> frozenset[str]:
+    """The active services' codes, from the per-process catalogue cache (router/catalog_cache)."""
+
+    def load() -> frozenset[str]:
+        with runtime.sessions() as session:
+            return frozenset(session.scalars(select(Service.code).where(Service.active.is_(True))))
+
+    return catalog_cache.cached("services-active", load)
 
 
 def form_attachments(runtime: Runtime, ids: list[str]) -> list[Attachment]:

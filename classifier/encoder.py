@@ -164,8 +164,10 @@ class SentenceEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        if threads == 1:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Never spin-wait: on a shared machine a spinning thread burns the core its sibling
+        # (or another worker) needs, and one prediction's p99 went from ~3 ms to ~18 ms
+        # (banking77 texts, 2 threads, load 2.5; session 5). threads_setting() explains 1.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
@@ -336,10 +338,13 @@ _load_lock = threading.Lock()
 def threads_setting() -> int:
     """OKNO_ENCODER_THREADS: threads for one forward pass (0 = onnxruntime's default, all cores).
 
-    Two threads make one prediction ~1.6x faster on two cores, but their spin-waiting steals the
-    core a second worker process needs; `okno worker` / `okno run` therefore default to 1.
+    Default 1. Measured per text on banking77's test texts, 4 layers int8, 3 passes of 1,000,
+    load 2.5 on two cores (session 5): 1 thread without spinning p50 1.4-1.6 ms, p99 3.0 ms,
+    1.5 ms CPU; 2 threads without spinning p50 1.6-1.8, p99 2.7-9.0, 1.6-2.1 ms CPU; 2 threads
+    spinning (the old default) p50 2.2-3.9, p99 18 ms, 3.7 ms CPU. A short request is too
+    small to split: a second thread only waits for the first, and under load for the scheduler.
     """
-    raw = os.environ.get("OKNO_ENCODER_THREADS", "0").strip() or "0"
+    raw = os.environ.get("OKNO_ENCODER_THREADS", "1").strip() or "1"
     try:
         value = int(raw)
     except ValueError:

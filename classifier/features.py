@@ -15,7 +15,12 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier import encoder as sentence_encoder
-from classifier import morphology
+from classifier import morphology, static_encoder
+
+# What the embedding columns come from: the transformer run per request, or the static
+# word-piece table distilled from it (classifier/static_encoder.py).
+Encoder = sentence_encoder.SentenceEncoder | static_encoder.StaticEncoder
+ENCODER_MODES = ("auto", "on", "off", "static")
 
 # Keeps hyphenated words whole: "2-ндфл", "wi-fi", "e-mail".
 TOKEN_PATTERN = r"(?u)\b\w[\w-]*\w\b"
@@ -41,11 +46,16 @@ class FeatureSpec:
     # word pieces (about a minute of encoding on two cores); long e-mail sets gain least from
     # it (it reads only their first `encoder_max_tokens` pieces) and would pay most. "auto"
     # also leaves it out when over 90 % of the training texts are Russian (English-trained).
+    # "static": the static word-piece embeddings distilled from the same encoder
+    # (classifier/static_encoder.py), over the whole text, for ~0.1 ms a request.
     encoder: str = "auto"
     encoder_layers: int = 4  # of 6: two thirds of the cost, most of the gain (docs/benchmarks.md)
     encoder_max_tokens: int = sentence_encoder.DEFAULT_TOKENS
     encoder_weight: float = 2.0
     encoder_token_budget: int = 400_000
+    static_dims: int = static_encoder.DEFAULT_DIMS
+    static_layers: int = 6  # the table is built once: the whole encoder
+    static_weight: float = 2.0
     # Base forms of the words of the request's language as one more TF-IDF block (word
     # n-grams of the reduced text): "ru=snowball", "ru=pymorphy,en=snowball", "off".
     morphology: str = "ru=snowball"
@@ -91,8 +101,11 @@ class Features:
         self.stem: TfidfVectorizer | None = None
         self.morph = morphology.parse(spec.morphology)
         self.extra: DictVectorizer | None = None
-        # What the embedding columns were trained with (None: no embedding columns).
+        # What the embedding columns were trained with (None: no embedding columns); its
+        # "kind" is "static" for the static table (absent: the contextual encoder).
         self.encoder_identity: dict[str, object] | None = None
+        # Static embeddings: each word piece's weight in a text's mean (IDF on the training set).
+        self.piece_weights: np.ndarray | None = None
 
     def fit_transform(
         self,
@@ -120,17 +133,25 @@ class Features:
             )
         raw = list(originals) if originals is not None else list(texts)
         encoder = self._choose_encoder(raw)
-        if encoder is not None:
+        if isinstance(encoder, static_encoder.StaticEncoder):
+            self.piece_weights = encoder.piece_weights(raw)
+            weight = self.spec.static_weight
+            self.encoder_identity = {**encoder.identity, "weight": weight}
+            embedded = encoder.encode(raw, tick, self.piece_weights)
+            blocks.append(sp.csr_matrix(embedded * np.float32(weight)))
+        elif encoder is not None:
             self.encoder_identity = {**encoder.identity, "weight": self.spec.encoder_weight}
             blocks.append(sp.csr_matrix(encoder.encode(raw, tick) * self.spec.encoder_weight))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
-    def _choose_encoder(self, raw: Sequence[str]) -> sentence_encoder.SentenceEncoder | None:
+    def _choose_encoder(self, raw: Sequence[str]) -> Encoder | None:
         mode = self.spec.encoder
-        if mode not in ("auto", "on", "off"):
-            raise ValueError(f"encoder must be auto, on or off, not {mode!r}")
+        if mode not in ENCODER_MODES:
+            raise ValueError(f"encoder must be auto, on, off or static, not {mode!r}")
         if mode == "off" or (mode == "auto" and not sentence_encoder.available()):
             return None
+        if mode == "static":
+            return static_encoder.load(self.spec.static_dims, self.spec.static_layers)
         encoder = sentence_encoder.load(  # "on" and not installed: raises
             self.spec.encoder_layers, max_tokens=self.spec.encoder_max_tokens
         )
@@ -154,10 +175,19 @@ class Features:
         sizes = self.sizes
         return sizes["word"] + sizes["char"] + sizes["stem"] + sizes["extra"]
 
-    def encoder(self) -> sentence_encoder.SentenceEncoder:
+    def encoder(self) -> Encoder:
         """The encoder these features were trained with; a clear error when it cannot be had."""
         assert self.encoder_identity is not None
         identity = self.encoder_identity
+        if identity.get("kind") == static_encoder.StaticEncoder.kind:
+            table = static_encoder.load(int(str(identity["dims"])), int(str(identity["layers"])))
+            for key in ("name", "weights_sha256_1mib", "layers", "dims", "table"):
+                if table.identity.get(key) != identity.get(key):
+                    raise sentence_encoder.EncoderUnavailable(
+                        f"the model was trained with other static embeddings ({key}: "
+                        f"{identity.get(key)} here {table.identity.get(key)})"
+                    )
+            return table
         encoder = sentence_encoder.load(
             int(str(identity["layers"])),
             quantized=bool(identity["quantized"]),
@@ -172,7 +202,11 @@ class Features:
         return encoder
 
     def _embed(self, originals: Sequence[str]) -> np.ndarray:
-        return self.encoder().encode(originals) * np.float32(self.spec.encoder_weight)
+        encoder = self.encoder()
+        if isinstance(encoder, static_encoder.StaticEncoder):
+            embedded = encoder.encode(originals, weights=self.piece_weights)
+            return embedded * np.float32(self.spec.static_weight)
+        return encoder.encode(originals) * np.float32(self.spec.encoder_weight)
 
     def transform(
         self,
@@ -281,6 +315,7 @@ class Features:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         state.setdefault("encoder_identity", None)  # models saved before the encoder existed
+        state.setdefault("piece_weights", None)  # ... and before the static embeddings
         state.setdefault("stem", None)  # ... and before the morphology block
         state.setdefault("morph", None)
         self.__dict__.update(state)

@@ -60,8 +60,26 @@ def store_many(
     if len(items) == 1:
         message, raw = items[0]
         return [store(message, raw=raw, sessions=sessions)]
-    # Core, not the unit of work: one multi-row INSERT … RETURNING, ids in the items' order.
-    statement = insert(InboundMessage).returning(InboundMessage.id, sort_by_parameter_order=True)
+    try:
+        ids = _insert(items, sessions=sessions)
+    except IntegrityError:
+        return [store(message, raw=raw, sessions=sessions) for message, raw in items]
+    return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
+
+
+# Core, not the unit of work: one multi-row INSERT … RETURNING. Each row comes back with its key,
+# not in the items' order: asking SQLAlchemy for that order makes SQLite insert row by row.
+_INSERT = insert(InboundMessage).returning(
+    InboundMessage.id, InboundMessage.channel, InboundMessage.external_id
+)
+
+
+def _insert(
+    items: Sequence[tuple[IncomingMessage, bytes | None]], *, sessions: sessionmaker[Session]
+) -> list[int]:
+    """Insert the rows in one transaction, committed when this returns; IntegrityError if a key
+    is known (nothing of the batch is stored then)."""
+    now = utcnow()
     values = [
         {
             "channel": message.channel.value,
@@ -69,40 +87,26 @@ def store_many(
             "payload": message.model_dump(mode="json"),
             "raw": raw,
             "status": MessageStatus.queued.value,
+            "created_at": now,
         }
         for message, raw in items
     ]
-    try:
-        with session_scope(sessions) as session:
-            ids = session.connection().execute(statement, values).scalars().all()
-    except IntegrityError:
-        return [store(message, raw=raw, sessions=sessions) for message, raw in items]
-    return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
-
-
-def _row(message: IncomingMessage, raw: bytes | None) -> InboundMessage:
-    return InboundMessage(
-        channel=message.channel.value,
-        external_id=message.external_id,
-        payload=message.model_dump(mode="json"),
-        raw=raw,
-        status=MessageStatus.queued.value,
-    )
+    with session_scope(sessions) as session:
+        rows = session.connection().execute(_INSERT, values).all()
+    ids: dict[tuple[str, str], int] = {(channel, key): id_ for id_, channel, key in rows}
+    return [ids[(message.channel.value, message.external_id)] for message, _ in items]
 
 
 def store(
     message: IncomingMessage, *, raw: bytes | None, sessions: sessionmaker[Session]
 ) -> AcceptResult:
     """Insert into the raw intake log; a known (channel, external_id) returns the stored row."""
-    row = _row(message, raw)
     try:
-        with session_scope(sessions) as session:
-            session.add(row)
-            session.flush()
-            return AcceptResult(message_id=row.id, duplicate=False, status=MessageStatus.queued)
+        (message_id,) = _insert([(message, raw)], sessions=sessions)
     except IntegrityError:
         with session_scope(sessions) as session:
             return find_existing(message, session=session)
+    return AcceptResult(message_id=message_id, duplicate=False, status=MessageStatus.queued)
 
 
 def find_existing(message: IncomingMessage, *, session: Session) -> AcceptResult:
@@ -142,8 +146,8 @@ def enqueue_process(runtime: Runtime, message_id: int) -> bool:
 
 def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
     """`enqueue_process` for several messages in one pipeline: the same jobs, one round trip."""
-    if len(message_ids) <= 1:
-        return all(enqueue_process(runtime, mid) for mid in message_ids)
+    if not message_ids:
+        return True
     queue = runtime.queue(INTAKE_QUEUE)
     try:
         queue.enqueue_many(

@@ -24,6 +24,10 @@ BENCHES = {
         "scripts.bench_sla:bench_sla",
         "One SLA sweep tick over a million open tickets, PostgreSQL.",
     ),
+    "startup": (
+        "scripts.bench_startup:bench_startup",
+        "`okno --help` and `okno email parse FILE` against importing the heavy libraries.",
+    ),
     "analytics": (
         "scripts.bench_analytics:bench_analytics",
         "The analytics summary and its slices over a million tickets, PostgreSQL.",

@@ -67,15 +67,30 @@ def server_env(runtime: Runtime) -> dict[str, str]:
     }
 
 
+class Served:
+    """A bench server that listens on `port`; `cpu()` is its process's CPU seconds so far."""
+
+    def __init__(self, port: int, pid: int) -> None:
+        self.port, self.pid = port, pid
+
+    def cpu(self) -> float:
+        """User + system CPU time of the server process (Linux /proc; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(kind: str, runtime: Runtime) -> Iterator[int]:
-    """One of scripts.bench_intake_servers as a subprocess; yields its port once it listens."""
+def server(kind: str, runtime: Runtime) -> Iterator[Served]:
+    """One of scripts.bench_intake_servers as a subprocess, once it listens."""
     port = free_port()
     argv = [sys.executable, "-m", "scripts.bench_intake_servers", kind, str(port)]
     proc = subprocess.Popen(argv, env=server_env(runtime), cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
         _wait_listening(port, proc)
-        yield port
+        yield Served(port, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -117,7 +132,17 @@ def _form(i: int, tag: str) -> dict[str, str]:
     }
 
 
-def web_rate(port: int, n: int, tag: str) -> float:
+def _measured(served: Served, n: int, send: Callable[[int, int], None]) -> tuple[float, float]:
+    """Warm up, then `n` sends: (sends per second, server CPU ms per send)."""
+    send(10**6, 5)  # warm-up: the first requests pay lazy imports and connections
+    cpu = served.cpu()
+    rate = _spread(n, send)
+    return rate, (served.cpu() - cpu) * 1000 / n
+
+
+def web_rate(served: Served, n: int, tag: str) -> tuple[float, float]:
+    port = served.port
+
     def send(first: int, count: int) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             for k in range(count):
@@ -125,8 +150,7 @@ def web_rate(port: int, n: int, tag: str) -> float:
                 response = client.post("/api/v1/intake/webform", json=_form(i, tag))
                 assert response.status_code == 202, response.text
 
-    send(10**6, 5)  # warm-up: the first requests pay lazy imports and connections
-    return _spread(n, send)
+    return _measured(served, n, send)
 
 
 def _mail(i: int, tag: str) -> bytes:
@@ -138,15 +162,16 @@ def _mail(i: int, tag: str) -> bytes:
     ).encode()
 
 
-def smtp_rate(port: int, n: int, tag: str) -> float:
+def smtp_rate(served: Served, n: int, tag: str) -> tuple[float, float]:
+    port = served.port
+
     def send(first: int, count: int) -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
             for k in range(count):
                 i = first + k * CLIENTS
                 client.sendmail(f"user{i % 50}@corp.example.com", [MAILBOX], _mail(i, tag))
 
-    send(10**6, 5)
-    return _spread(n, send)
+    return _measured(served, n, send)
 
 
 def _span(runtime: Runtime, job_ids: list[str]) -> tuple[datetime, datetime]:
@@ -190,13 +215,13 @@ def run_all(runtime: Runtime, n: int, workers: int) -> dict[str, float]:
         ("bare_smtp_per_s", "bare-smtp", smtp_rate),
         ("smtp_per_s", "smtp", smtp_rate),
     ):
-        with server(kind, runtime) as port:
-            found[key] = rate(port, n, kind)
+        with server(kind, runtime) as served:
+            found[key], found[key.replace("_per_s", "_cpu_ms")] = rate(served, n, kind)
     return found
 
 
 def result(rates: dict[str, float], load: tuple[Any, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: round(v, 1) for k, v in rates.items()}
+    out: dict[str, Any] = {k: round(v, 3 if k.endswith("_ms") else 1) for k, v in rates.items()}
     out["e2e_ratio"] = round(rates["e2e_per_s"] / rates["noop_drain_per_s"], 3)
     out["accept_ratio"] = round(rates["accept_per_s"] / rates["bare_accept_per_s"], 3)
     out["smtp_ratio"] = round(rates["smtp_per_s"] / rates["bare_smtp_per_s"], 3)
@@ -262,6 +287,11 @@ def _report(n: int, workers: int, settings: Settings, r: dict[str, Any]) -> str:
             f"| {r['bare_accept_per_s']:,.0f}/s | {r['accept_ratio']:.2f} | ≥ 0.6 |",
             f"| SMTP accept (stored, 250) vs bare aiosmtpd 250 | {r['smtp_per_s']:,.0f}/s "
             f"| {r['bare_smtp_per_s']:,.0f}/s | {r['smtp_ratio']:.2f} | ≥ 0.5 |",
+            "",
+            "Server CPU per accepted message (the server process's own CPU time over the timed "
+            f"sends; steadier than rates under load): web form {r['accept_cpu_ms']:.2f} ms vs bare "
+            f"{r['bare_accept_cpu_ms']:.2f} ms; SMTP {r['smtp_cpu_ms']:.2f} ms vs bare "
+            f"{r['bare_smtp_cpu_ms']:.2f} ms",
             "",
         ]
     )

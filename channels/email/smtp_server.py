@@ -3,19 +3,17 @@
 Parsing happens later in the worker; this handler only decides whether the mail is ours and
 whether it was stored, so the sending MTA either gets 250 for a stored mail or retries.
 
-Group commit: mails that arrive while a store is under way wait for it, then go into the database
-together in one transaction (and into Redis in one round trip) when `accept` offers
-`accept_many`. Each session's 250 still comes only after the commit that holds its mail, so
-"stored before acknowledged" holds; one store runs at a time, the process's one writer.
+Group commit (channels/group_commit.py): mails that arrive while a store is under way wait for
+it, then go into the database together in one transaction; each session's 250 still comes only
+after the commit that holds its mail.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
 
@@ -24,97 +22,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email.keys import minimal_message
 from channels.email.settings import EmailSettings
-from models.types import Accept, AcceptResult, IncomingMessage
+from channels.group_commit import GroupCommit, store_many_of
+from models.types import Accept
 
 log = logging.getLogger(__name__)
 
 REJECT_RCPT = "550 5.1.1 <{address}>: no such mailbox here"
 STORED = "250 2.0.0 OK: queued as {ids}"
 TEMPFAIL = "451 4.3.0 Could not store the message now, please try again later"
-GROUP_MAX = 64  # mails stored in one transaction at most
-# Under load (the last store held more than one mail) the next store waits up to this long for
-# as many mails as the last one held: bigger groups, each mail's 250 at most this much later.
-GROUP_LINGER = 0.005
-
-Item = tuple[IncomingMessage, bytes | None]
-Outcome = AcceptResult | Exception
-
-
-class GroupCommit:
-    """Stores what concurrent SMTP sessions hand it, batched while the previous store runs.
-
-    Lives on the server's event loop (no locks needed there); the blocking store runs on
-    `executor`, one batch at a time. Every waiting session gets its own result or exception.
-    """
-
-    def __init__(self, accept: Accept, executor: ThreadPoolExecutor) -> None:
-        self.store = _store_many(accept)
-        self.executor = executor
-        self.pending: list[tuple[Item, asyncio.Future[AcceptResult]]] = []
-        self.draining: asyncio.Task[None] | None = None
-        self.wanted = 0  # how many pending mails end the current wait
-        self.enough = asyncio.Event()
-
-    async def submit(self, message: IncomingMessage, raw: bytes | None) -> AcceptResult:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[AcceptResult] = loop.create_future()
-        self.pending.append(((message, raw), future))
-        if len(self.pending) >= self.wanted:
-            self.enough.set()
-        if self.draining is None:
-            self.draining = loop.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = 1
-        try:
-            while self.pending:
-                if last > 1 and len(self.pending) < last:
-                    await self._linger(last)
-                batch, self.pending = self.pending[:GROUP_MAX], self.pending[GROUP_MAX:]
-                items, last = [item for item, _ in batch], len(batch)
-                try:
-                    outcomes = await loop.run_in_executor(self.executor, self.store, items)
-                except Exception as exc:  # the whole transaction failed: nothing was stored
-                    outcomes = [exc] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():  # the session went away meanwhile
-                        continue
-                    if isinstance(outcome, Exception):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
-        finally:
-            self.draining = None
-
-    async def _linger(self, wanted: int) -> None:
-        self.wanted = wanted
-        self.enough.clear()
-        try:
-            await asyncio.wait_for(self.enough.wait(), GROUP_LINGER)
-        except TimeoutError:
-            pass
-        finally:
-            self.wanted = 0
-
-
-def _store_many(accept: Accept) -> Callable[[Sequence[Item]], list[Outcome]]:
-    """Intake's group commit when it has one; otherwise `accept` once per mail."""
-    many = getattr(accept, "accept_many", None)
-    if many is not None:
-        return many  # type: ignore[no-any-return]
-
-    def one_by_one(items: Sequence[Item]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        for message, raw in items:
-            try:
-                outcomes.append(accept(message, raw=raw))
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
-
-    return one_by_one
 
 
 class IntakeHandler:
@@ -125,7 +40,22 @@ class IntakeHandler:
         self.settings = settings
         # accept() is blocking (DB + Redis): keep it off the event loop, bounded.
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-accept")
-        self.group = GroupCommit(accept, self.executor)
+        self.group = GroupCommit(store_many_of(accept), self.executor, coming=self.coming)
+        # The server's live connections (each registers itself) and the sessions whose mail is
+        # handed to the group: the rest of those inside a mail transaction are still coming.
+        self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        self.handing: set[Session] = set()
+
+    def coming(self) -> int:
+        """Sessions inside a mail transaction (MAIL FROM accepted) that have not handed it yet:
+        their mails are on the way, so the group store waits a moment for them."""
+        return sum(
+            1
+            for smtp in self.connections
+            if smtp.envelope is not None
+            and smtp.envelope.mail_from is not None
+            and smtp.session not in self.handing
+        )
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -140,6 +70,7 @@ class IntakeHandler:
         raw = envelope.original_content or b""
         mailboxes = list(dict.fromkeys(address.strip().lower() for address in envelope.rcpt_tos))
         ids: list[str] = []
+        self.handing.add(session)
         try:
             # One stored message per helpdesk mailbox: the key includes the mailbox address.
             for mailbox in mailboxes:
@@ -151,6 +82,8 @@ class IntakeHandler:
         except Exception:  # anything at all: the mail is not stored, so the MTA must retry
             log.exception("could not store mail from %s for %s", envelope.mail_from, mailboxes)
             return TEMPFAIL
+        finally:
+            self.handing.discard(session)
         log.info("stored mail from %s for %s as %s", envelope.mail_from, mailboxes, ids)
         return STORED.format(ids=",".join(ids))
 
@@ -159,7 +92,15 @@ class IntakeHandler:
 
 
 class _SizeClearSMTP(SMTP):
-    """aiosmtpd's own 552 says "Too much mail data"; senders deserve the limit in the reply."""
+    """aiosmtpd's own 552 says "Too much mail data"; senders deserve the limit in the reply.
+
+    Registers itself with an IntakeHandler, which counts the connections in a mail transaction.
+    """
+
+    def __init__(self, handler: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(handler, *args, **kwargs)
+        if isinstance(handler, IntakeHandler):
+            handler.connections.add(self)
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str) and status.startswith("552 Error"):

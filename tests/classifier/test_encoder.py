@@ -96,7 +96,7 @@ def test_missing_weights_package_is_a_clear_error(monkeypatch) -> None:
     auto = Features(FeatureSpec())
     auto.fit_transform(texts, [{}, {}], texts)
     assert not auto.uses_encoder  # auto: n-grams only
-    with pytest.raises(ValueError, match="auto, on or off"):
+    with pytest.raises(ValueError, match="auto, on, off or static"):
         Features(FeatureSpec(encoder="maybe")).fit_transform(texts, [{}, {}], texts)
 
 
@@ -143,11 +143,15 @@ def test_the_encoder_can_be_switched_off_for_a_model(seed_csv: Path, catalog: Ca
 
 def test_threads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OKNO_ENCODER_THREADS", raising=False)
+    assert encoder.threads_setting() == 1  # one thread: a short request is too small to split
+    monkeypatch.setenv("OKNO_ENCODER_THREADS", "0")
     assert encoder.threads_setting() == 0
-    monkeypatch.setenv("OKNO_ENCODER_THREADS", "1")
-    assert encoder.threads_setting() == 1
-    one = encoder.SentenceEncoder(encoder._model_dir(), layers=1, threads=1)
-    assert one.encode(["vpn"]).shape == (1, one.dim)
+    for threads in (1, 2):
+        one = encoder.SentenceEncoder(encoder._model_dir(), layers=1, threads=threads)
+        assert one.encode(["vpn"]).shape == (1, one.dim)
+        # Never spin-waiting: on a shared machine that burns the core others need.
+        config = one._session.get_session_options().get_session_config_entry
+        assert config("session.intra_op.allow_spinning") == "0"
     monkeypatch.setenv("OKNO_ENCODER_THREADS", "two")
     with pytest.raises(encoder.EncoderUnavailable, match="OKNO_ENCODER_THREADS"):
         encoder.threads_setting()

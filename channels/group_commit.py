@@ -1,0 +1,126 @@
+"""Group commit for inbound entry points that run on an event loop (SMTP server, web form).
+
+Messages that arrive while a store is under way wait for it, then go into the database together
+in one transaction (and into Redis in one round trip) when `accept` offers `accept_many`. Each
+caller's answer still comes only after the commit that holds its message, so "stored before
+acknowledged" holds; one store runs at a time, the process's one writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+
+from models.types import Accept, AcceptResult, IncomingMessage
+
+GROUP_MAX = 64  # messages stored in one transaction at most
+# Under load the next store waits up to this long for the messages it expects (see `coming`):
+# bigger groups, each answer at most this much later.
+GROUP_LINGER = 0.005
+
+Item = tuple[IncomingMessage, bytes | None]
+Outcome = AcceptResult | Exception
+StoreMany = Callable[[Sequence[Item]], Sequence[Outcome]]
+
+
+class GroupCommit:
+    """Stores what concurrent callers hand it, batched while the previous store runs.
+
+    Lives on one event loop (no locks needed there); the blocking store runs on `executor`
+    (None: the loop's default one), one batch at a time. Every waiting caller gets its own
+    result or exception; a store that raises fails every caller of its batch.
+
+    How long a store waits for more: `coming`, when given, counts the callers known to be on
+    their way (SMTP sessions inside a mail transaction that have not handed their mail yet); the
+    store waits for them, at most `linger`, and not at all when none is coming. Without it the
+    store waits, under load only (the last store held more than one), for as many as the last.
+    """
+
+    def __init__(
+        self,
+        store: StoreMany,
+        executor: Executor | None = None,
+        *,
+        most: int = GROUP_MAX,
+        linger: float = GROUP_LINGER,
+        coming: Callable[[], int] | None = None,
+    ) -> None:
+        self.store = store
+        self.coming = coming
+        self.executor = executor
+        self.most = most
+        self.linger = linger
+        self.pending: list[tuple[Item, asyncio.Future[AcceptResult]]] = []
+        self.draining: asyncio.Task[None] | None = None
+        self.wanted = 0  # how many pending messages end the current wait
+        self.enough = asyncio.Event()
+
+    async def submit(self, message: IncomingMessage, raw: bytes | None) -> AcceptResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AcceptResult] = loop.create_future()
+        self.pending.append(((message, raw), future))
+        if len(self.pending) >= self.wanted:
+            self.enough.set()
+        if self.draining is None:
+            self.draining = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = 1
+        try:
+            while self.pending:
+                wanted = self._wanted(last)
+                if len(self.pending) < wanted:
+                    await self._linger(wanted)
+                batch, self.pending = self.pending[: self.most], self.pending[self.most :]
+                items, last = [item for item, _ in batch], len(batch)
+                outcomes: Sequence[Outcome]
+                try:
+                    outcomes = await loop.run_in_executor(self.executor, self.store, items)
+                except Exception as exc:  # the whole transaction failed: nothing was stored
+                    outcomes = [exc] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # the caller went away meanwhile
+                        continue
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self.draining = None
+
+    def _wanted(self, last: int) -> int:
+        """How many pending messages the next store is worth waiting for."""
+        if self.coming is not None:
+            return min(self.most, len(self.pending) + self.coming())
+        return last if last > 1 else 0
+
+    async def _linger(self, wanted: int) -> None:
+        self.wanted = wanted
+        self.enough.clear()
+        try:
+            await asyncio.wait_for(self.enough.wait(), self.linger)
+        except TimeoutError:
+            pass
+        finally:
+            self.wanted = 0
+
+
+def store_many_of(accept: Accept) -> StoreMany:
+    """Intake's group commit when it has one; otherwise `accept` once per message."""
+    many = getattr(accept, "accept_many", None)
+    if many is not None:
+        return many  # type: ignore[no-any-return]
+
+    def one_by_one(items: Sequence[Item]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for message, raw in items:
+            try:
+                outcomes.append(accept(message, raw=raw))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    return one_by_one
