@@ -68,6 +68,24 @@ class Settings(BaseSettings):
     agent_session_hours: float = Field(
         default=12, gt=0, le=24 * 30, description="How long a /agent/ sign-in lasts."
     )
+    intake_batch_max: int = Field(
+        default=16,
+        ge=1,
+        description="Messages one intake job may process while the intake queue has a backlog "
+        "(router/batch.py); 1: one message per job.",
+    )
+    intake_batch_commit: int = Field(
+        default=8,
+        ge=1,
+        description="Messages of an intake batch that share one transaction (one commit); "
+        "1: a commit per message.",
+    )
+    intake_batch_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="An intake job takes no further message after this long (router/batch.py).",
+    )
     default_timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
-from router import catalog_cache, inbound, notify, ordering, recipients
+from router import batch, catalog_cache, inbound, notify, ordering, recipients
 from router.runtime import Runtime, current
 from router.sends import enqueue_send, hand_off, hand_on, retry_later, send_job_id
 
@@ -17,37 +18,66 @@ log = logging.getLogger(__name__)
 
 
 def process_message(message_id: int) -> str | None:
-    """Thread or route one stored message; safe to run twice (the second run finds it done)."""
+    """Thread or route one stored message; safe to run twice (the second run finds it done).
+
+    Under load the job goes on with the messages queued behind it (router/batch.py): RQ's
+    per-job cost is then paid once for several messages."""
     runtime = current()
     catalog_cache.sync(runtime.redis)
-    with session_scope(runtime.sessions) as session:
-        row = session.get(InboundMessage, message_id, with_for_update=True)
-        if row is None:
-            raise LookupError(f"inbound message {message_id} does not exist")
-        if row.status != MessageStatus.queued:
-            return inbound.ticket_number(row, session=session)
-        parse = runtime.channels.get(row.channel).parse_raw if row.raw is not None else None
-        outcome = inbound.process(
-            row,
-            session=session,
-            settings=runtime.settings,
-            parse_raw=parse,
-            model=lambda: active_model(runtime),
-        )
-        ids, number = outcome.notification_ids, outcome.ticket.number if outcome.ticket else None
-        local = _try_local(runtime, outcome.notifications[0], session) if ids else None
-        # Read before the commit that makes the send visible as ended (no one can see it
-        # pending, so no later send waits on it unseen): saves a transaction per message.
-        first = outcome.notifications[0] if local is not None else None
-        following = ordering.next_in_line(first, session=session) if first else None
-    if local is None:
-        deliver_first(runtime, ids)
-    else:  # the first send was recorded with the ticket: what follows it goes as it would
-        rest = ids[1:]
-        enqueue_send(runtime, local)
-        enqueue_send(runtime, rest)
-        hand_on(runtime, ids[0], following, queued=rest)
+    number = _process(runtime, message_id)
+    batch.process_backlog(
+        runtime,
+        work=lambda taken, session: _work(runtime, taken, session)[1],
+        alone=lambda taken: _process(runtime, taken),
+    )
     return number
+
+
+def _process(runtime: Runtime, message_id: int) -> str | None:
+    with session_scope(runtime.sessions) as session:
+        number, after_commit = _work(runtime, message_id, session)
+    after_commit()
+    return number
+
+
+def _work(
+    runtime: Runtime, message_id: int, session: Session
+) -> tuple[str | None, Callable[[], None]]:
+    """The message's work in `session`, and what to do once that is committed (the sends)."""
+    row = session.get(InboundMessage, message_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"inbound message {message_id} does not exist")
+    if row.status != MessageStatus.queued:
+        return inbound.ticket_number(row, session=session), _nothing
+    parse = runtime.channels.get(row.channel).parse_raw if row.raw is not None else None
+    outcome = inbound.process(
+        row,
+        session=session,
+        settings=runtime.settings,
+        parse_raw=parse,
+        model=lambda: active_model(runtime),
+    )
+    ids, number = outcome.notification_ids, outcome.ticket.number if outcome.ticket else None
+    local = _try_local(runtime, outcome.notifications[0], session) if ids else None
+    # Read before the commit that makes the send visible as ended (no one can see it
+    # pending, so no later send waits on it unseen): saves a transaction per message.
+    first = outcome.notifications[0] if local is not None else None
+    following = ordering.next_in_line(first, session=session) if first else None
+
+    def after_commit() -> None:
+        if local is None:
+            deliver_first(runtime, ids)
+        else:  # the first send was recorded with the ticket: what follows it goes as it would
+            rest = ids[1:]
+            enqueue_send(runtime, local)
+            enqueue_send(runtime, rest)
+            hand_on(runtime, ids[0], following, queued=rest)
+
+    return number, after_commit
+
+
+def _nothing() -> None:
+    return None
 
 
 def _try_local(runtime: Runtime, row: NotificationRow, session: Session) -> list[int] | None:

@@ -253,6 +253,7 @@ def bench_intake(
         finally:
             runtime.close()
     found = result(rates, (load_start, os.getloadavg()))
+    found["intake_batch_max"] = settings.intake_batch_max  # the workers read the same setting
     report = _report(n, workers, settings, found)
     click.echo(report)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +275,9 @@ def _report(n: int, workers: int, settings: Settings, r: dict[str, Any]) -> str:
             "compare the ratios, each pair measured back to back, not the absolute rates)",
             f"{n} messages per measure; {workers} SimpleWorker processes, timed from the first "
             "job's start (RQ's record) to the last job's end or the last notification sent, so "
-            f"no process start-up counts; {CLIENTS} client connections for web form and SMTP",
+            f"no process start-up counts; {CLIENTS} client connections for web form and SMTP; "
+            f"an intake job takes up to {r['intake_batch_max']} queued messages "
+            "(OKNO_INTAKE_BATCH_MAX, router/batch.py)",
             "",
             "| measure | ours | bare | ratio | target |",
             "| --- | --- | --- | --- | --- |",
