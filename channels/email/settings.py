@@ -54,6 +54,11 @@ class EmailSettings(BaseSettings):
     email_addresses: str = "helpdesk@ssc.example.com"
     email_domains: str = ""
     smtp_max_bytes: int = Field(default=25 * MB, ge=1024)
+    # aiosmtpd's own log ("mail.log") at INFO: every connection and every command line of every
+    # session (sender and recipients included). Off: it logs warnings only, and Okno's one line
+    # per stored mail stays; it cost ~10 log records a mail (issue #20: a quarter of the
+    # server's CPU per mail).
+    smtp_protocol_log: bool = False
     email_max_attachment_bytes: int = Field(default=10 * MB, ge=0)
     email_max_total_attachment_bytes: int = Field(default=20 * MB, ge=0)
     email_from: str = "Okno <helpdesk@ssc.example.com>"

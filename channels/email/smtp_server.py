@@ -26,6 +26,8 @@ from channels.group_commit import GroupCommit, store_many_of
 from models.types import Accept
 
 log = logging.getLogger(__name__)
+# aiosmtpd's protocol log: per-command chatter at INFO (EmailSettings.smtp_protocol_log).
+protocol_log = logging.getLogger("mail.log")
 
 REJECT_RCPT = "550 5.1.1 <{address}>: no such mailbox here"
 STORED = "250 2.0.0 OK: queued as {ids}"
@@ -117,6 +119,7 @@ def make_controller(
     accept: Accept, settings: EmailSettings, *, host: str | None = None, port: int | None = None
 ) -> IntakeController:
     """A threaded aiosmtpd server bound to host:port (settings' by default); call .start()."""
+    protocol_log.setLevel(logging.NOTSET if settings.smtp_protocol_log else logging.WARNING)
     return IntakeController(
         IntakeHandler(accept, settings),
         hostname=host or settings.smtp_host,

@@ -266,3 +266,25 @@ def test_a_lone_mail_is_not_held_back() -> None:
         controller.stop()
         controller.handler.close()
     assert accept.groups == [1]
+
+
+@pytest.mark.parametrize("protocol_log", [False, True])
+def test_aiosmtpd_protocol_chatter_is_off_unless_asked(
+    accept: RecordingAccept, caplog: pytest.LogCaptureFixture, protocol_log: bool
+) -> None:
+    """By default a session logs Okno's one "stored" line, not aiosmtpd's line per command
+    (with the sender and recipients); OKNO_SMTP_PROTOCOL_LOG=true brings those back."""
+    settings = EmailSettings(email_addresses=HELPDESK, smtp_protocol_log=protocol_log)
+    controller = make_controller(accept, settings, host="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        with caplog.at_level("INFO"):
+            assert send(controller, fixture_bytes("plain_cp1251.eml"), [HELPDESK]) == {}
+            time.sleep(0.2)  # the session's last lines (QUIT, connection lost)
+    finally:
+        controller.stop()
+        controller.handler.close()
+    chatter = [r for r in caplog.records if r.name == "mail.log" and r.levelno < 30]
+    stored = [r for r in caplog.records if r.getMessage().startswith("stored mail from")]
+    assert len(stored) == 1
+    assert bool(chatter) is protocol_log, [r.getMessage() for r in chatter]
