@@ -56,8 +56,8 @@ class EmailSettings(BaseSettings):
     smtp_max_bytes: int = Field(default=25 * MB, ge=1024)
     # aiosmtpd's own log ("mail.log") at INFO: every connection and every command line of every
     # session (sender and recipients included). Off: it logs warnings only, and Okno's one line
-    # per stored mail stays; it cost ~10 log records a mail (issue #20: a quarter of the
-    # server's CPU per mail).
+    # per stored mail stays. At OKNO_LOG_LEVEL=INFO (the default) that chatter cost 1.12-1.20
+    # against 0.89-0.94 ms of the server's CPU a mail (8 sessions, 1,000 mails, load 0.6).
     smtp_protocol_log: bool = False
     email_max_attachment_bytes: int = Field(default=10 * MB, ge=0)
     email_max_total_attachment_bytes: int = Field(default=20 * MB, ge=0)
