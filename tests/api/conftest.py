@@ -1,13 +1,15 @@
-"""A live API server (uvicorn on a free loopback port) for tests that need real HTTP."""
+"""A live API server (uvicorn on a free loopback port) for tests that need real HTTP, and the
+browser the Playwright modules drive (one per module: it is slow to start)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from router.runtime import Runtime
-from tests.support.browser import free_port, serving
+from tests.support.browser import chromium, free_port, serving
 
 __all__ = ["free_port", "live_server"]
 
@@ -16,3 +18,9 @@ __all__ = ["free_port", "live_server"]
 def live_server(runtime: Runtime) -> Iterator[str]:
     with serving(runtime) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched

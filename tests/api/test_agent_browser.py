@@ -22,16 +22,10 @@ from router.intake import Intake
 from router.runtime import Runtime
 from tests.conftest import drain
 from tests.router.analytics_history import seed_suggestions
-from tests.support.browser import chromium, shot
+from tests.support.browser import shot
 from tests.support.workflow import make_staff, make_ticket
 
 REQUESTER = "m.kovaleva@corp.example.com"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -16,14 +16,7 @@ from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime
 from router.sends import enqueue_send
 from router.status_link import page_url
 from tests.conftest import drain
-from tests.support.browser import chromium
 from tests.support.workflow import make_staff
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

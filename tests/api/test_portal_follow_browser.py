@@ -31,7 +31,7 @@ from router.runtime import Runtime, build_runtime, use_runtime
 from router.status_link import page_url
 from tests.api.test_portal_follow import SIGN_IN_LINK
 from tests.conftest import CATALOG, drain, make_settings
-from tests.support.browser import chromium, serving, shot
+from tests.support.browser import serving, shot
 from tests.support.mail import Relay, relaying
 from tests.support.workflow import Staff, make_staff, make_ticket
 
@@ -73,12 +73,6 @@ def runtime(
 def server(runtime: Runtime) -> Iterator[str]:
     with serving(runtime) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from models.migrate import upgrade
 from router.catalog import load_catalog
 from router.runtime import Runtime, build_runtime, use_runtime
 from tests.conftest import CATALOG, drain, make_settings
-from tests.support.browser import chromium, serving, shot
+from tests.support.browser import serving, shot
 from tests.support.portal_model import train_into
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
@@ -67,12 +67,6 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
 def server(runtime: Runtime) -> Iterator[str]:
     with serving(runtime) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
