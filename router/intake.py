@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Callback, Retry
@@ -19,6 +20,13 @@ from router.runtime import INTAKE_QUEUE, Runtime
 log = logging.getLogger(__name__)
 
 PROCESS_RETRY = Retry(max=3, interval=[2, 10, 60])
+# Every intake job, enqueued alone or in a pipeline: retries, then marked failed, kept a week.
+PROCESS_OPTIONS: dict[str, Any] = {
+    "retry": PROCESS_RETRY,
+    "on_failure": Callback(jobs.on_process_failure),
+    "result_ttl": 600,
+    "failure_ttl": 7 * 24 * 3600,
+}
 
 
 def process_job_id(message_id: int) -> str:
@@ -131,10 +139,7 @@ def enqueue_process(runtime: Runtime, message_id: int) -> bool:
             jobs.process_message,
             message_id,
             job_id=process_job_id(message_id),
-            retry=PROCESS_RETRY,
-            on_failure=Callback(jobs.on_process_failure),
-            result_ttl=600,
-            failure_ttl=7 * 24 * 3600,
+            **PROCESS_OPTIONS,
         )
     except RedisError as exc:
         log.warning(
@@ -156,10 +161,7 @@ def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
                     jobs.process_message,
                     (mid,),
                     job_id=process_job_id(mid),
-                    retry=PROCESS_RETRY,
-                    on_failure=Callback(jobs.on_process_failure),
-                    result_ttl=600,
-                    failure_ttl=7 * 24 * 3600,
+                    **PROCESS_OPTIONS,
                 )
                 for mid in message_ids
             ]
