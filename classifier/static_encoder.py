@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from classifier import encoder as contextual
-from models.files import write_atomic
 
 TABLE_VERSION = "2"  # bump when the build below changes
 DEFAULT_DIMS = 256
@@ -59,17 +58,10 @@ class StaticEncoder:
         self.table = self._load_table()
 
     def _identity(self) -> dict[str, Any]:
-        weights = self.model_dir / "model.safetensors"
-        digest = hashlib.sha256()
-        with weights.open("rb") as fh:
-            digest.update(fh.read(1 << 20))
         return {
             "kind": self.kind,
-            "name": contextual.NAME,
+            **contextual.weights_identity(self.model_dir),
             "dim": self.dims,
-            "package": f"{contextual.PACKAGE}=={contextual._version(contextual.PACKAGE)}",
-            "weights_bytes": weights.stat().st_size,
-            "weights_sha256_1mib": digest.hexdigest(),
             "layers": self.layers,
             "dims": self.dims,
             "table": TABLE_VERSION,
@@ -98,11 +90,7 @@ class StaticEncoder:
         table = build_table(self.model_dir, self.config, self.layers, full)
         buffer = io.BytesIO()
         np.save(buffer, table, allow_pickle=False)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, buffer.getvalue(), mode=0o644)
-        except OSError:
-            pass  # a read-only cache: keep it in memory, build again next start
+        contextual.keep_in_cache(path, buffer.getvalue())
         return np.ascontiguousarray(table[:, : self.dims])
 
     # -- encoding -------------------------------------------------------------------------
