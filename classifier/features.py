@@ -133,16 +133,27 @@ class Features:
             )
         raw = list(originals) if originals is not None else list(texts)
         encoder = self._choose_encoder(raw)
-        if isinstance(encoder, static_encoder.StaticEncoder):
-            self.piece_weights = encoder.piece_weights(raw)
-            weight = self.spec.static_weight
-            self.encoder_identity = {**encoder.identity, "weight": weight}
-            embedded = encoder.encode(raw, tick, self.piece_weights)
-            blocks.append(sp.csr_matrix(embedded * np.float32(weight)))
-        elif encoder is not None:
-            self.encoder_identity = {**encoder.identity, "weight": self.spec.encoder_weight}
-            blocks.append(sp.csr_matrix(encoder.encode(raw, tick) * self.spec.encoder_weight))
+        if encoder is not None:
+            if isinstance(encoder, static_encoder.StaticEncoder):
+                self.piece_weights = encoder.piece_weights(raw)
+            self.encoder_identity = {**encoder.identity, "weight": self._weight(encoder)}
+            blocks.append(sp.csr_matrix(self._encode(encoder, raw, tick)))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def _weight(self, encoder: Encoder) -> float:
+        if isinstance(encoder, static_encoder.StaticEncoder):
+            return self.spec.static_weight
+        return self.spec.encoder_weight
+
+    def _encode(
+        self, encoder: Encoder, texts: Sequence[str], tick: sentence_encoder.Tick | None = None
+    ) -> np.ndarray:
+        """The embedding columns of `texts`, scaled by the block's weight."""
+        if isinstance(encoder, static_encoder.StaticEncoder):
+            embedded = encoder.encode(texts, tick, self.piece_weights)
+        else:
+            embedded = encoder.encode(texts, tick)
+        return embedded * np.float32(self._weight(encoder))
 
     def _choose_encoder(self, raw: Sequence[str]) -> Encoder | None:
         mode = self.spec.encoder
@@ -202,11 +213,7 @@ class Features:
         return encoder
 
     def _embed(self, originals: Sequence[str]) -> np.ndarray:
-        encoder = self.encoder()
-        if isinstance(encoder, static_encoder.StaticEncoder):
-            embedded = encoder.encode(originals, weights=self.piece_weights)
-            return embedded * np.float32(self.spec.static_weight)
-        return encoder.encode(originals) * np.float32(self.spec.encoder_weight)
+        return self._encode(self.encoder(), originals)
 
     def transform(
         self,
