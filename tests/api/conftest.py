@@ -10,6 +10,7 @@ import pytest
 
 from router.runtime import Runtime
 from tests.support.browser import chromium, free_port, serving
+from tests.support.mail import Relay, relaying
 
 __all__ = ["free_port", "live_server"]
 
@@ -18,6 +19,13 @@ __all__ = ["free_port", "live_server"]
 def live_server(runtime: Runtime) -> Iterator[str]:
     with serving(runtime) as url:
         yield url
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    """A local SMTP relay that Okno's e-mail channel sends to (tests/support/mail.py)."""
+    with relaying() as box:
+        yield box
 
 
 @pytest.fixture(scope="module")

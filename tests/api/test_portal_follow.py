@@ -6,7 +6,6 @@ Real intake, real jobs (drained in-process), a real SMTP relay catching the sign
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -30,7 +29,7 @@ from router.lifecycle import actions, moves, process_cancel
 from router.runtime import Runtime
 from router.status_link import status_key
 from tests.conftest import drain
-from tests.support.mail import Relay, relaying
+from tests.support.mail import Relay
 from tests.support.workflow import Staff, make_staff, make_ticket
 
 ANNA = "anna@corp.example.com"
@@ -38,12 +37,6 @@ BORIS = "boris@corp.example.com"
 PHONE = "+79123456789"
 CHAT = "700100200"
 SIGN_IN_LINK = re.compile(r"https?://[^\s<>\"]+/my/sign-in/[A-Za-z0-9_\-]+")
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    with relaying() as box:
-        yield box
 
 
 @pytest.fixture

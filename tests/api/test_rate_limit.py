@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
@@ -15,7 +13,7 @@ from models.types import Channel, IncomingMessage
 from router.intake import Intake
 from router.runtime import Runtime
 from tests.conftest import drain
-from tests.support.mail import Relay, relaying
+from tests.support.mail import Relay
 
 FORM = {"name": "Иван", "email": "ivan@corp.example.com", "text": "Нужна справка"}
 
@@ -69,12 +67,6 @@ def test_the_defaults_are_on() -> None:
 
     settings = Settings()
     assert settings.rate_limit_per_client > 0 and settings.rate_limit_per_requester > 0
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    with relaying() as box:
-        yield box
 
 
 def test_automatic_mail_goes_only_to_employees_and_the_organisations_domains(

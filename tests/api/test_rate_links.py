@@ -21,7 +21,7 @@ from router.runtime import Runtime
 from router.sends import enqueue_send
 from tests.channels.phone.phone_servers import SmsGateway, hmac_header, serve_gateway
 from tests.conftest import drain
-from tests.support.mail import Relay, relaying
+from tests.support.mail import Relay
 from tests.support.workflow import Staff, make_staff, make_ticket
 
 ANNA = "anna@corp.example.com"
@@ -29,12 +29,6 @@ PHONE = "+79123456789"
 SMS_SECRET = "sms-gateway-secret-8b2d6e10"
 WEBHOOK_SECRET = "pbx-webhook-secret-5c1f9a7e3d"
 RATE_LINK = re.compile(r"https?://[^\s<>\"]+/rate/[0-9]+\.[0-9a-f]{16}(?:/[1-5])?")
-
-
-@pytest.fixture
-def relay() -> Iterator[Relay]:
-    with relaying() as box:
-        yield box
 
 
 @pytest.fixture
