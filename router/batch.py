@@ -38,8 +38,8 @@ from router.runtime import INTAKE_QUEUE, Runtime
 
 log = logging.getLogger(__name__)
 
-# router.intake.process_job_id's prefix (that module imports the jobs, which import this one;
-# tests/router/test_batch.py checks the two agree).
+# An intake job's id is this and the message id (router.intake.process_job_id builds it from
+# here: that module imports the jobs, which import this one).
 JOB_PREFIX = "okno-msg-"
 # A field on the job hash: this job runs alone (a batch handed it back after it raised).
 SOLO = "okno_solo"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import InboundMessage, Ticket, session_scope
 from models.types import AcceptResult, IncomingMessage, MessageStatus, utcnow
-from router import jobs
+from router import batch, jobs
 from router.runtime import INTAKE_QUEUE, Runtime
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ PROCESS_OPTIONS: dict[str, Any] = {
 
 
 def process_job_id(message_id: int) -> str:
-    return f"okno-msg-{message_id}"
+    return f"{batch.JOB_PREFIX}{message_id}"
 
 
 class Intake:
