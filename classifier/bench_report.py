@@ -126,6 +126,41 @@ METHOD = """## What is compared
   it_service_tickets: static word-piece embeddings of the whole e-mail (`--encoder static`, below)
   0.8655 / 0.8685, no gain. None is built in: the linear levers top out near +0.005 over the
   reference on it_service_tickets, and on ru_med_top3 any macro-F1 gain costs the accuracy margin.
+- Levers measured in issue 19's fourth round (session 6; the pipeline's own out-of-fold and test
+  scores, giving back this report's 0.8665 / 0.8691 and 0.5109 / 0.3885; every knob chosen on
+  out-of-fold scores of the training rows, the objective written down before any test number was
+  looked at; load 2-5 on 2 cores). **Logit adjustment with an objective that weighs both
+  targets**: tau (final scores minus tau * log class share) on a 0-1 grid by out-of-fold
+  macro-F1 subject to out-of-fold accuracy no lower than at tau 0 (the blend guard's rule turned
+  round: the adjustment may not pay in accuracy), on the out-of-fold scores of 3 repeats of the
+  5 folds (seeds 42, 7, 123) averaged. ru_med_top3 picks tau 0.2 (out-of-fold 0.4884 / 0.3528
+  -> 0.4885 / 0.3587): 0.5122 / 0.3900; the mean of accuracy and macro-F1 as the objective picks
+  tau 0.3 (out-of-fold 0.4875 / 0.3605): 0.5134 / 0.3992; both short of the 0.4072 macro-F1
+  target. it_service_tickets and banking77 pick tau 0 under either objective (every tau > 0
+  lowers both out-of-fold; balanced class weights already do the work), clinc150's classes have
+  equal shares (no-op): not built in. it_service_tickets, **near-duplicates**: the cosine of the
+  word TF-IDF block between an e-mail and its nearest training e-mail is >= 0.95 for 2.5 % of
+  the test rows and >= 0.9 for 6 %; out-of-fold (neighbours from the other folds only) the
+  nearest neighbour's label at that similarity is about as often right as LinearSVC (>= 0.98,
+  0.5 % of rows: 0.990 vs 0.962; >= 0.9: 0.952 vs 0.949; >= 0.8: 0.941 vs 0.944), so a
+  similarity-gated override moves at most ~0.0002: no lever. kNN class scores (sum of the top
+  5 / 10 similarities per class) alone 0.7553 / 0.7527, 0.7703 / 0.7663; added to LinearSVC's
+  scores at the out-of-fold weight (2) 0.8664 / 0.8684; a multinomial logistic regression over
+  both 0.8558-0.8567 / 0.8538-0.8546 (below LinearSVC alone). Other bases for the stack:
+  LinearSVC on unigram counts, l2-normalised without IDF (out-of-fold the best unigram variant,
+  0.8567 against TF-IDF's 0.8530) 0.8583 / 0.8599, added to ours at the out-of-fold weight
+  (0.5) 0.8671 / 0.8698; word 1-2-grams without IDF beside char_wb 2-5 0.8689 / 0.8703 against
+  the same refitted on TF-IDF 0.8655 / 0.8676 (out-of-fold 0.8626 / 0.8624 vs 0.8611 / 0.8621),
+  averaged with it 0.8673 / 0.8692; multinomial naive Bayes on raw counts (the labels may come
+  from a topic model, SOURCE.txt) 0.7639 / 0.7559; an 8-topic LDA of the training e-mails does
+  not recover the labels (its topics' majority labels 0.3961, a logistic regression on the topic
+  shares 0.4338 / 0.3050); a one-hidden-layer MLP (128 units) on word 1-2 TF-IDF 0.8405 /
+  0.8360 after 5 epochs at ~35 s an epoch. None clears +0.01 on test, none is built in. The
+  gaps are not the test split's alone: the reference cross-validated on the same folds of the
+  training rows gives ru_med_top3 0.4775 / 0.3532 (3 repeats; ours 0.4884 / 0.3528, tau 0.2
+  0.4885 / 0.3587) and it_service_tickets 0.8587 / 0.8587 (ours 0.8611 / 0.8621); on the
+  ru_med_top3 test split a paired bootstrap puts ours minus the reference at +0.014 +- 0.009
+  accuracy and -0.008 +- 0.010 macro-F1 (one standard deviation), as wide as the margin asked.
 - Static embeddings (`--encoder static`, `classifier/static_encoder.py`): every word piece of
   the encoder's vocabulary run through all 6 layers on its own, PCA to 256 dimensions, float16,
   built once from the wheel and cached; a text's vector is the IDF-weighted mean of its pieces
