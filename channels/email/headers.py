@@ -16,6 +16,10 @@ _ANGLE_ID = re.compile(r"<([^<>]+)>")
 _NOT_MAILBOX = re.compile(r"[\s:;,<>()]|^@|@$")
 _BARE_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"@]+\.[^\s<>()\[\],;:\"@]+")
 _SINGLE_MAILBOX = re.compile(r'^\s*"?([^<>"]*?)"?\s*<([^<>@\s]+@[^<>\s]+)>\s*$')
+# A value that is nothing but a plain address ("ivan@x.example.ru"): dot-atoms on both sides, no
+# encoded words, so address_of's full parse would hand it back unchanged, only slower.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/^_`{|}~=-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 def parse_message(raw: bytes) -> Message:
@@ -57,6 +61,8 @@ def address_of(value: str | None) -> tuple[str | None, str | None]:
         return None, None
     # Split the raw value first: a decoded display name may contain commas or angle brackets.
     unfolded = " ".join(value.split())
+    if _PLAIN_ADDRESS.fullmatch(unfolded) and "=?" not in unfolded:
+        return unfolded.lower(), None
     single = _SINGLE_MAILBOX.match(unfolded)
     pairs = [single.groups()] if single else getaddresses([unfolded])
     decoded = [(decode_header_value(a).strip(), n) for n, a in pairs]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from email.utils import getaddresses
+from pathlib import Path
 
 import pytest
 
 from channels.email import external_id, minimal_message
-from channels.email.headers import normalize_message_id
-from tests.support.mail import HELPDESK, fixture_bytes
+from channels.email.headers import address_of, normalize_message_id, parse_header_block
+from channels.email.keys import header_block
+from channels.email.limits import skip_prefix
+from tests.support.mail import FIXTURES, HELPDESK, fixture_bytes
 
 MAIL = b"From: Ivan <ivan@branch.example.ru>\r\nSubject: VPN\r\n%b\r\nVPN does not connect.\r\n"
 
@@ -92,3 +96,57 @@ def test_minimal_message_falls_back_to_the_envelope_sender() -> None:
         raw, mailbox=HELPDESK, source="smtp", envelope_from="<Scan@Branch.ru>"
     )
     assert message.sender_address == "scan@branch.ru"
+
+
+EMAILS = sorted(FIXTURES.rglob("*.eml"))
+
+
+@pytest.mark.parametrize("path", EMAILS, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_the_header_block_alone_reads_as_the_whole_mail(path: Path) -> None:
+    """minimal_message parses only header_block(raw): the same fields, in the same order, as
+    parsing the whole mail (the fixtures and the public corpus, CRLF and LF alike)."""
+    for raw in (path.read_bytes(), path.read_bytes().replace(b"\r\n", b"\n")):
+        whole = parse_header_block(skip_prefix(raw).raw)
+        assert list(parse_header_block(header_block(raw)).raw_items()) == list(whole.raw_items())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: a\r\n\r\nFrom: b@c\r\n",
+        b"Subject: a\n\nbody\n\nmore",
+        b"Subject: a\r\n\r\n",
+        b"Subject: only headers\r\nFrom: b@c",
+        b"Subject: a\r\nnot a header line\r\nFrom: b@c\r\n\r\nbody",
+        b"Subject: a\r\r\nFrom: b@c\r\n\r\nbody",
+        b"From x@y Mon Mar  3 10:00:00 2025\nSubject: mbox\n\nbody\n",
+        b"",
+    ],
+)
+def test_header_block_edges(raw: bytes) -> None:
+    whole = parse_header_block(skip_prefix(raw).raw)
+    assert list(parse_header_block(header_block(raw)).raw_items()) == list(whole.raw_items())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ivan@branch.example.ru",
+        "Ivan.Petrov@Branch.Example.RU",
+        "o'brien+tag@x-y.example.com",
+        "a=b@example.com",
+        "user1@corp.example.com",
+    ],
+)
+def test_a_plain_address_reads_as_the_full_parse_reads_it(value: str) -> None:
+    """address_of skips the RFC 5322 parse for a value that is only an address: the full parse
+    hands such a value back unchanged."""
+    assert getaddresses([value]) == [("", value)]
+    assert address_of(value) == (value.lower(), None)
+    assert address_of(f" {value}\r\n") == (value.lower(), None)
+
+
+def test_what_only_looks_like_a_plain_address_takes_the_full_parse() -> None:
+    assert address_of("=?utf-8?q?a?=@example.com") == address_of(" =?utf-8?q?a?=@example.com")
+    assert address_of("a..b@example.com") == ("a..b@example.com", None)
+    assert address_of("Ivan ivan@x.example.ru") == ("ivan@x.example.ru", None)
