@@ -10,9 +10,9 @@ import hashlib
 import re
 
 from channels.email.headers import (
+    header_fields,
     header_text,
     normalize_message_id,
-    parse_header_block,
     raw_header,
     sender_of,
 )
@@ -79,7 +79,7 @@ def raw_hash(raw: bytes) -> str:
 
 def external_id(raw: bytes, mailbox: str | None = None) -> str:
     """'mailbox|message-id' (normalised), or 'sha256:<hash>' for a mail without Message-ID."""
-    headers = parse_header_block(header_block(raw))
+    headers = header_fields(header_block(raw))
     message_id = normalize_message_id(raw_header(headers, "Message-ID"))
     return key_for(message_id, mailbox, raw)
 
@@ -110,7 +110,7 @@ def minimal_message(
     raw: bytes, *, mailbox: str | None, source: str, envelope_from: str | None = None
 ) -> IncomingMessage:
     """What intake stores before parsing: key, sender, subject; the worker parses the rest."""
-    headers = parse_header_block(header_block(raw))
+    headers = header_fields(header_block(raw))
     message_id = normalize_message_id(raw_header(headers, "Message-ID"))
     sender, name = sender_of(headers)
     meta: dict[str, object] = {"mailbox": mailbox, "source": source}

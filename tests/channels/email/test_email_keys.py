@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 
 from channels.email import external_id, minimal_message
-from channels.email.headers import address_of, normalize_message_id, parse_header_block
+from channels.email.headers import (
+    address_of,
+    header_fields,
+    normalize_message_id,
+    parse_header_block,
+)
 from channels.email.keys import header_block
 from channels.email.limits import skip_prefix
 from tests.support.mail import FIXTURES, HELPDESK, fixture_bytes
@@ -106,8 +112,9 @@ def test_the_header_block_alone_reads_as_the_whole_mail(path: Path) -> None:
     """minimal_message parses only header_block(raw): the same fields, in the same order, as
     parsing the whole mail (the fixtures and the public corpus, CRLF and LF alike)."""
     for raw in (path.read_bytes(), path.read_bytes().replace(b"\r\n", b"\n")):
-        whole = parse_header_block(skip_prefix(raw).raw)
-        assert list(parse_header_block(header_block(raw)).raw_items()) == list(whole.raw_items())
+        whole = list(parse_header_block(skip_prefix(raw).raw).raw_items())
+        assert list(parse_header_block(header_block(raw)).raw_items()) == whole
+        assert list(header_fields(header_block(raw)).raw_items()) == whole
 
 
 @pytest.mark.parametrize(
@@ -124,8 +131,41 @@ def test_the_header_block_alone_reads_as_the_whole_mail(path: Path) -> None:
     ],
 )
 def test_header_block_edges(raw: bytes) -> None:
-    whole = parse_header_block(skip_prefix(raw).raw)
-    assert list(parse_header_block(header_block(raw)).raw_items()) == list(whole.raw_items())
+    whole = list(parse_header_block(skip_prefix(raw).raw).raw_items())
+    assert list(parse_header_block(header_block(raw)).raw_items()) == whole
+    assert list(header_fields(header_block(raw)).raw_items()) == whole
+    assert list(header_fields(raw).raw_items()) == list(parse_header_block(raw).raw_items())
+
+
+def test_header_fields_read_random_header_blocks_as_the_email_parser() -> None:
+    """Lines of fields, continuations, mbox separators, nameless and broken lines, 8-bit bytes,
+    CR, LF and CRLF in any mix: header_fields agrees with the email package on each."""
+    rng = random.Random(20)
+    pieces = [
+        b"Subject: a",
+        b"From: x@y",
+        b"From x@y Mon",
+        b"Message-ID: <a@b>",
+        b" folded",
+        b"\tmore",
+        b":nameless",
+        b"no colon here",
+        b"X-8bit: \xd0\x9f\xd1\x80",
+        b"Sub ject: x",
+        b"A:",
+        b"",
+        b"  ",
+        b"To:\t b@c ",
+        b"\xff:",
+        b"Return-Path: <>",
+    ]
+    ends = [b"\r\n", b"\n", b"\r", b"\r\r\n", b"\n\r"]
+    for _ in range(3000):
+        block = b"".join(
+            rng.choice(pieces) + rng.choice(ends) for _ in range(rng.randint(0, 8))
+        ) + rng.choice([b"", b"Tail: no newline", b"\r"])
+        expected = list(parse_header_block(block).raw_items())
+        assert list(header_fields(block).raw_items()) == expected, block
 
 
 @pytest.mark.parametrize(
