@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq import Callback, Retry
-from sqlalchemy import insert, select
+from redis.typing import EncodableT
+from rq import Callback, Queue, Retry
+from rq.job import Job
+from rq.utils import get_call_string, utcformat
+from rq.utils import now as rq_now
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,10 +106,23 @@ def _insert(
         }
         for message, raw in items
     ]
-    with session_scope(sessions) as session:
-        rows = session.connection().execute(_INSERT, values).all()
+    with _one_statement(sessions) as connection:
+        rows = connection.execute(_INSERT, values).all()
     ids: dict[tuple[str, str], int] = {(channel, key): id_ for id_, channel, key in rows}
     return [ids[(message.channel.value, message.external_id)] for message, _ in items]
+
+
+def _one_statement(sessions: sessionmaker[Session]) -> AbstractContextManager[Connection]:
+    """A connection for one INSERT that is its own transaction, committed when the block ends.
+
+    No ORM session (nothing here needs its unit of work or its events). PostgreSQL runs the
+    statement in autocommit, its own transaction: the answer comes after the commit, and the
+    client's BEGIN and COMMIT round trips are saved (~0.05 ms of CPU a message in groups of 8).
+    SQLite keeps the plain transaction: its autocommit switch costs more than it saves there."""
+    engine: Engine = sessions.kw["bind"]
+    if engine.dialect.name == "sqlite":
+        return engine.begin()
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def store(
@@ -150,28 +170,61 @@ def enqueue_process(runtime: Runtime, message_id: int) -> bool:
 
 
 def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
-    """`enqueue_process` for several messages in one pipeline: the same jobs, one round trip."""
+    """`enqueue_process` for several messages in one MULTI/EXEC: the same jobs, one round trip.
+
+    The job hashes are the ones RQ's own enqueue writes (tests/router/test_group_commit.py
+    compares them field by field), made from one RQ job per queue and only the fields that
+    differ per message filled in: RQ builds a whole Job object per message, ~0.1 ms of the
+    SMTP server's CPU per mail."""
+    message_ids = list(dict.fromkeys(message_ids))  # one job per message, as RQ insists
     if not message_ids:
         return True
     queue = runtime.queue(INTAKE_QUEUE)
     try:
-        queue.enqueue_many(
-            [
-                queue.prepare_data(
-                    jobs.process_message,
-                    (mid,),
-                    job_id=process_job_id(mid),
-                    **PROCESS_OPTIONS,
-                )
-                for mid in message_ids
-            ]
-        )
+        template = _process_template(queue)
+        stamp = utcformat(rq_now())
+        dumps = queue.serializer.dumps
+        pipe = queue.connection.pipeline()
+        pipe.sadd(queue.redis_queues_keys, queue.key)
+        for mid in message_ids:
+            mapping = template.mapping.copy()
+            mapping["created_at"] = mapping["enqueued_at"] = stamp
+            mapping["data"] = zlib.compress(dumps((template.func_name, None, (mid,), {})))
+            mapping["description"] = get_call_string(template.func_name, (mid,), {}) or ""
+            pipe.hset(Job.key_for(process_job_id(mid)), mapping=mapping)
+        pipe.rpush(queue.key, *(process_job_id(mid) for mid in message_ids))
+        pipe.execute()
     except RedisError as exc:
         log.warning(
             "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
         )
         return False
     return True
+
+
+@dataclass(frozen=True)
+class _Template:
+    func_name: str
+    mapping: dict[EncodableT, EncodableT]
+
+
+_templates: dict[tuple[str, int], _Template] = {}
+
+
+def _process_template(queue: Queue) -> _Template:
+    """An intake job as RQ saves it on `enqueue` (status queued, origin, timeout, callbacks,
+    retries, TTLs), built by RQ once per queue; enqueue_many fills in the per-message fields."""
+    key = (queue.name, id(queue.serializer))
+    if key not in _templates:
+        job = queue.create_job(
+            jobs.process_message, args=(0,), job_id=process_job_id(0), **PROCESS_OPTIONS
+        )
+        job.origin = queue.name  # what RQ's enqueue adds to a created job before saving it
+        job.enqueued_at = rq_now()
+        mapping = job.to_dict()
+        assert job.func_name is not None
+        _templates[key] = _Template(job.func_name, mapping)
+    return _templates[key]
 
 
 def mark_enqueued(message_ids: list[int], *, session: Session) -> None:

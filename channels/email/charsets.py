@@ -183,6 +183,8 @@ def _compare_cyrillic(data: bytes, text: str, codec: str) -> tuple[str, str]:
 
 # Payload may hold spaces: broken clients write "=?us-ascii?Q?ABC / 123?=" and readers decode it.
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*?)\?=")
+# 8-bit bytes (surrogate-escaped by the parser) or an ISO-2022 escape: the value needs its bytes.
+_RAW_BYTES = re.compile("[\udc80-\udcff\x1b]")
 _ISO2022_ESCAPE = re.compile(rb"\x1b(\$[@B(]|\([BJ])")
 _FOLD = re.compile(r"\r?\n[ \t]")
 _BETWEEN_WORDS = re.compile(r"\?=[ \t]+=\?")
@@ -209,7 +211,7 @@ def decode_header_value(raw: str | None) -> str:
     if not raw:
         return ""
     text = _FOLD.sub(" ", raw)
-    if any("\udc80" <= ch <= "\udcff" for ch in text) or "\x1b" in text:
+    if _RAW_BYTES.search(text):
         text = decode_bytes(header_bytes(text))[0]
     # Words of one charset are joined before decoding: clients split multibyte chars across them.
     text = _BETWEEN_WORDS.sub("?==?", text)

@@ -10,9 +10,9 @@ import hashlib
 import re
 
 from channels.email.headers import (
+    header_fields,
     header_text,
     normalize_message_id,
-    parse_header_block,
     raw_header,
     sender_of,
 )
@@ -79,9 +79,22 @@ def raw_hash(raw: bytes) -> str:
 
 def external_id(raw: bytes, mailbox: str | None = None) -> str:
     """'mailbox|message-id' (normalised), or 'sha256:<hash>' for a mail without Message-ID."""
-    headers = parse_header_block(skip_prefix(raw).raw)
+    headers = header_fields(header_block(raw))
     message_id = normalize_message_id(raw_header(headers, "Message-ID"))
     return key_for(message_id, mailbox, raw)
+
+
+def header_block(raw: bytes) -> bytes:
+    """The mail up to and including the blank line that ends its header block (after anything
+    skip_prefix drops): what the key and the minimal message read, without the email parser
+    splitting and decoding the whole body (megabytes of attachments) only to throw it away.
+
+    The parser reads the same header fields from this as from the whole mail: the first
+    newline followed by an (optionally CR-led) newline is an empty line to it as well, so its
+    header block never ends later than here."""
+    raw = skip_prefix(raw).raw
+    match = _HEADER_END.search(raw)
+    return raw[: match.end()] if match else raw
 
 
 def key_for(message_id: str | None, mailbox: str | None, raw: bytes) -> str:
@@ -97,7 +110,7 @@ def minimal_message(
     raw: bytes, *, mailbox: str | None, source: str, envelope_from: str | None = None
 ) -> IncomingMessage:
     """What intake stores before parsing: key, sender, subject; the worker parses the rest."""
-    headers = parse_header_block(skip_prefix(raw).raw)
+    headers = header_fields(header_block(raw))
     message_id = normalize_message_id(raw_header(headers, "Message-ID"))
     sender, name = sender_of(headers)
     meta: dict[str, object] = {"mailbox": mailbox, "source": source}

@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 import weakref
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
 
@@ -47,6 +48,7 @@ class IntakeHandler:
         # handed to the group: the rest of those inside a mail transaction are still coming.
         self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self.handing: set[Session] = set()
+        self.recipients: dict[str, bool] = {}
 
     def coming(self) -> int:
         """Sessions inside a mail transaction (MAIL FROM accepted) that have not handed it yet:
@@ -59,10 +61,19 @@ class IntakeHandler:
             and smtp.session not in self.handing
         )
 
+    def _accepts(self, address: str) -> bool:
+        """settings.accepts, remembered per address (it builds its sets on every call)."""
+        known = self.recipients.get(address)
+        if known is None:
+            if len(self.recipients) >= 4096:
+                self.recipients.clear()
+            known = self.recipients[address] = self.settings.accepts(address)
+        return known
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not self.settings.accepts(address):
+        if not self._accepts(address):
             log.info("rejected recipient %s from %s", address, session.peer)
             return REJECT_RCPT.format(address=address)
         envelope.rcpt_tos.append(address)
@@ -104,10 +115,11 @@ class _SizeClearSMTP(SMTP):
         if isinstance(handler, IntakeHandler):
             handler.connections.add(self)
 
-    async def push(self, status: AnyStr) -> None:
+    def push(self, status: AnyStr) -> Coroutine[Any, Any, None]:
+        # aiosmtpd's own coroutine, handed back as is: no second coroutine for every reply.
         if isinstance(status, str) and status.startswith("552 Error"):
             status = f"552 5.3.4 Message too big: the limit is {self.data_size_limit} bytes"  # type: ignore[assignment]
-        await super().push(status)
+        return super().push(status)
 
 
 class IntakeController(Controller):

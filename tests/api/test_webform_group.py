@@ -43,12 +43,15 @@ def post_together(runtime: Runtime, forms: list[dict[str, str]]) -> list[httpx.R
 
 
 def count_commits(runtime: Runtime) -> list[object]:
+    """The intake transactions: each group is one INSERT that is its own transaction (committed
+    by SQLite's COMMIT, by the statement itself in PostgreSQL's autocommit)."""
     engine = runtime.sessions.kw["bind"]
     seen: list[object] = []
 
-    @event.listens_for(engine, "commit")
-    def _seen(conn: Any) -> None:
-        seen.append(conn)
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO inbound_messages"):
+            seen.append(conn)
 
     return seen
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rq import Queue
+from rq.job import Job, JobStatus
 from sqlalchemy import event, func, select
 
 from models.db import InboundMessage, session_scope
 from models.types import MessageStatus
-from router.intake import Intake, process_job_id
+from router.intake import PROCESS_RETRY, Intake, enqueue_many, enqueue_process, process_job_id
+from router.jobs import process_message
 from router.runtime import INTAKE_QUEUE, Runtime
 from tests.conftest import drain
 from tests.support.messages import form
@@ -14,15 +17,25 @@ from tests.support.messages import form
 
 def test_accept_many_stores_all_in_one_transaction_and_enqueues_each(runtime: Runtime) -> None:
     commits: list[object] = []
-    record = commits.append
-    event.listen(runtime.engine, "commit", record)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    commit = commits.append
+    event.listen(runtime.engine, "commit", commit)
+    event.listen(runtime.engine, "before_cursor_execute", record)
     try:
         results = Intake(runtime).accept_many(
             [(form(f"group-{i}"), b"raw %d" % i if i else None) for i in range(5)]
         )
     finally:
-        event.remove(runtime.engine, "commit", record)
-    assert len(commits) == 1
+        event.remove(runtime.engine, "commit", commit)
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    # one INSERT of all five rows, its own transaction: committed once (SQLite) or in
+    # autocommit (PostgreSQL, where the statement is the transaction)
+    assert [s.split()[0] for s in statements] == ["INSERT"]
+    assert len(commits) == (1 if runtime.engine.dialect.name == "sqlite" else 0)
     assert [r.duplicate for r in results] == [False] * 5
     assert len({r.message_id for r in results}) == 5
     with session_scope(runtime.sessions) as session:
@@ -57,3 +70,29 @@ def test_accept_many_answers_duplicates_as_accept_does(runtime: Runtime) -> None
     with session_scope(runtime.sessions) as session:
         assert session.scalar(select(func.count(InboundMessage.id))) == 3
     assert len(runtime.queue(INTAKE_QUEUE).job_ids) == 3  # known's own, fresh-1, twice
+
+
+def test_group_enqueue_writes_the_jobs_rq_itself_writes(runtime: Runtime) -> None:
+    """enqueue_many builds the job hashes from a template instead of one RQ Job per message:
+    every field, the TTL, the queue list and the queue registry must be what RQ's enqueue
+    writes for the same message (only the timestamps differ, and both are RQ's format)."""
+    redis, queue = runtime.redis, runtime.queue(INTAKE_QUEUE)
+    assert enqueue_process(runtime, 101) and enqueue_process(runtime, 102)
+    by_rq = {mid: redis.hgetall(Job.key_for(process_job_id(mid))) for mid in (101, 102)}
+    ttls = {mid: redis.ttl(Job.key_for(process_job_id(mid))) for mid in (101, 102)}
+    redis.flushdb()
+    assert enqueue_many(runtime, [101, 102, 101])  # a message named twice is one job
+    assert redis.smembers(Queue.redis_queues_keys) == {queue.key.encode()}
+    assert queue.job_ids == [process_job_id(101), process_job_id(102)]
+    for mid in (101, 102):
+        key = Job.key_for(process_job_id(mid))
+        ours = redis.hgetall(key)
+        assert redis.ttl(key) == ttls[mid]
+        assert ours.keys() == by_rq[mid].keys()
+        for field in (b"created_at", b"enqueued_at"):
+            assert len(ours.pop(field)) == len(by_rq[mid].pop(field))
+        assert ours == by_rq[mid]
+        job = Job.fetch(process_job_id(mid), connection=redis)
+        assert (job.func, job.args, job.kwargs) == (process_message, (mid,), {})
+        assert job.get_status() == JobStatus.QUEUED and job.enqueued_at is not None
+        assert job.retries_left == PROCESS_RETRY.max and job.failure_callback is not None

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import random
+from email.utils import getaddresses
+from pathlib import Path
 
 import pytest
 
 from channels.email import external_id, minimal_message
-from channels.email.headers import normalize_message_id
-from tests.support.mail import HELPDESK, fixture_bytes
+from channels.email.headers import (
+    address_of,
+    header_fields,
+    normalize_message_id,
+    parse_header_block,
+)
+from channels.email.keys import header_block
+from channels.email.limits import skip_prefix
+from tests.support.mail import FIXTURES, HELPDESK, fixture_bytes
 
 MAIL = b"From: Ivan <ivan@branch.example.ru>\r\nSubject: VPN\r\n%b\r\nVPN does not connect.\r\n"
 
@@ -92,3 +102,91 @@ def test_minimal_message_falls_back_to_the_envelope_sender() -> None:
         raw, mailbox=HELPDESK, source="smtp", envelope_from="<Scan@Branch.ru>"
     )
     assert message.sender_address == "scan@branch.ru"
+
+
+EMAILS = sorted(FIXTURES.rglob("*.eml"))
+
+
+@pytest.mark.parametrize("path", EMAILS, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_the_header_block_alone_reads_as_the_whole_mail(path: Path) -> None:
+    """minimal_message parses only header_block(raw): the same fields, in the same order, as
+    parsing the whole mail (the fixtures and the public corpus, CRLF and LF alike)."""
+    for raw in (path.read_bytes(), path.read_bytes().replace(b"\r\n", b"\n")):
+        whole = list(parse_header_block(skip_prefix(raw).raw).raw_items())
+        assert list(parse_header_block(header_block(raw)).raw_items()) == whole
+        assert list(header_fields(header_block(raw)).raw_items()) == whole
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: a\r\n\r\nFrom: b@c\r\n",
+        b"Subject: a\n\nbody\n\nmore",
+        b"Subject: a\r\n\r\n",
+        b"Subject: only headers\r\nFrom: b@c",
+        b"Subject: a\r\nnot a header line\r\nFrom: b@c\r\n\r\nbody",
+        b"Subject: a\r\r\nFrom: b@c\r\n\r\nbody",
+        b"From x@y Mon Mar  3 10:00:00 2025\nSubject: mbox\n\nbody\n",
+        b"",
+    ],
+)
+def test_header_block_edges(raw: bytes) -> None:
+    whole = list(parse_header_block(skip_prefix(raw).raw).raw_items())
+    assert list(parse_header_block(header_block(raw)).raw_items()) == whole
+    assert list(header_fields(header_block(raw)).raw_items()) == whole
+    assert list(header_fields(raw).raw_items()) == list(parse_header_block(raw).raw_items())
+
+
+def test_header_fields_read_random_header_blocks_as_the_email_parser() -> None:
+    """Lines of fields, continuations, mbox separators, nameless and broken lines, 8-bit bytes,
+    CR, LF and CRLF in any mix: header_fields agrees with the email package on each."""
+    rng = random.Random(20)
+    pieces = [
+        b"Subject: a",
+        b"From: x@y",
+        b"From x@y Mon",
+        b"Message-ID: <a@b>",
+        b" folded",
+        b"\tmore",
+        b":nameless",
+        b"no colon here",
+        b"X-8bit: \xd0\x9f\xd1\x80",
+        b"Sub ject: x",
+        b"A:",
+        b"",
+        b"  ",
+        b"To:\t b@c ",
+        b"\xff:",
+        b"Return-Path: <>",
+    ]
+    ends = [b"\r\n", b"\n", b"\r", b"\r\r\n", b"\n\r"]
+    for _ in range(3000):
+        block = b"".join(
+            rng.choice(pieces) + rng.choice(ends) for _ in range(rng.randint(0, 8))
+        ) + rng.choice([b"", b"Tail: no newline", b"\r"])
+        expected = list(parse_header_block(block).raw_items())
+        assert list(header_fields(block).raw_items()) == expected, block
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ivan@branch.example.ru",
+        "Ivan.Petrov@Branch.Example.RU",
+        "o'brien+tag@x-y.example.com",
+        "a=b@example.com",
+        "user1@corp.example.com",
+    ],
+)
+def test_a_plain_address_reads_as_the_full_parse_reads_it(value: str) -> None:
+    """address_of skips the RFC 5322 parse for a value that is only an address: the full parse
+    hands such a value back unchanged."""
+    assert getaddresses([value]) == [("", value)]
+    assert address_of(value) == (value.lower(), None)
+    assert address_of(f" {value}\r\n") == (value.lower(), None)
+
+
+def test_what_only_looks_like_a_plain_address_takes_the_full_parse() -> None:
+    assert address_of("=?utf-8?q?a?=@example.com") == address_of(" =?utf-8?q?a?=@example.com")
+    assert address_of("a..b@example.com") == ("a..b@example.com", None)
+    assert address_of("Ivan ivan@x.example.ru") == ("ivan@x.example.ru", None)
