@@ -135,7 +135,8 @@ def _new_ticket(
     for error in decision.errors:
         record_event(ticket, "error", to_value="classifier", session=session,
                      data={"detail": error})  # fmt: skip
-    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
+    service = service_row(ticket.service_code, session)
+    sla.set_due_dates(ticket, service, now, session=session, new=True)  # no clocks to read
     _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):
         add_message(
