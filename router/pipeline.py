@@ -24,7 +24,7 @@ from router.clarify import clarify_notification
 from router.lifecycle import process_cancel
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.processes import fan_out, followed, plan_text, service_row
-from router.lifecycle.records import add_message, add_ticket, record_event
+from router.lifecycle.records import add_message, add_ticket, record_event, rows_in_bulk
 from router.lifecycle.sla_plan import requester_timezone, team_info
 from router.lifecycle.states import move
 from router.rating_replies import rated_by_reply, sms_rated_ticket
@@ -52,11 +52,15 @@ def handle(
         return Outcome(
             None, status=MessageStatus.rejected, error="auto-reply with no ticket to attach it to"
         )
-    ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
-    _link_outsider(ticket, message, employee, session=session)
-    if existing is not None:
-        _link(ticket, existing, "a reply with a new subject and no ticket number", session=session)
-    return _created(ticket, session=session, settings=settings)
+    with rows_in_bulk(session):  # its events and its message: one INSERT each, at the end
+        ticket = _new_ticket(
+            row, message, employee, session=session, settings=settings, model=model
+        )
+        _link_outsider(ticket, message, employee, session=session)
+        if existing is not None:
+            reason = "a reply with a new subject and no ticket number"
+            _link(ticket, existing, reason, session=session)
+        return _created(ticket, session=session, settings=settings)
 
 
 def _link(ticket: Ticket, other: Ticket, reason: str, *, session: Session) -> None:
