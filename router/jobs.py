@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
-from router import batch, catalog_cache, inbound, notify, ordering, recipients
+from router import batch, catalog_cache, inbound, notify, ordering, recipients, writer_lock
 from router.runtime import Runtime, current
 from router.sends import enqueue_send, hand_off, hand_on, retry_later, send_job_id
 
@@ -24,6 +24,7 @@ def process_message(message_id: int) -> str | None:
     per-job cost is then paid once for several messages."""
     runtime = current()
     catalog_cache.sync(runtime.redis)
+    writer_lock.attach(runtime.engine)  # SQLite: writers queue in the kernel, not in naps
     number = _process(runtime, message_id)
     batch.process_backlog(
         runtime,
