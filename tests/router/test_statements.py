@@ -26,8 +26,9 @@ from tests.support.messages import form
 # the chosen service read once per session (18).
 # Issue #20, round 4: a ticket opened in this transaction has no SLA clocks to read and no
 # earlier or later send to look up for its first notification (15); its events and its
-# message written at the end, one INSERT per table (router/lifecycle/records.rows_in_bulk) (13).
-NEW_TICKET_STATEMENTS = 13
+# message written at the end, one INSERT per table (router/lifecycle/records.rows_in_bulk) (13);
+# an e-mail-like sender looked up by its linked address or its e-mail in one statement (12).
+NEW_TICKET_STATEMENTS = 12
 
 
 @contextmanager
