@@ -31,7 +31,14 @@ _FD = "okno_writer_lock_fd"
 _HELD = "okno_writer_lock_held"
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-_threads = threading.local()  # how many writer locks this thread holds (nested sessions)
+_threads = threading.local()  # .held: [how many writer locks this thread holds] (nested sessions)
+
+
+def _held() -> list[int]:
+    box: list[int] | None = getattr(_threads, "held", None)
+    if box is None:
+        box = _threads.held = [0]
+    return box
 
 
 def lock_path(engine: Engine) -> str | None:
@@ -76,21 +83,23 @@ def _take(conn: Any, statement: str, path: str) -> None:
         return  # a write in a transaction that began elsewhere, or autocommit: left to SQLite
     if statement.lstrip()[:8].split(None, 1)[0].upper() not in _WRITES:
         return
-    if getattr(_threads, "held", 0):
+    held = _held()
+    if held[0]:
         return  # this thread holds it through another connection: never wait for ourselves
     fd = record.info.get(_FD)
     if fd is None:
         fd = record.info[_FD] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    record.info[_HELD] = True
-    _threads.held = getattr(_threads, "held", 0) + 1
+    record.info[_HELD] = held  # released from whichever thread: the count is the taker's
+    held[0] += 1
 
 
 def _release(info: dict[str, Any]) -> None:
-    if not info.pop(_HELD, False):
+    held = info.pop(_HELD, None)
+    if held is None:
         return
     fcntl.flock(info[_FD], fcntl.LOCK_UN)
-    _threads.held = max(0, getattr(_threads, "held", 0) - 1)
+    held[0] = max(0, held[0] - 1)
 
 
 def _commit(conn: Any) -> None:
@@ -115,7 +124,7 @@ def _rollback(conn: Any) -> None:
         _release(record.info)
 
 
-def _reset(dbapi_connection: Any, record: Any, *args: Any) -> None:
+def _reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
     """Back in the pool (rolled back by the pool): the lock goes with the transaction."""
     if record is not None:
         _release(record.info)
