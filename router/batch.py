@@ -130,7 +130,7 @@ def process_backlog(
     cap = runtime.settings.intake_batch_max
     if job is None or job.origin != INTAKE_QUEUE or cap <= 1:
         return 0
-    group = _Group(runtime, work, alone, runtime.settings.intake_batch_commit)
+    group = _Group(runtime, work, alone, commit_size(runtime))
     deadline = time.monotonic() + runtime.settings.intake_batch_seconds
     worker = job.worker_name or ""
     try:
@@ -150,6 +150,20 @@ def process_backlog(
         return group.count
     finally:
         group.close()
+
+
+def commit_size(runtime: Runtime) -> int:
+    """Messages per transaction: `intake_batch_commit`, or one each on SQLite unless it is set.
+
+    A group saves a commit's fsync per message on PostgreSQL. SQLite (WAL, synchronous=NORMAL)
+    does not fsync a commit, but it has one writer: a group would hold the write lock through
+    all its messages' work, so the other worker could do none of theirs meanwhile. One message
+    per transaction leaves each message's work up to its ticket's INSERT (and RQ's) outside the
+    lock, which router/writer_lock.py hands from worker to worker without SQLite's naps."""
+    settings = runtime.settings
+    if "intake_batch_commit" in settings.model_fields_set:
+        return settings.intake_batch_commit
+    return 1 if runtime.engine.dialect.name == "sqlite" else settings.intake_batch_commit
 
 
 class _Group:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.db import InboundMessage, NotificationRow, session_scope
 from models.types import MessageStatus
-from router import batch, catalog_cache, inbound, notify, ordering, recipients
+from router import batch, catalog_cache, inbound, notify, ordering, recipients, writer_lock
 from router.runtime import Runtime, current
 from router.sends import enqueue_send, hand_off, hand_on, retry_later, send_job_id
 
@@ -24,6 +24,7 @@ def process_message(message_id: int) -> str | None:
     per-job cost is then paid once for several messages."""
     runtime = current()
     catalog_cache.sync(runtime.redis)
+    writer_lock.attach(runtime.engine)  # SQLite: writers queue in the kernel, not in naps
     number = _process(runtime, message_id)
     batch.process_backlog(
         runtime,
@@ -58,10 +59,13 @@ def _work(
         model=lambda: active_model(runtime),
     )
     ids, number = outcome.notification_ids, outcome.ticket.number if outcome.ticket else None
-    local = _try_local(runtime, outcome.notifications[0], session) if ids else None
+    # A ticket this message opened has no rows but these: none before the first, and those
+    # after it are the rest of `ids` (enqueued in its chain), so neither is read.
+    new = outcome.created
+    local = _try_local(runtime, outcome.notifications[0], session, new=new) if ids else None
     # Read before the commit that makes the send visible as ended (no one can see it
     # pending, so no later send waits on it unseen): saves a transaction per message.
-    first = outcome.notifications[0] if local is not None else None
+    first = outcome.notifications[0] if local is not None and not new else None
     following = ordering.next_in_line(first, session=session) if first else None
 
     def after_commit() -> None:
@@ -80,21 +84,28 @@ def _nothing() -> None:
     return None
 
 
-def _try_local(runtime: Runtime, row: NotificationRow, session: Session) -> list[int] | None:
+def _try_local(
+    runtime: Runtime, row: NotificationRow, session: Session, *, new: bool = False
+) -> list[int] | None:
     try:
-        return _send_local(runtime, row, session)
+        return _send_local(runtime, row, session, new=new)
     except Exception as exc:  # the ticket stands; the send goes the usual way, with its retries
         log.warning("notification %s not recorded with its ticket (%s)", row.id, exc)
         return None
 
 
-def _send_local(runtime: Runtime, row: NotificationRow, session: Session) -> list[int] | None:
+def _send_local(
+    runtime: Runtime, row: NotificationRow, session: Session, *, new: bool = False
+) -> list[int] | None:
     """The first send on a local channel (the web form's status page), in the transaction that
     wrote the row: the same rules as `_send`, no claim needed (no one else can see the row yet),
     nothing outside the database, so a crash loses or repeats nothing. Returns the ids of any
-    e-mail copy or fallback to enqueue after the commit, or None for "send it the usual way"."""
+    e-mail copy or fallback to enqueue after the commit, or None for "send it the usual way".
+    `new`: the row is the first of a ticket opened in this transaction (nothing before it)."""
     spec = runtime.channels.get(row.channel)
-    if not spec.local or row.status != "pending" or ordering.earlier_unsent(row, session=session):
+    if not spec.local or row.status != "pending":
+        return None
+    if not new and ordering.earlier_unsent(row, session=session):
         return None
     cap = runtime.settings.notify_cap_per_hour
     if notify.suppress(row, cap=cap, channel_enabled=spec.enabled, session=session):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from models.db import (
@@ -24,7 +24,7 @@ from router.clarify import clarify_notification
 from router.lifecycle import process_cancel
 from router.lifecycle.outcome import Outcome
 from router.lifecycle.processes import fan_out, followed, plan_text, service_row
-from router.lifecycle.records import add_message, add_ticket, record_event
+from router.lifecycle.records import add_message, add_ticket, record_event, rows_in_bulk
 from router.lifecycle.sla_plan import requester_timezone, team_info
 from router.lifecycle.states import move
 from router.rating_replies import rated_by_reply, sms_rated_ticket
@@ -52,11 +52,15 @@ def handle(
         return Outcome(
             None, status=MessageStatus.rejected, error="auto-reply with no ticket to attach it to"
         )
-    ticket = _new_ticket(row, message, employee, session=session, settings=settings, model=model)
-    _link_outsider(ticket, message, employee, session=session)
-    if existing is not None:
-        _link(ticket, existing, "a reply with a new subject and no ticket number", session=session)
-    return _created(ticket, session=session, settings=settings)
+    with rows_in_bulk(session):  # its events and its message: one INSERT each, at the end
+        ticket = _new_ticket(
+            row, message, employee, session=session, settings=settings, model=model
+        )
+        _link_outsider(ticket, message, employee, session=session)
+        if existing is not None:
+            reason = "a reply with a new subject and no ticket number"
+            _link(ticket, existing, reason, session=session)
+        return _created(ticket, session=session, settings=settings)
 
 
 def _link(ticket: Ticket, other: Ticket, reason: str, *, session: Session) -> None:
@@ -91,18 +95,39 @@ def find_employee(message: IncomingMessage, *, session: Session) -> Employee | N
 _BY_ADDRESS = select(EmployeeAddress).where(
     EmployeeAddress.channel == bindparam("channel"), EmployeeAddress.address == bindparam("address")
 )
-_BY_EMAIL = select(Employee).where(func.lower(Employee.email) == bindparam("email"))
+# An e-mail-like address: the person its channel address belongs to, else the one with that
+# e-mail, in one statement (each branch on its own index; the link wins, as it always has).
+_LINKED: Select[int, int] = (
+    select(Employee.id, literal_column("0", Integer).label("rank"))
+    .join(EmployeeAddress, EmployeeAddress.employee_id == Employee.id)
+    .where(
+        EmployeeAddress.channel == bindparam("channel"),
+        EmployeeAddress.address == bindparam("address"),
+    )
+)
+_MAILED: Select[int, int] = select(Employee.id, literal_column("1", Integer).label("rank")).where(
+    func.lower(Employee.email) == bindparam("email")
+)
+_CANDIDATES = union_all(_LINKED, _MAILED).subquery()
+_BY_ADDRESS_OR_EMAIL = (
+    select(Employee)
+    .join(_CANDIDATES, _CANDIDATES.c.id == Employee.id)
+    .order_by(_CANDIDATES.c.rank)
+    .limit(1)
+)
 
 
 def _lookup_employee(message: IncomingMessage, *, session: Session) -> Employee | None:
     address = (message.sender_address or "").strip()
     if not address:
         return None
-    link = session.scalar(_BY_ADDRESS, {"channel": message.channel.value, "address": address})
+    channel = message.channel.value
+    if "@" in address:
+        params = {"channel": channel, "address": address, "email": address.lower()}
+        return session.scalar(_BY_ADDRESS_OR_EMAIL, params)
+    link = session.scalar(_BY_ADDRESS, {"channel": channel, "address": address})
     if link is not None:
         return link.employee
-    if "@" in address:
-        return session.scalar(_BY_EMAIL, {"email": address.lower()})
     if message.channel.value == "phone":
         # One number may be shared (a desk phone): an active holder wins over a former one.
         return session.scalar(
@@ -135,7 +160,8 @@ def _new_ticket(
     for error in decision.errors:
         record_event(ticket, "error", to_value="classifier", session=session,
                      data={"detail": error})  # fmt: skip
-    sla.set_due_dates(ticket, service_row(ticket.service_code, session), now, session=session)
+    service = service_row(ticket.service_code, session)
+    sla.set_due_dates(ticket, service, now, session=session, new=True)  # no clocks to read
     _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):
         add_message(

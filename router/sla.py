@@ -18,11 +18,13 @@ FINISHED = ("resolved", "closed")
 
 
 def set_due_dates(
-    ticket: Ticket, service: Service | None, now: datetime, *, session: Session
+    ticket: Ticket, service: Service | None, now: datetime, *, session: Session, new: bool = False
 ) -> None:
     """Start the clocks at `now` (a new ticket), or re-plan them for a new service, team or
-    priority keeping the working time already spent; a ticket without a service gets triage's."""
-    sla_clocks.plan_ticket(ticket, service, now, session=session, now=max(now, utcnow()))
+    priority keeping the working time already spent; a ticket without a service gets triage's.
+    `new`: the ticket was created in this transaction, so it has no clocks to read yet."""
+    later = max(now, utcnow())
+    sla_clocks.plan_ticket(ticket, service, now, session=session, now=later, new=new)
 
 
 def pause(ticket: Ticket, now: datetime, *, finished: bool = False) -> None:

@@ -73,9 +73,17 @@ def describe(ticket: Ticket, now: datetime, *, session: Session) -> list[dict[st
 
 
 def plan_ticket(
-    ticket: Ticket, service: Service | None, start: datetime, *, session: Session, now: datetime
+    ticket: Ticket,
+    service: Service | None,
+    start: datetime,
+    *,
+    session: Session,
+    now: datetime,
+    new: bool = False,
 ) -> None:
-    """Start both clocks at `start` (a new ticket) or re-plan running ones, keeping elapsed time."""
+    """Start both clocks at `start` (a new ticket) or re-plan running ones, keeping elapsed time.
+
+    `new`: the ticket was inserted in this transaction and has no clocks yet (none are read)."""
     branch = ticket.requester.branch if ticket.requester_id and ticket.requester else None
     plan = plan_for(
         session=session,
@@ -87,7 +95,7 @@ def plan_ticket(
     if ticket.id is None:  # the clocks and their events need the ticket's id
         session.add(ticket)
         session.flush()
-    existing = clocks_of(ticket, session=session)
+    existing = {} if new else clocks_of(ticket, session=session)
     for name in CLOCKS:
         clock = existing.get(name)
         if clock is None:

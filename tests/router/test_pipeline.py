@@ -203,3 +203,47 @@ def test_grace_window_runs_from_resolution_not_from_a_later_close(runtime: Runti
         service_hint=None,
     )
     assert jobs.process_message(intake.accept(reply).message_id) != number
+
+
+def test_an_address_linked_to_a_person_wins_over_another_persons_email(runtime: Runtime) -> None:
+    """One statement finds an e-mail sender (router/pipeline._lookup_employee, issue #20): the
+    person the address is linked to first, else the one with that e-mail in any case; a linked
+    person who left is an unknown sender, not the other one."""
+    from models.db import EmployeeAddress
+    from router.pipeline import find_employee
+
+    with runtime.sessions.begin() as session:
+        anna = Employee(name="Anna", email="anna@corp.example.com")
+        boris = Employee(name="Boris", email="Boris@corp.example.com")
+        gone = Employee(name="Gone", email="gone@corp.example.com", active=False)
+        session.add_all([anna, boris, gone])
+        session.flush()
+        # Boris's old address now reaches Anna; the gone one's alias is Boris's e-mail too.
+        session.add(
+            EmployeeAddress(employee_id=anna.id, channel="email", address="old@corp.example.com")
+        )
+        session.add(
+            EmployeeAddress(
+                employee_id=gone.id, channel="webform", address="boris@corp.example.com"
+            )
+        )
+    found = {}
+    with runtime.sessions() as session:
+        for channel, address in [
+            (Channel.email, "old@corp.example.com"),
+            (Channel.email, "BORIS@corp.example.com"),
+            (Channel.email, "boris@corp.example.com"),
+            (Channel.webform, "boris@corp.example.com"),
+            (Channel.webform, "nobody@corp.example.com"),
+        ]:
+            person = find_employee(
+                message(channel=channel, sender_address=address), session=session
+            )
+            found[(channel.value, address)] = person.name if person else None
+    assert found == {
+        ("email", "old@corp.example.com"): "Anna",
+        ("email", "BORIS@corp.example.com"): "Boris",
+        ("email", "boris@corp.example.com"): "Boris",
+        ("webform", "boris@corp.example.com"): None,  # linked to the one who left
+        ("webform", "nobody@corp.example.com"): None,
+    }
