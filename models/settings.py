@@ -78,7 +78,8 @@ class Settings(BaseSettings):
         default=8,
         ge=1,
         description="Messages of an intake batch that share one transaction (one commit); "
-        "1: a commit per message.",
+        "1: a commit per message. Unless set, SQLite uses 1 (its one write lock would be held "
+        "through the whole group's work; see router.batch.commit_size).",
     )
     intake_batch_seconds: float = Field(
         default=0.25,
