@@ -60,7 +60,11 @@ def reset_postgres(url: str) -> None:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         assert PG_URL
-        reset_postgres(PG_URL)
+        templated = "runtime" in request.fixturenames and "postgresql" in request.getfixturevalue(
+            "database_templates"
+        )
+        if not templated:  # else `runtime` recreates the whole database from the template
+            reset_postgres(PG_URL)
         return PG_URL
     return f"sqlite:///{tmp_path / 'okno.db'}"
 
