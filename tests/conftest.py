@@ -11,6 +11,7 @@ import pytest
 from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import session_scope
 from models.engine import make_engine, make_sessionmaker
@@ -109,21 +110,23 @@ def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     templates = {"sqlite": str(path)}
     pg_template = None
     if PG_URL:
+        # Its own database, migrated like the test's: nothing depends on who else is still
+        # connected to the test database, and a server without CREATEDB migrates per test.
         pg_template = f"{make_url(PG_URL).database}_template"
+        template_url = make_url(PG_URL).set(database=pg_template).render_as_string(False)
         engine = _maintenance_engine(PG_URL)
         try:
-            reset_postgres(PG_URL)
-            migrate_and_load(PG_URL)
             with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_template}"'))
-                conn.execute(
-                    text(f'CREATE DATABASE "{pg_template}" TEMPLATE "{make_url(PG_URL).database}"')
-                )
-            templates["postgresql"] = pg_template
-        except Exception:  # no CREATEDB right: each test migrates as before
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_template}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{pg_template}"'))
+        except SQLAlchemyError:
             pg_template = None
         finally:
             engine.dispose()
+        if pg_template:
+            reset_postgres(template_url)
+            migrate_and_load(template_url)
+            templates["postgresql"] = pg_template
     yield templates
     if pg_template and PG_URL:
         engine = _maintenance_engine(PG_URL)
