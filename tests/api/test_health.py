@@ -9,14 +9,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from redis import Redis
 from rq import SimpleWorker
 
 from api.app import create_app
 from models.db import make_engine, make_sessionmaker
 from models.types import Channel, IncomingMessage
 from router.intake import Intake
-from router.runtime import INTAKE_QUEUE, Runtime
+from router.runtime import INTAKE_QUEUE, Runtime, connect_redis
 
 
 def dead_port() -> int:
@@ -26,7 +25,10 @@ def dead_port() -> int:
 
 
 def without_redis(runtime: Runtime) -> Runtime:
-    return dataclasses.replace(runtime, redis=Redis(port=dead_port()), _queues={})
+    """The runtime with a Redis URL nothing listens on, its client made as Okno makes it."""
+    url = f"redis://127.0.0.1:{dead_port()}/0"
+    redis, _ = connect_redis(runtime.settings.model_copy(update={"redis_url": url}))
+    return dataclasses.replace(runtime, redis=redis, _queues={})
 
 
 def metric(text: str, name: str) -> str:
