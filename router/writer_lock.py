@@ -103,23 +103,22 @@ def _release(info: dict[str, Any]) -> None:
 
 
 def _commit(conn: Any) -> None:
-    """SQLAlchemy tells before it commits: commit now, then let the next writer in (the
-    commit SQLAlchemy then issues finds no transaction, which is a no-op for sqlite3)."""
-    record = conn.connection._connection_record
-    if record is None or not record.info.get(_HELD):
-        return
-    try:
-        conn.connection.dbapi_connection.commit()
-    finally:
-        _release(record.info)
+    _end(conn, "commit")
 
 
 def _rollback(conn: Any) -> None:
+    _end(conn, "rollback")
+
+
+def _end(conn: Any, how: str) -> None:
+    """SQLAlchemy tells before it commits or rolls back: do it now, then let the next writer
+    in (the commit or rollback SQLAlchemy then issues finds no transaction, a no-op for
+    sqlite3)."""
     record = conn.connection._connection_record
     if record is None or not record.info.get(_HELD):
         return
     try:
-        conn.connection.dbapi_connection.rollback()
+        getattr(conn.connection.dbapi_connection, how)()
     finally:
         _release(record.info)
 
