@@ -11,6 +11,7 @@ after the commit that holds its mail.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import weakref
@@ -33,6 +34,16 @@ protocol_log = logging.getLogger("mail.log")
 REJECT_RCPT = "550 5.1.1 <{address}>: no such mailbox here"
 STORED = "250 2.0.0 OK: queued as {ids}"
 TEMPFAIL = "451 4.3.0 Could not store the message now, please try again later"
+
+# `<local@domain>` with both parts plain dot-atoms of ASCII atext (RFC 5322 3.2.3), then what
+# follows: the shape almost every MTA sends in MAIL FROM and RCPT TO. For it, the email package's
+# header parser (what aiosmtpd's _getaddr runs) returns the address as written and, after the
+# spaces and tabs that follow `>`, the rest of the line; anything else still goes to that parser.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ANGLE_ADDR = re.compile(
+    rf"<((?:{_ATEXT})(?:\.{_ATEXT})*)@((?:{_ATEXT})(?:\.{_ATEXT})*)>[ \t]*(?![ \t(])(.*)",
+    re.DOTALL,
+)
 
 
 class IntakeHandler:
@@ -114,6 +125,18 @@ class _SizeClearSMTP(SMTP):
         super().__init__(handler, *args, **kwargs)
         if isinstance(handler, IntakeHandler):
             handler.connections.add(self)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parse, the same answer, without the header parser for a plain
+        `<local@domain>`: that parser (and a class aiosmtpd defines on every call) was a third
+        of the server's CPU per mail; tests compare both on thousands of arguments."""
+        plain = _PLAIN_ANGLE_ADDR.fullmatch(arg)
+        if plain is None or "=?" in arg:  # the parser tries an RFC 2047 word at "=?"
+            return super()._getaddr(arg)
+        local, domain, rest = plain.groups()
+        if self.local_part_limit and len(local) > self.local_part_limit:
+            return None, None
+        return f"{local}@{domain}", rest
 
     def push(self, status: AnyStr) -> Coroutine[Any, Any, None]:
         # aiosmtpd's own coroutine, handed back as is: no second coroutine for every reply.

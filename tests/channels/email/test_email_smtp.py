@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import shutil
 import smtplib
 import subprocess
@@ -12,10 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.smtp import SMTP
 
 from channels.email import external_id
 from channels.email.settings import EmailSettings
-from channels.email.smtp_server import IntakeController, make_controller
+from channels.email.smtp_server import (
+    _PLAIN_ANGLE_ADDR,
+    IntakeController,
+    _SizeClearSMTP,
+    make_controller,
+)
 from models.types import AcceptResult, IncomingMessage
 from tests.support.mail import FIXTURES, HELPDESK, RecordingAccept, fixture_bytes, free_port
 
@@ -288,3 +296,80 @@ def test_aiosmtpd_protocol_chatter_is_off_unless_asked(
     stored = [r for r in caplog.records if r.getMessage().startswith("stored mail from")]
     assert len(stored) == 1
     assert bool(chatter) is protocol_log, [r.getMessage() for r in chatter]
+
+
+def _both_getaddr(arg: str, local_part_limit: int = 0) -> tuple[Any, Any]:
+    ours = _SizeClearSMTP(RecordingAccept(), loop=asyncio.new_event_loop())
+    stock = SMTP(RecordingAccept(), loop=ours.loop)
+    ours.local_part_limit = stock.local_part_limit = local_part_limit
+    try:
+        return ours._getaddr(arg), stock._getaddr(arg)
+    finally:
+        ours.loop.close()
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "<ivan@branch.example.ru>",
+        "<Ivan.Petrov@Branch.Example.RU> SIZE=1234 BODY=8BITMIME",
+        "<a@b.c>  SIZE=12 ",
+        "<a@b.c>\tBODY=7BIT",
+        "<a@b.c>(comment) SIZE=1",
+        "<a@b.c> ",
+        "<a@b.c>>",
+        "<a@b.c>x",
+        "<>",
+        "< a@b.c >",
+        "<a..b@c>",
+        "<.a@b>",
+        "<a@b..c>",
+        "<a@b.c.>",
+        '<"quoted local"@b.c>',
+        "<@relay.example:a@b.c>",
+        "<a@[10.0.0.1]>",
+        "<=?utf-8?q?x?=@b.c>",
+        "<a@=?utf-8?q?b?=>",
+        "<иван@пример.рф>",
+        "a@b.c SIZE=1",
+        " <a@b.c>",
+        "<a@b.c",
+        "<a+tag/x=y?z@b-c.d> SMTPUTF8",
+    ],
+)
+def test_plain_address_parse_answers_as_aiosmtpd(arg: str) -> None:
+    ours, stock = _both_getaddr(arg)
+    assert ours == stock
+    assert _both_getaddr(arg, local_part_limit=3)[0] == _both_getaddr(arg, local_part_limit=3)[1]
+
+
+def test_plain_address_parse_agrees_on_random_arguments() -> None:
+    """MAIL FROM / RCPT TO arguments, mostly of the plain shape the fast path takes, now and then
+    with a dot too many, a special, a space, a tab, a comment, an encoded-word start or a
+    non-ASCII letter: our _getaddr gives aiosmtpd's answer on each, and the fast path is taken
+    for a good share of them (else this would test only the fallback)."""
+    rng = random.Random(7)
+    atext = ["a", "Z9", "x_y", "!#$%&'*+/=?^_`{|}~-", "q="]
+    odd = [".", "..", "@", "<", ">", " ", "\t", "(c)", "=?", '"q"', "[1.2.3.4]", "\\", ",", ";",
+           ":", "и", "\r", "é", ""]  # fmt: skip
+    tails = ["", " SIZE=5", "  BODY=8BITMIME ", "\tX", "(c) SIZE=1", ">", "x", " ", " (", "\r\n"]
+
+    def part() -> str:
+        words = [rng.choice(atext) for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.3:
+            words.insert(rng.randint(0, len(words)), rng.choice(odd))
+        return ".".join(words) if rng.random() < 0.8 else "".join(words)
+
+    loop = asyncio.new_event_loop()
+    ours, stock = _SizeClearSMTP(RecordingAccept(), loop=loop), SMTP(RecordingAccept(), loop=loop)
+    fast = 0
+    try:
+        for _ in range(5000):
+            start, end = rng.choice(["<"] * 8 + ["", " <"]), rng.choice([">"] * 8 + [""])
+            arg = start + part() + "@" + part() + end + rng.choice(tails)
+            ours.local_part_limit = stock.local_part_limit = rng.choice([0, 0, 0, 3])
+            assert ours._getaddr(arg) == stock._getaddr(arg), arg
+            fast += _PLAIN_ANGLE_ADDR.fullmatch(arg) is not None
+    finally:
+        loop.close()
+    assert 1000 < fast < 4000, fast
