@@ -11,11 +11,9 @@ import threading
 from typing import Any
 
 import click
-import uvicorn
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from api.app import create_app
 from channels.email.settings import EmailSettings, load_email_settings
 from channels.phone.settings import load_phone_settings
 from channels.telegram.settings import TelegramSettings, load_telegram_settings
@@ -46,6 +44,12 @@ log = logging.getLogger("okno")
 @click.option("--port", default=8000, show_default=True, type=int)
 def api(host: str, port: int) -> None:
     """Serve the HTTP API and the portal alone (production: behind a load balancer)."""
+    # Imported here: `okno worker` (this module too) never serves HTTP, and the app's imports
+    # were ~2 s of each worker's start-up CPU.
+    import uvicorn
+
+    from api.app import create_app
+
     settings = with_public_url(cli_settings(), host, port)
     check_channel_settings()
     runtime = cli_runtime(settings)

@@ -41,3 +41,10 @@ def test_every_lazy_command_resolves() -> None:
     for name in COMMANDS:
         result = runner.invoke(main, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
+
+
+def test_the_worker_command_loads_no_web_app() -> None:
+    """`okno worker` shares its module with `okno api`; the app, FastAPI and uvicorn load only
+    for the commands that serve HTTP (they were ~2 s of every worker's start-up CPU)."""
+    loaded = _loaded_after("import scripts.services")
+    assert not {"api.app", "uvicorn", "fastapi"} & loaded
