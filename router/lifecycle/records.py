@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from models.db import Ticket, TicketEvent, TicketMessage
+from models.db import SlaClock, Ticket, TicketEvent, TicketMessage
 from models.types import TICKET_PREFIX, utcnow
 from router.analytics_marks import mark_dirty
 from router.webhooks import enqueue_webhooks
@@ -48,22 +48,27 @@ EVENT_KINDS = frozenset(
 )
 
 
-# session.info key: events and messages recorded inside `rows_in_bulk`, written at its end.
+# session.info key: events, messages and SLA clocks recorded inside `rows_in_bulk`, written at
+# its end.
 _BULK = "okno_bulk_rows"
+
+BulkRow = TicketEvent | TicketMessage | SlaClock
 
 
 @contextmanager
 def rows_in_bulk(session: Session) -> Iterator[None]:
-    """Events and messages recorded inside are written at the end, one INSERT per table.
+    """Events, messages and SLA clocks recorded inside are written at the end, one INSERT per
+    table.
 
-    For a new ticket's intake (several events and its message, none read back before the end):
-    one executemany instead of an ORM INSERT per row (each with RETURNING for its id). The rows
-    are not in the session: nothing inside may read them back, which a pending row under
-    `no_autoflush` (the pipeline's) would not show either. Nested uses join the outermost."""
+    For a new ticket's intake (several events, its message and its two clocks, none read back
+    before the end): one executemany instead of an ORM INSERT per row (each with RETURNING for
+    its id). The rows are not in the session: nothing inside may read them back, which a
+    pending row under `no_autoflush` (the pipeline's) would not show either. Nested uses join
+    the outermost."""
     if _BULK in session.info:
         yield
         return
-    pending: list[TicketEvent | TicketMessage] = []
+    pending: list[BulkRow] = []
     session.info[_BULK] = pending
     try:
         yield
@@ -72,7 +77,7 @@ def rows_in_bulk(session: Session) -> Iterator[None]:
     _write(pending, session=session)
 
 
-def _write(rows: list[TicketEvent | TicketMessage], *, session: Session) -> None:
+def _write(rows: list[BulkRow], *, session: Session) -> None:
     now = utcnow()
     events = [
         {
@@ -102,14 +107,41 @@ def _write(rows: list[TicketEvent | TicketMessage], *, session: Session) -> None
         for m in rows
         if isinstance(m, TicketMessage)
     ]
+    clocks = [
+        {
+            "ticket_id": c.ticket_id,
+            "clock": c.clock,
+            "calendar": c.calendar,
+            "target_seconds": c.target_seconds,
+            "elapsed_seconds": c.elapsed_seconds,
+            "running_since": c.running_since,
+            "due_at": c.due_at,
+            "warn_at": c.warn_at,
+            "next_check_at": c.next_check_at,
+            "cycle": c.cycle,
+            "warned_cycle": c.warned_cycle,
+            "breached_at": c.breached_at,
+            "stopped_at": c.stopped_at,
+            "met": c.met,
+        }
+        for c in rows
+        if isinstance(c, SlaClock)
+    ]
     connection = session.connection()
     if events:
         connection.execute(insert(TicketEvent), events)
     if messages:
         connection.execute(insert(TicketMessage), messages)
+    if clocks:
+        connection.execute(insert(SlaClock), clocks)
 
 
-def _add(row: TicketEvent | TicketMessage, session: Session) -> None:
+def add_row(row: BulkRow, session: Session) -> None:
+    """Add the row to the session, or to the rows `rows_in_bulk` writes at its end."""
+    _add(row, session)
+
+
+def _add(row: BulkRow, session: Session) -> None:
     pending = session.info.get(_BULK)
     if pending is None:
         session.add(row)

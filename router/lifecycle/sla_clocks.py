@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Service, SlaClock, Ticket
 from router.lifecycle.calendar import Calendar, add_working, always, working_between
-from router.lifecycle.records import record_event
+from router.lifecycle.records import add_row, record_event
 from router.lifecycle.sla_plan import CLOCKS, Plan, load_calendar, plan_for
 
 RESPONSE, RESOLUTION = CLOCKS
@@ -117,7 +117,9 @@ def _start(
         cycle=0,
         warned_cycle=-1,
     )
-    session.add(clock)
+    # Inside `rows_in_bulk` (a new ticket's intake) it is written with the events, at the end:
+    # nothing there reads a new ticket's clocks back (`plan_ticket(new=True)` reads none).
+    add_row(clock, session)
     if ticket.sla_paused_at is None:
         clock.running_since = start
         clock.due_at = add_working(plan.calendar, start, target)
