@@ -231,7 +231,9 @@ def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome
     text = created_text(ticket, session=session, settings=settings)
     rows = [notify.outbox(ticket, NotificationKind.created, text, session=session)]
     rows.append(clarify_notification(ticket, session=session))
-    return Outcome(ticket, notifications=[r for r in rows if r], created=True)
+    notes = [r for r in rows if r]
+    notify.give_ids(notes, session=session)  # the ticket's INSERT came first (see give_ids)
+    return Outcome(ticket, notifications=notes, created=True)
 
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:

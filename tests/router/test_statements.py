@@ -78,3 +78,90 @@ def test_the_status_page_send_is_recorded_with_its_ticket(runtime: Runtime, monk
         rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
     assert rows[0].channel == "webform" and rows[0].kind == "created"
     assert rows[0].status == "sent" and rows[0].sent_at is not None and rows[0].attempts == 1
+
+
+def test_the_status_page_send_is_written_once_with_its_outcome(runtime: Runtime) -> None:
+    """The row is numbered before its INSERT (router/notify.give_ids), so the send is recorded
+    on it before it is written: one INSERT that says "sent", no UPDATE after it (issue #20)."""
+    from sqlalchemy import select
+
+    from models.db import NotificationRow, session_scope
+
+    intake = Intake(runtime)
+    first, second = (intake.accept(form(f"once-{i}")).message_id for i in range(2))
+    jobs.process_message(first)
+    with counted(runtime) as seen:
+        jobs.process_message(second)
+    writes = [s.split("(")[0].strip() for s in seen if "notifications" in s.split("(")[0]]
+    assert writes == ["INSERT INTO notifications"], writes
+    with session_scope(runtime.sessions) as session:
+        rows = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+    assert [(r.status, r.attempts, r.external_id) for r in rows] == [
+        ("sent", 1, f"webform:{r.id}") for r in rows
+    ]
+    assert rows[1].id > rows[0].id and rows[1].created_at >= rows[0].created_at
+
+
+def _ticket_id(runtime: Runtime, external_id: str) -> int:
+    from sqlalchemy import select
+
+    from models.db import Ticket, session_scope
+
+    jobs.process_message(Intake(runtime).accept(form(external_id)).message_id)
+    with session_scope(runtime.sessions) as session:
+        found = session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1))
+    assert found is not None
+    return found
+
+
+def test_outbox_rows_numbered_ahead_never_collide_with_others(runtime: Runtime) -> None:
+    """give_ids hands out the ids the database would: rows written later, by this transaction
+    or the next, get the following ones (SQLite: max + 1 under the write lock; PostgreSQL: the
+    sequence)."""
+    from sqlalchemy import select
+
+    from models.db import NotificationRow, Ticket, session_scope
+    from router import notify
+
+    ticket_id = _ticket_id(runtime, "ahead-1")
+    with session_scope(runtime.sessions) as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        ticket.subject = "written first"
+        session.flush()  # the transaction has written: ids may be handed out
+        ahead = [notify.outbox(ticket, "info", f"t{i}", session=session) for i in range(2)]
+        rows = [r for r in ahead if r]
+        assert len(rows) == 2 and notify.give_ids(rows, session=session)
+        later = notify.outbox(ticket, "info", "after", session=session)
+        session.flush()
+        assert later is not None and later.id > max(r.id for r in rows)
+    with session_scope(runtime.sessions) as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        behind = notify.outbox(ticket, "info", "next", session=session)
+        session.flush()
+        assert behind is not None and behind.id > later.id
+        ids = session.scalars(select(NotificationRow.id)).all()
+    assert len(ids) == 5 and len(set(ids)) == 5  # the ticket's own "created" and these four
+
+
+def test_no_ids_handed_out_before_the_transaction_writes(runtime: Runtime) -> None:
+    """On SQLite `max(id) + 1` is only safe once this transaction holds the write lock; and a
+    pending row without an id would take one of them at the flush."""
+    from models.db import Ticket, session_scope
+    from router import notify
+
+    ticket_id = _ticket_id(runtime, "ahead-2")
+    sqlite = runtime.engine.dialect.name == "sqlite"
+    with session_scope(runtime.sessions) as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        row = notify.outbox(ticket, "info", "t", session=session)
+        assert row is not None
+        assert notify.give_ids([row], session=session) is not sqlite
+        assert (row.id is None) is sqlite
+        other = notify.outbox(ticket, "info", "u", session=session)
+        pending = notify.outbox(ticket, "info", "v", session=session)
+        assert other is not None and pending is not None and pending.id is None
+        assert notify.give_ids([other], session=session) is False
+        session.rollback()
