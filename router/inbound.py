@@ -25,7 +25,8 @@ def process(
     parse_raw: Callable[[bytes, IncomingMessage], IncomingMessage] | None,
     model: Callable[[], Any],
 ) -> Outcome:
-    """Handle the message and write down on it what came of it (flushed: the outbox rows have ids)."""
+    """Handle the message and write down on it what came of it (the outbox rows have ids:
+    flushed, unless they were given theirs before their INSERT, see notify.give_ids)."""
     outcome = handle(row, session=session, settings=settings, parse_raw=parse_raw, model=model)
     # Counted with the result (one UPDATE, not two: the ticket's flush would write it early);
     # a run that raises rolls back either way, so the count is the same.
@@ -34,7 +35,8 @@ def process(
     row.error = outcome.error
     row.ticket_id = outcome.ticket.id if outcome.ticket else None
     row.processed_at = utcnow()
-    session.flush()
+    if any(r.id is None for r in outcome.notifications):
+        session.flush()
     return outcome
 
 

@@ -156,12 +156,16 @@ def _new_ticket(
     decision = decide(message, session=session, model=model, employee=employee)
     now = utcnow()
     ticket = _ticket_from(decision, message, employee, row, session=session)
+    service = service_row(ticket.service_code, session)
+    # Its due dates planned first, so they go in its INSERT (no UPDATE of it after); its clocks
+    # are written once it has its id (no clocks to read: it is new).
+    branch = employee.branch if employee is not None and ticket.requester_id else None
+    start_clocks = sla.plan_new(ticket, service, now, session=session, branch=branch)
     add_ticket(ticket, session=session)
     for error in decision.errors:
         record_event(ticket, "error", to_value="classifier", session=session,
                      data={"detail": error})  # fmt: skip
-    service = service_row(ticket.service_code, session)
-    sla.set_due_dates(ticket, service, now, session=session, new=True)  # no clocks to read
+    start_clocks()
     _add_inbound(ticket, row, message, session=session)
     for note in message.meta.get("internal_notes", []):
         add_message(
@@ -231,7 +235,9 @@ def _created(ticket: Ticket, *, session: Session, settings: Settings) -> Outcome
     text = created_text(ticket, session=session, settings=settings)
     rows = [notify.outbox(ticket, NotificationKind.created, text, session=session)]
     rows.append(clarify_notification(ticket, session=session))
-    return Outcome(ticket, notifications=[r for r in rows if r], created=True)
+    notes = [r for r in rows if r]
+    notify.give_ids(notes, session=session)  # the ticket's INSERT came first (see give_ids)
+    return Outcome(ticket, notifications=notes, created=True)
 
 
 def created_text(ticket: Ticket, *, session: Session, settings: Settings) -> str:

@@ -6,6 +6,7 @@ router/lifecycle/sla_clocks.py; this module keeps the small surface the actions 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session, object_session
@@ -25,6 +26,16 @@ def set_due_dates(
     `new`: the ticket was created in this transaction, so it has no clocks to read yet."""
     later = max(now, utcnow())
     sla_clocks.plan_ticket(ticket, service, now, session=session, now=later, new=new)
+
+
+def plan_new(
+    ticket: Ticket, service: Service | None, now: datetime, *, session: Session, branch: str | None
+) -> Callable[[], None]:
+    """`set_due_dates(new=True)` in two steps around the ticket's INSERT: the due dates now, so
+    they are written in it; the clocks (and their events) by what this returns, once it has its
+    id. `branch`: the requester's."""
+    later = max(now, utcnow())
+    return sla_clocks.plan_new(ticket, service, now, session=session, now=later, branch=branch)
 
 
 def pause(ticket: Ticket, now: datetime, *, finished: bool = False) -> None:

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from models.db import Ticket, TicketEvent, TicketMessage
+from models.db import SlaClock, Ticket, TicketEvent, TicketMessage
 from models.types import TICKET_PREFIX, utcnow
 from router.analytics_marks import mark_dirty
 from router.webhooks import enqueue_webhooks
@@ -48,22 +50,27 @@ EVENT_KINDS = frozenset(
 )
 
 
-# session.info key: events and messages recorded inside `rows_in_bulk`, written at its end.
+# session.info key: events, messages and SLA clocks recorded inside `rows_in_bulk`, written at
+# its end.
 _BULK = "okno_bulk_rows"
+
+BulkRow = TicketEvent | TicketMessage | SlaClock
 
 
 @contextmanager
 def rows_in_bulk(session: Session) -> Iterator[None]:
-    """Events and messages recorded inside are written at the end, one INSERT per table.
+    """Events, messages and SLA clocks recorded inside are written at the end, one INSERT per
+    table.
 
-    For a new ticket's intake (several events and its message, none read back before the end):
-    one executemany instead of an ORM INSERT per row (each with RETURNING for its id). The rows
-    are not in the session: nothing inside may read them back, which a pending row under
-    `no_autoflush` (the pipeline's) would not show either. Nested uses join the outermost."""
+    For a new ticket's intake (several events, its message and its two clocks, none read back
+    before the end): one executemany instead of an ORM INSERT per row (each with RETURNING for
+    its id). The rows are not in the session: nothing inside may read them back, which a
+    pending row under `no_autoflush` (the pipeline's) would not show either. Nested uses join
+    the outermost."""
     if _BULK in session.info:
         yield
         return
-    pending: list[TicketEvent | TicketMessage] = []
+    pending: list[BulkRow] = []
     session.info[_BULK] = pending
     try:
         yield
@@ -72,7 +79,7 @@ def rows_in_bulk(session: Session) -> Iterator[None]:
     _write(pending, session=session)
 
 
-def _write(rows: list[TicketEvent | TicketMessage], *, session: Session) -> None:
+def _write(rows: list[BulkRow], *, session: Session) -> None:
     now = utcnow()
     events = [
         {
@@ -102,14 +109,41 @@ def _write(rows: list[TicketEvent | TicketMessage], *, session: Session) -> None
         for m in rows
         if isinstance(m, TicketMessage)
     ]
+    clocks = [
+        {
+            "ticket_id": c.ticket_id,
+            "clock": c.clock,
+            "calendar": c.calendar,
+            "target_seconds": c.target_seconds,
+            "elapsed_seconds": c.elapsed_seconds,
+            "running_since": c.running_since,
+            "due_at": c.due_at,
+            "warn_at": c.warn_at,
+            "next_check_at": c.next_check_at,
+            "cycle": c.cycle,
+            "warned_cycle": c.warned_cycle,
+            "breached_at": c.breached_at,
+            "stopped_at": c.stopped_at,
+            "met": c.met,
+        }
+        for c in rows
+        if isinstance(c, SlaClock)
+    ]
     connection = session.connection()
     if events:
         connection.execute(insert(TicketEvent), events)
     if messages:
         connection.execute(insert(TicketMessage), messages)
+    if clocks:
+        connection.execute(insert(SlaClock), clocks)
 
 
-def _add(row: TicketEvent | TicketMessage, session: Session) -> None:
+def add_row(row: BulkRow, session: Session) -> None:
+    """Add the row to the session, or to the rows `rows_in_bulk` writes at its end."""
+    _add(row, session)
+
+
+def _add(row: BulkRow, session: Session) -> None:
     pending = session.info.get(_BULK)
     if pending is None:
         session.add(row)
@@ -121,11 +155,32 @@ def format_number(ticket_id: int) -> str:
     return f"{TICKET_PREFIX}{ticket_id:06d}"
 
 
+# PostgreSQL: a new ticket's id taken from its column's own sequence before its INSERT (no one
+# else ever gets it), so its number is written in the INSERT, not by an UPDATE after it.
+_PG_NEXT_ID = sql("SELECT nextval(pg_get_serial_sequence('tickets', 'id'))")
+# Elsewhere (SQLite) the id is known only once inserted: the number follows in one plain UPDATE.
+# Not the ORM's (a versioned UPDATE in the next flush, ~0.5 ms per ticket): no one else can see
+# or change the row before this transaction commits, so there is nothing for the version to
+# guard. (Computing id and number in the INSERT as SQL expressions cost more than that UPDATE.)
+_SET_NUMBER = (
+    update(Ticket)
+    .where(Ticket.id == bindparam("tid"))
+    .values(number=bindparam("num"), updated_at=bindparam("at"))
+)
+
+
 def add_ticket(ticket: Ticket, *, session: Session, actor: str = "system") -> Ticket:
     """Insert a ticket, give it its human number and its `created` event."""
+    if ticket.id is None and session.get_bind().dialect.name == "postgresql":
+        ticket.id = session.connection().scalar(_PG_NEXT_ID)
+        ticket.number = format_number(ticket.id)
     session.add(ticket)
     session.flush()
-    ticket.number = format_number(ticket.id)
+    number = format_number(ticket.id)
+    if ticket.number != number:
+        params = {"tid": ticket.id, "num": number, "at": ticket.updated_at}
+        session.connection().execute(_SET_NUMBER, params)
+        set_committed_value(ticket, "number", number)  # what the row now holds
     record_event(
         ticket,
         "created",

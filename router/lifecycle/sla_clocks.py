@@ -8,6 +8,7 @@ the resolution), not at a claim: the requester has heard nothing until then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Service, SlaClock, Ticket
 from router.lifecycle.calendar import Calendar, add_working, always, working_between
-from router.lifecycle.records import record_event
+from router.lifecycle.records import add_row, record_event
 from router.lifecycle.sla_plan import CLOCKS, Plan, load_calendar, plan_for
 
 RESPONSE, RESOLUTION = CLOCKS
@@ -104,12 +105,44 @@ def plan_ticket(
             _replan(ticket, clock, plan, session=session, now=now)
 
 
+def plan_new(
+    ticket: Ticket,
+    service: Service | None,
+    start: datetime,
+    *,
+    session: Session,
+    now: datetime,
+    branch: str | None,
+) -> Callable[[], None]:
+    """A new ticket's clocks planned before its INSERT, so its due columns are written in it
+    (not by an UPDATE after it); what it returns starts them (writes them and their events)
+    once the ticket has its id. `branch`: the requester's (the ticket cannot load it yet)."""
+    plan = plan_for(
+        session=session,
+        service=service,
+        priority=ticket.priority,
+        team_code=ticket.team_code,
+        branch=branch,
+    )
+    clocks = [_planned(ticket, name, plan, start, now=now) for name in CLOCKS]
+
+    def started() -> None:
+        for clock in clocks:
+            _record(ticket, clock, now, session=session)
+
+    return started
+
+
 def _start(
     ticket: Ticket, name: str, plan: Plan, start: datetime, *, session: Session, now: datetime
 ) -> None:
+    _record(ticket, _planned(ticket, name, plan, start, now=now), now, session=session)
+
+
+def _planned(ticket: Ticket, name: str, plan: Plan, start: datetime, *, now: datetime) -> SlaClock:
+    """The clock, its due time mirrored on the ticket; nothing written yet."""
     target = plan.target(name)
     clock = SlaClock(
-        ticket_id=ticket.id,
         clock=name,
         calendar=plan.calendar.code,
         target_seconds=target.total_seconds(),
@@ -117,7 +150,6 @@ def _start(
         cycle=0,
         warned_cycle=-1,
     )
-    session.add(clock)
     if ticket.sla_paused_at is None:
         clock.running_since = start
         clock.due_at = add_working(plan.calendar, start, target)
@@ -125,6 +157,14 @@ def _start(
     else:
         clock.due_at = add_working(plan.calendar, now, target)
     _mirror(ticket, clock)
+    return clock
+
+
+def _record(ticket: Ticket, clock: SlaClock, now: datetime, *, session: Session) -> None:
+    clock.ticket_id = ticket.id
+    # Inside `rows_in_bulk` (a new ticket's intake) it is written with the events, at the end:
+    # nothing there reads a new ticket's clocks back (`plan_ticket(new=True)` reads none).
+    add_row(clock, session)
     log_clock_event(
         ticket, "sla_started", clock, now, session=session, target_seconds=clock.target_seconds
     )
