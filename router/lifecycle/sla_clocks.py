@@ -86,13 +86,7 @@ def plan_ticket(
 
     `new`: the ticket was inserted in this transaction and has no clocks yet (none are read)."""
     branch = ticket.requester.branch if ticket.requester_id and ticket.requester else None
-    plan = plan_for(
-        session=session,
-        service=service,
-        priority=ticket.priority,
-        team_code=ticket.team_code,
-        branch=branch,
-    )
+    plan = _plan_of(ticket, service, branch, session=session)
     if ticket.id is None:  # the clocks and their events need the ticket's id
         session.add(ticket)
         session.flush()
@@ -103,6 +97,18 @@ def plan_ticket(
             _start(ticket, name, plan, start, session=session, now=now)
         else:
             _replan(ticket, clock, plan, session=session, now=now)
+
+
+def _plan_of(
+    ticket: Ticket, service: Service | None, branch: str | None, *, session: Session
+) -> Plan:
+    return plan_for(
+        session=session,
+        service=service,
+        priority=ticket.priority,
+        team_code=ticket.team_code,
+        branch=branch,
+    )
 
 
 def plan_new(
@@ -117,13 +123,7 @@ def plan_new(
     """A new ticket's clocks planned before its INSERT, so its due columns are written in it
     (not by an UPDATE after it); what it returns starts them (writes them and their events)
     once the ticket has its id. `branch`: the requester's (the ticket cannot load it yet)."""
-    plan = plan_for(
-        session=session,
-        service=service,
-        priority=ticket.priority,
-        team_code=ticket.team_code,
-        branch=branch,
-    )
+    plan = _plan_of(ticket, service, branch, session=session)
     clocks = [_planned(ticket, name, plan, start, now=now) for name in CLOCKS]
 
     def started() -> None:
