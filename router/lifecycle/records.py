@@ -140,10 +140,6 @@ def _write(rows: list[BulkRow], *, session: Session) -> None:
 
 def add_row(row: BulkRow, session: Session) -> None:
     """Add the row to the session, or to the rows `rows_in_bulk` writes at its end."""
-    _add(row, session)
-
-
-def _add(row: BulkRow, session: Session) -> None:
     pending = session.info.get(_BULK)
     if pending is None:
         session.add(row)
@@ -213,7 +209,7 @@ def record_event(
         actor=actor,
         data=data or {},
     )
-    _add(event, session)
+    add_row(event, session)
     mark_dirty(session, ticket.created_at)  # an over day's analytics rollup is read live again
     enqueue_webhooks(session=session, ticket=ticket, event=event)
     return event
@@ -241,7 +237,7 @@ def add_message(
         inbound_message_id=inbound_message_id,
         author_user_id=author_user_id,
     )
-    _add(msg, session)
+    add_row(msg, session)
     return msg
 
 
