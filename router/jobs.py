@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.db import InboundMessage, NotificationRow, session_scope
+from models.rows import load_row
 from models.types import MessageStatus
 from router import batch, catalog_cache, inbound, notify, ordering, recipients, writer_lock
+from router.lifecycle import records
 from router.runtime import Runtime, current
 from router.sends import enqueue_send, hand_off, hand_on, retry_later, send_job_id
 
@@ -45,7 +47,14 @@ def _work(
     runtime: Runtime, message_id: int, session: Session
 ) -> tuple[str | None, Callable[[], None]]:
     """The message's work in `session`, and what to do once that is committed (the sends)."""
-    row = session.get(InboundMessage, message_id, with_for_update=True)
+    with records.held_for_write_now(session):  # a new ticket's rows go with the last writes
+        return _message_work(runtime, message_id, session)
+
+
+def _message_work(
+    runtime: Runtime, message_id: int, session: Session
+) -> tuple[str | None, Callable[[], None]]:
+    row = load_row(InboundMessage, message_id, session=session, for_update=True)
     if row is None:
         raise LookupError(f"inbound message {message_id} does not exist")
     if row.status != MessageStatus.queued:
@@ -67,6 +76,8 @@ def _work(
     # pending, so no later send waits on it unseen): saves a transaction per message.
     first = outcome.notifications[0] if local is not None and not new else None
     following = ordering.next_in_line(first, session=session) if first else None
+    # The message row's result and its outbox rows, in Core (PostgreSQL: one round trip).
+    records.write_now(session, changed=[row], new=outcome.notifications)
 
     def after_commit() -> None:
         if local is None:

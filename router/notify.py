@@ -19,6 +19,7 @@ from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket
 from models.types import Channel, Notification, NotificationKind, SendResult
 from models.types import utcnow as _now
 from router import ratings, status_link, texts
+from router.lifecycle.records import SPARE_NOTIFICATION_IDS
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ def give_ids(rows: list[NotificationRow], *, session: Session) -> bool:
     connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        ids = sorted(connection.scalars(_PG_IDS, {"n": len(rows)}))
+        spare: list[int] = session.info.get(SPARE_NOTIFICATION_IDS, [])
+        taken, spare[:] = spare[: len(rows)], spare[len(rows) :]
+        more = len(rows) - len(taken)
+        ids = sorted(taken + (list(connection.scalars(_PG_IDS, {"n": more})) if more else []))
     elif dialect == "sqlite" and connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         ids = [int(connection.scalar(_SQLITE_TOP) or 0) + n for n in range(1, len(rows) + 1)]
     else:

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.db import SlaClock, Ticket, TicketEvent, TicketMessage
+from models.rows import has_relations, insert_row, pipelined, update_row
 from models.types import TICKET_PREFIX, utcnow
 from router.analytics_marks import mark_dirty
 from router.webhooks import enqueue_webhooks
@@ -76,7 +77,38 @@ def rows_in_bulk(session: Session) -> Iterator[None]:
         yield
     finally:
         session.info.pop(_BULK, None)
-    _write(pending, session=session)
+    held = session.info.get(_HELD)
+    if held is not None:  # written by write_now, with the message's last writes
+        now = utcnow()  # stamped now, as if written now: before the sends that follow
+        for row in pending:
+            if not isinstance(row, SlaClock) and row.created_at is None:
+                row.created_at = now
+        held.extend(pending)
+        return
+    with pipelined(session.connection()):  # PostgreSQL: the INSERTs in one round trip
+        _write(pending, session=session)
+
+
+# session.info key: the rows `rows_in_bulk` would write at its end, kept inside
+# `held_for_write_now` for `write_now`.
+_HELD = "okno_held_rows"
+
+
+@contextmanager
+def held_for_write_now(session: Session) -> Iterator[None]:
+    """Inside, `rows_in_bulk` keeps its rows for `write_now`, which writes them first, with the
+    message's last writes (PostgreSQL: in the same round trip, one less per new ticket). Nothing inside may read
+    them back in between, as inside `rows_in_bulk`. What `write_now` did not take is written
+    at the end; an exception drops them with the transaction it rolls back."""
+    held: list[BulkRow] = []
+    session.info[_HELD] = held
+    try:
+        yield
+    finally:
+        session.info.pop(_HELD, None)
+    if held:
+        with pipelined(session.connection()):
+            _write(held, session=session)
 
 
 def _write(rows: list[BulkRow], *, session: Session) -> None:
@@ -131,11 +163,17 @@ def _write(rows: list[BulkRow], *, session: Session) -> None:
     ]
     connection = session.connection()
     if events:
-        connection.execute(insert(TicketEvent), events)
+        connection.execute(_INSERT_EVENTS, events)
     if messages:
-        connection.execute(insert(TicketMessage), messages)
+        connection.execute(_INSERT_MESSAGES, messages)
     if clocks:
-        connection.execute(insert(SlaClock), clocks)
+        connection.execute(_INSERT_CLOCKS, clocks)
+
+
+# `.inline()`: no RETURNING of the ids, which a pipeline could not read back (and no one does).
+_INSERT_EVENTS = insert(TicketEvent).inline()
+_INSERT_MESSAGES = insert(TicketMessage).inline()
+_INSERT_CLOCKS = insert(SlaClock).inline()
 
 
 def add_row(row: BulkRow, session: Session) -> None:
@@ -154,6 +192,14 @@ def format_number(ticket_id: int) -> str:
 # PostgreSQL: a new ticket's id taken from its column's own sequence before its INSERT (no one
 # else ever gets it), so its number is written in the INSERT, not by an UPDATE after it.
 _PG_NEXT_ID = sql("SELECT nextval(pg_get_serial_sequence('tickets', 'id'))")
+# A new request's ticket (inside `rows_in_bulk`): the id of its first notification in the same
+# round trip, kept in the session under this key for notify.give_ids (unused, it is a gap in
+# the notifications' ids, as a rolled-back INSERT leaves one).
+_PG_NEXT_IDS = sql(
+    "SELECT nextval(pg_get_serial_sequence('tickets', 'id')),"
+    " nextval(pg_get_serial_sequence('notifications', 'id'))"
+)
+SPARE_NOTIFICATION_IDS = "okno_spare_notification_ids"
 # Elsewhere (SQLite) the id is known only once inserted: the number follows in one plain UPDATE.
 # Not the ORM's (a versioned UPDATE in the next flush, ~0.5 ms per ticket): no one else can see
 # or change the row before this transaction commits, so there is nothing for the version to
@@ -168,10 +214,19 @@ _SET_NUMBER = (
 def add_ticket(ticket: Ticket, *, session: Session, actor: str = "system") -> Ticket:
     """Insert a ticket, give it its human number and its `created` event."""
     if ticket.id is None and session.get_bind().dialect.name == "postgresql":
-        ticket.id = session.connection().scalar(_PG_NEXT_ID)
+        if _BULK in session.info and ticket.parent_id is None:
+            # A new request's ticket: its "created" notification's id comes along
+            ticket.id, spare = session.connection().execute(_PG_NEXT_IDS).one()
+            session.info.setdefault(SPARE_NOTIFICATION_IDS, []).append(spare)
+        else:
+            ticket.id = session.connection().scalar(_PG_NEXT_ID)
         ticket.number = format_number(ticket.id)
-    session.add(ticket)
-    session.flush()
+    if ticket in session or has_relations(ticket):
+        session.add(ticket)  # already added, or a relationship to sync: the unit of work
+        session.flush()
+    else:
+        session.flush()  # whatever it refers to is written first, as the unit of work would
+        insert_row(ticket, session=session)
     number = format_number(ticket.id)
     if ticket.number != number:
         params = {"tid": ticket.id, "num": number, "at": ticket.updated_at}
@@ -186,6 +241,29 @@ def add_ticket(ticket: Ticket, *, session: Session, actor: str = "system") -> Ti
         data={"service": ticket.service_code, "team": ticket.team_code},
     )
     return ticket
+
+
+def write_now(session: Session, *, changed: list[Any], new: list[Any]) -> None:
+    """A message's last writes in Core, the way the commit's flush would make them: the rows
+    `held_for_write_now` kept, `changed` persistent objects' UPDATEs, then `new` objects'
+    INSERTs (those already numbered; others are left to the flush). PostgreSQL: all in one
+    round trip. Issue #20: the unit of work's flush of the message row and its first
+    notification was a sixth of a new ticket's worker time (models/rows.py)."""
+    if session.get_bind().dialect.name == "postgresql":
+        new = [o for o in new if o.id is not None]  # in a pipeline nothing is read back
+    held: list[BulkRow] = session.info.get(_HELD, [])
+    rows, held[:] = list(held), []
+    with pipelined(session.connection()):
+        if rows:
+            _write(rows, session=session)
+        for obj in changed:
+            state = inspect(obj)
+            if state.persistent and state.modified and not state.mapper.version_id_col:
+                update_row(obj, session=session)
+        for obj in new:
+            state = inspect(obj)
+            if (state.pending or state.transient) and not has_relations(obj):
+                insert_row(obj, session=session)
 
 
 def record_event(
