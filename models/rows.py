@@ -54,15 +54,7 @@ def insert_row(obj: Any, *, session: Session) -> None:
     would, so nothing is left to load back. Without its primary key it gets the one the
     database gives (SQLite; not inside `pipelined`, which reads nothing back)."""
     table = _table(type(obj))
-    values: dict[str, Any] = {}
-    for key, column in table.columns:
-        value = obj.__dict__.get(key)
-        if value is None and column.default is not None:
-            default = column.default
-            value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
-        if value is not None or key != table.pk:
-            setattr(obj, key, value)
-            values[column.key] = value
+    values = with_defaults(obj)
     if obj in session:
         session.expunge(obj)  # pending: made persistent below, as the flush would
     connection = session.connection()
@@ -72,6 +64,23 @@ def insert_row(obj: Any, *, session: Session) -> None:
     else:
         connection.execute(table.insert, values)
     _attach(obj, session)
+
+
+def with_defaults(obj: Any) -> dict[str, Any]:
+    """Every column's value for the object's INSERT, unset ones given their column's
+    (Python-side) default now, on the object too, as the INSERT would; its primary key left
+    out while it has none."""
+    table = _table(type(obj))
+    values: dict[str, Any] = {}
+    for key, column in table.columns:
+        value = obj.__dict__.get(key)
+        if value is None and column.default is not None:
+            default = column.default
+            value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+        if value is not None or key != table.pk:
+            setattr(obj, key, value)
+            values[column.key] = value
+    return values
 
 
 def update_row(obj: Any, *, session: Session) -> None:

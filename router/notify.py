@@ -16,6 +16,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from models.db import EmployeeAddress, InboundMessage, NotificationRow, Ticket
+from models.rows import with_defaults
 from models.types import Channel, Notification, NotificationKind, SendResult
 from models.types import utcnow as _now
 from router import ratings, status_link, texts
@@ -94,11 +95,9 @@ def give_ids(rows: list[NotificationRow], *, session: Session) -> bool:
         ids = [int(connection.scalar(_SQLITE_TOP) or 0) + n for n in range(1, len(rows) + 1)]
     else:
         return False
-    now = _now()
     for row, given in zip(rows, ids, strict=True):
-        # What the INSERT's column defaults would give, needed before it (the send reads them).
-        row.id, row.status, row.attempts = given, row.status or "pending", row.attempts or 0
-        row.created_at = row.created_at or now
+        row.id = given
+        with_defaults(row)  # what its INSERT's column defaults give, needed before it (the send)
     return True
 
 

@@ -77,12 +77,12 @@ def rows_in_bulk(session: Session) -> Iterator[None]:
         yield
     finally:
         session.info.pop(_BULK, None)
+    now = utcnow()  # stamped at the bulk's end, even if write_now writes them after the sends
+    for row in pending:
+        if not isinstance(row, SlaClock) and row.created_at is None:
+            row.created_at = now
     held = session.info.get(_HELD)
     if held is not None:  # written by write_now, with the message's last writes
-        now = utcnow()  # stamped now, as if written now: before the sends that follow
-        for row in pending:
-            if not isinstance(row, SlaClock) and row.created_at is None:
-                row.created_at = now
         held.extend(pending)
         return
     with pipelined(session.connection()):  # PostgreSQL: the INSERTs in one round trip
@@ -112,7 +112,7 @@ def held_for_write_now(session: Session) -> Iterator[None]:
 
 
 def _write(rows: list[BulkRow], *, session: Session) -> None:
-    now = utcnow()
+    """The rows `rows_in_bulk` gathered (and stamped), one INSERT per table."""
     events = [
         {
             "ticket_id": e.ticket_id,
@@ -121,7 +121,7 @@ def _write(rows: list[BulkRow], *, session: Session) -> None:
             "to_value": e.to_value,
             "actor": e.actor,
             "data": e.data,
-            "created_at": e.created_at or now,
+            "created_at": e.created_at,
         }
         for e in rows
         if isinstance(e, TicketEvent)
@@ -136,7 +136,7 @@ def _write(rows: list[BulkRow], *, session: Session) -> None:
             "body": m.body,
             "attachments": m.attachments,
             "inbound_message_id": m.inbound_message_id,
-            "created_at": m.created_at or now,
+            "created_at": m.created_at,
         }
         for m in rows
         if isinstance(m, TicketMessage)
