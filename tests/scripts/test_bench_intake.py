@@ -1,0 +1,46 @@
+"""`okno bench intake`'s arithmetic: each ratio is the median of its rounds' paired ratios."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from scripts.bench_intake import bench_intake, result
+
+
+def rates(**pairs: list[float]) -> dict[str, list[float]]:
+    base = {
+        "e2e_per_s": [200.0, 150.0, 210.0],
+        "noop_drain_per_s": [300.0, 350.0, 400.0],
+        "accept_per_s": [400.0, 380.0, 390.0],
+        "bare_accept_per_s": [400.0, 400.0, 400.0],
+        "smtp_per_s": [800.0, 700.0, 900.0],
+        "bare_smtp_per_s": [1600.0, 1000.0, 1200.0],
+        "smtp_cpu_ms": [1.0, 1.2, 1.1],
+    }
+    return {**base, **pairs}
+
+
+def test_each_ratio_is_the_median_of_the_rounds_own_ratios() -> None:
+    out = result(rates(), ((1.0, 1.0, 1.0), (2.0, 2.0, 2.0)))
+    # rounds: e2e 200/300, 150/350, 210/400 -> 0.667, 0.429, 0.525: the median round, not the
+    # ratio of the medians (200/350 = 0.571) and not a mix of two rounds' rates
+    assert out["e2e_ratios"] == [0.667, 0.429, 0.525] and out["e2e_ratio"] == 0.525
+    assert out["smtp_ratios"] == [0.5, 0.7, 0.75] and out["smtp_ratio"] == 0.7
+    assert out["accept_ratio"] == 0.975
+    # the rates and CPU figures shown beside them: each the median of its own rounds
+    assert out["e2e_per_s"] == 200.0 and out["bare_smtp_per_s"] == 1200.0
+    assert out["smtp_cpu_ms"] == 1.1
+    assert out["rounds"] == 3 and out["load_end"] == [2.0, 2.0, 2.0]
+
+
+def test_one_round_is_the_plain_ratio() -> None:
+    one = {k: v[:1] for k, v in rates().items()}
+    out = result(one, ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)))
+    assert out["smtp_ratio"] == 0.5 and out["smtp_ratios"] == [0.5] and out["rounds"] == 1
+
+
+@pytest.mark.parametrize("rounds", ["0", "-1"])
+def test_rounds_below_one_are_refused(rounds: str) -> None:
+    done = CliRunner().invoke(bench_intake, ["--rounds", rounds])
+    assert done.exit_code == 2 and "--rounds" in done.output
