@@ -4,11 +4,18 @@ Messages that arrive while a store is under way wait for it, then go into the da
 in one transaction (and into Redis in one round trip) when `accept` offers `accept_many`. Each
 caller's answer still comes only after the commit that holds its message, so "stored before
 acknowledged" holds; one store runs at a time, the process's one writer.
+
+A store may come in two halves, the commit and what follows it (`then`: the enqueue). A lone
+message is answered after both, as by one `accept`. A group is answered at its commit, and the
+follow-ups run behind the answers, one at a time, each taking every stored message the one before
+left: under load the senders start their next message while Redis is written, instead of waiting
+for it. A stored message whose follow-up never ran is the sweeper's to enqueue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
@@ -22,6 +29,9 @@ GROUP_LINGER = 0.005
 Item = tuple[IncomingMessage, bytes | None]
 Outcome = AcceptResult | Exception
 StoreMany = Callable[[Sequence[Item]], Sequence[Outcome]]
+Then = Callable[[Sequence[AcceptResult]], object]
+
+log = logging.getLogger(__name__)
 
 
 class GroupCommit:
@@ -45,8 +55,12 @@ class GroupCommit:
         most: int = GROUP_MAX,
         linger: float = GROUP_LINGER,
         coming: Callable[[], int] | None = None,
+        then: Then | None = None,
     ) -> None:
         self.store = store
+        self.then = then
+        self.unsent: list[AcceptResult] = []  # stored and answered, their follow-up still to run
+        self.following: asyncio.Task[None] | None = None
         self.coming = coming
         self.executor = executor
         self.most = most
@@ -81,6 +95,12 @@ class GroupCommit:
                     outcomes = await loop.run_in_executor(self.executor, self.store, items)
                 except Exception as exc:  # the whole transaction failed: nothing was stored
                     outcomes = [exc] * len(batch)
+                stored = [o for o in outcomes if not isinstance(o, Exception)]
+                if self.then is not None and stored:
+                    if len(batch) > 1 or self.pending or self.following is not None:
+                        self._follow_later(stored)  # under load: answered at its commit
+                    else:
+                        await self._follow(stored)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():  # the caller went away meanwhile
                         continue
@@ -90,6 +110,36 @@ class GroupCommit:
                         future.set_result(outcome)
         finally:
             self.draining = None
+
+    async def _follow(self, stored: list[AcceptResult]) -> None:
+        assert self.then is not None
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.then, stored)
+        except Exception:  # stored and answered: the sweeper enqueues what this left
+            log.exception("the follow-up of %d stored messages failed", len(stored))
+
+    def _follow_later(self, stored: list[AcceptResult]) -> None:
+        self.unsent += stored
+        if self.following is None:
+            self.following = asyncio.get_running_loop().create_task(self._follow_unsent())
+
+    async def _follow_unsent(self) -> None:
+        try:
+            while self.unsent:
+                batch, self.unsent = self.unsent, []
+                await self._follow(batch)
+        finally:
+            self.following = None
+
+    def finish(self) -> None:
+        """For a server whose loop has stopped (and cancelled its tasks): the follow-ups not yet
+        handed to the executor, run here. What the executor holds, its shutdown finishes."""
+        batch, self.unsent = self.unsent, []
+        if batch and self.then is not None:
+            try:
+                self.then(batch)
+            except Exception:
+                log.exception("the follow-up of %d stored messages failed", len(batch))
 
     def _wanted(self, last: int) -> int:
         """How many pending messages the next store is worth waiting for."""
@@ -106,6 +156,15 @@ class GroupCommit:
             pass
         finally:
             self.wanted = 0
+
+
+def halves_of(accept: Accept) -> tuple[StoreMany, Then | None]:
+    """The store and its follow-up when `accept` offers them apart (Intake: `store_many`, then
+    `enqueue_stored`); otherwise `store_many_of(accept)`, with nothing to follow."""
+    store, then = getattr(accept, "store_many", None), getattr(accept, "enqueue_stored", None)
+    if store is not None and then is not None:
+        return store, then
+    return store_many_of(accept), None
 
 
 def store_many_of(accept: Accept) -> StoreMany:

@@ -5,7 +5,8 @@ whether it was stored, so the sending MTA either gets 250 for a stored mail or r
 
 Group commit (channels/group_commit.py): mails that arrive while a store is under way wait for
 it, then go into the database together in one transaction; each session's 250 still comes only
-after the commit that holds its mail.
+after the commit that holds its mail. A group's enqueue runs after its answers (GroupCommit's
+follow-up): a mail is stored when its 250 goes out, and queued for processing just after.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email.keys import minimal_message
 from channels.email.settings import EmailSettings
-from channels.group_commit import GroupCommit, store_many_of
+from channels.group_commit import GroupCommit, halves_of
 from models.types import Accept
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class IntakeHandler:
         self.settings = settings
         # accept() is blocking (DB + Redis): keep it off the event loop, bounded.
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-accept")
-        self.group = GroupCommit(store_many_of(accept), self.executor, coming=self.coming)
+        store, then = halves_of(accept)
+        self.group = GroupCommit(store, self.executor, coming=self.coming, then=then)
         # The server's live connections (each registers itself) and the sessions whose mail is
         # handed to the group: the rest of those inside a mail transaction are still coming.
         self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
@@ -112,7 +114,9 @@ class IntakeHandler:
         return STORED.format(ids=",".join(ids))
 
     def close(self) -> None:
+        """After the server has stopped: what the executor holds, then the enqueues still owed."""
         self.executor.shutdown(wait=True)
+        self.group.finish()
 
 
 class _SizeClearSMTP(SMTP):

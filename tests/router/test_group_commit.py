@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import smtplib
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from psycopg import _queries
 from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import event, func, select
 
+from channels.email.settings import EmailSettings
+from channels.email.smtp_server import make_controller
+from channels.group_commit import GROUP_MAX
 from models.db import InboundMessage, session_scope
 from models.types import MessageStatus
-from router.intake import PROCESS_RETRY, Intake, enqueue_many, enqueue_process, process_job_id
+from router.intake import (
+    PROCESS_RETRY,
+    Intake,
+    _pg_insert,
+    enqueue_many,
+    enqueue_process,
+    process_job_id,
+)
 from router.jobs import process_message
 from router.runtime import INTAKE_QUEUE, Runtime
 from tests.conftest import drain
+from tests.support.mail import HELPDESK, free_port
 from tests.support.messages import form
 
 
@@ -96,3 +112,55 @@ def test_group_enqueue_writes_the_jobs_rq_itself_writes(runtime: Runtime) -> Non
         assert (job.func, job.args, job.kwargs) == (process_message, (mid,), {})
         assert job.get_status() == JobStatus.QUEUED and job.enqueued_at is not None
         assert job.retries_left == PROCESS_RETRY.max and job.failure_callback is not None
+
+
+def test_a_group_of_eight_is_one_statement_psycopg_parses_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the group INSERT is short enough for psycopg's cache of parsed queries (the
+    multi-row VALUES SQLAlchemy wrote for 8 rows was not, and was parsed again every time)."""
+    assert len(_pg_insert(GROUP_MAX)) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    if runtime.engine.dialect.name != "postgresql":
+        return
+    parsed: list[object] = []
+    real = _queries._query2pg_nocache
+
+    def counted(*args: object, **kwargs: object) -> object:
+        parsed.append(args[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", counted)
+    intake = Intake(runtime)
+    for g in range(3):
+        intake.accept_many([(form(f"parse-{g}-{i}"), b"raw") for i in range(8)])
+    assert not [q for q in parsed if b"inbound_messages" in bytes(q)]  # type: ignore[arg-type]
+    with session_scope(runtime.sessions) as session:
+        assert session.scalar(select(func.count(InboundMessage.id))) == 24
+
+
+def test_smtp_groups_are_answered_at_the_commit_and_every_mail_is_enqueued(
+    runtime: Runtime,
+) -> None:
+    """Our SMTP server over a real Intake: concurrent mails are stored in groups, answered 250,
+    and each gets its job, also those whose enqueue was still owed when the server stopped."""
+    controller = make_controller(
+        Intake(runtime), EmailSettings(email_addresses=HELPDESK), host="127.0.0.1", port=free_port()
+    )
+    controller.start()
+
+    def send(i: int) -> dict[str, object]:
+        raw = b"Subject: group %d\r\nMessage-ID: <smtp-g%d@x.ru>\r\n\r\nbody\r\n" % (i, i)
+        with smtplib.SMTP(controller.hostname, controller.port, timeout=10) as client:
+            return client.sendmail("ivan@x.ru", [HELPDESK], raw)  # type: ignore[return-value]
+
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            for _ in range(3):
+                assert list(pool.map(send, range(6 * _, 6 * _ + 6))) == [{}] * 6
+    finally:
+        controller.stop()
+        controller.handler.close()
+    with session_scope(runtime.sessions) as session:
+        ids = session.scalars(select(InboundMessage.id)).all()
+    assert len(ids) == 18
+    assert sorted(runtime.queue(INTAKE_QUEUE).job_ids) == sorted(process_job_id(i) for i in ids)
