@@ -108,7 +108,8 @@ _INSERT = insert(InboundMessage).returning(
 # multi-row VALUES for a group of 8 (named parameters, each with a cast) is longer than psycopg's
 # 4,096-character cache of parsed queries, so psycopg parsed it again for every group, ~0.1 ms
 # of the SMTP server's CPU per mail; this text stays under it up to GROUP_MAX rows, and psycopg
-# prepares it on the server once it has seen it 5 times.
+# prepares it on the server once it has seen it 5 times. A column added to inbound_messages with
+# a default on the Python side must be added here too (the group tests on PostgreSQL fail if not).
 _PG_ROW = "(%s, %s, %s::json, %s, %s, 0, %s)"
 
 
