@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import InboundMessage, Ticket, session_scope
+from models.db import InboundMessage, Ticket, UTCDateTime, session_scope
 from models.types import AcceptResult, IncomingMessage, MessageStatus, utcnow
 from router import batch, jobs
 from router.runtime import INTAKE_QUEUE, Runtime
@@ -97,8 +97,8 @@ def store_many(
     return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
 
 
-# Core, not the unit of work: one multi-row INSERT … RETURNING. Each row comes back with its key,
-# not in the items' order: asking SQLAlchemy for that order makes SQLite insert row by row.
+# SQLite: Core, not the unit of work: one multi-row INSERT … RETURNING. Each row comes back with
+# its key, not in the items' order: asking SQLAlchemy for that order makes SQLite insert row by row.
 _INSERT = insert(InboundMessage).returning(
     InboundMessage.id, InboundMessage.channel, InboundMessage.external_id
 )
@@ -129,11 +129,12 @@ def _insert(
     now = utcnow()
     with _one_statement(sessions) as connection:
         if connection.dialect.name == "postgresql":
-            queued, naive = MessageStatus.queued.value, now.replace(tzinfo=None)
+            queued = MessageStatus.queued.value
+            stamp = UTCDateTime().process_bind_param(now, connection.dialect)
             params: list[Any] = []
             for message, raw in items:
                 payload = json.dumps(message.model_dump(mode="json"))
-                params += (message.channel.value, message.external_id, payload, raw, queued, naive)
+                params += (message.channel.value, message.external_id, payload, raw, queued, stamp)
             rows = connection.exec_driver_sql(_pg_insert(len(items)), tuple(params)).all()
         else:
             values = [
