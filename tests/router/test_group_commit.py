@@ -23,6 +23,7 @@ from router.intake import (
     enqueue_many,
     enqueue_process,
     process_job_id,
+    store_engine,
 )
 from router.jobs import process_message
 from router.runtime import INTAKE_QUEUE, Runtime
@@ -39,15 +40,16 @@ def test_accept_many_stores_all_in_one_transaction_and_enqueues_each(runtime: Ru
         statements.append(statement)
 
     commit = commits.append
-    event.listen(runtime.engine, "commit", commit)
-    event.listen(runtime.engine, "before_cursor_execute", record)
+    engine = store_engine(runtime.engine)
+    event.listen(engine, "commit", commit)
+    event.listen(engine, "before_cursor_execute", record)
     try:
         results = Intake(runtime).accept_many(
             [(form(f"group-{i}"), b"raw %d" % i if i else None) for i in range(5)]
         )
     finally:
-        event.remove(runtime.engine, "commit", commit)
-        event.remove(runtime.engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", commit)
+        event.remove(engine, "before_cursor_execute", record)
     # one INSERT of all five rows, its own transaction: committed once (SQLite) or in
     # autocommit (PostgreSQL, where the statement is the transaction)
     assert [s.split()[0] for s in statements] == ["INSERT"]
