@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -10,9 +11,13 @@ import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
+from redis import Redis
+from redis import asyncio as aioredis
+from redis.connection import Connection as SyncConnection
+from redis.connection import UnixDomainSocketConnection
 from redis.exceptions import RedisError
 from redis.typing import EncodableT
 from rq import Callback, Queue, Retry
@@ -23,7 +28,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import InboundMessage, Ticket, UTCDateTime, session_scope
+from models.db import InboundMessage, Ticket, UTCDateTime, make_engine, session_scope
 from models.types import AcceptResult, IncomingMessage, MessageStatus, utcnow
 from router import batch, jobs
 from router.runtime import INTAKE_QUEUE, Runtime
@@ -78,10 +83,21 @@ class Intake:
         the sweeper enqueues: it enqueues every stored message that has no job)."""
         return store_many(items, sessions=self.runtime.sessions)
 
+    def store_many_now(
+        self, items: Sequence[tuple[IncomingMessage, bytes | None]]
+    ) -> list[AcceptResult] | None:
+        """`store_many` when it needs no waiting (a caller on an event loop tries this first);
+        None: call `store_many`, where waiting is fine."""
+        return store_many_now(items, sessions=self.runtime.sessions)
+
     def enqueue_stored(self, results: Sequence[AcceptResult]) -> None:
         """`accept_many`'s second half: the new ones among the stored messages, enqueued in one
         round trip; a Redis outage leaves them to the sweeper."""
         enqueue_many(self.runtime, [r.message_id for r in results if not r.duplicate])
+
+    async def enqueue_stored_async(self, results: Sequence[AcceptResult]) -> None:
+        """`enqueue_stored` for a caller on an event loop, without leaving it."""
+        await enqueue_many_async(self.runtime, [r.message_id for r in results if not r.duplicate])
 
 
 def store_many(
@@ -134,20 +150,21 @@ def _insert(
     Had the lost one committed before its answer was lost, the second try finds the keys known:
     IntegrityError, and `store` then answers each as the duplicate it is (its job is then the
     sweeper's to enqueue, as for every stored message without one)."""
+    engine = store_engine(sessions.kw["bind"])
     try:
-        return _insert_once(items, sessions=sessions)
+        return _insert_once(items, engine)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
         log.warning("intake: the database connection was lost (%s); trying once more", exc.orig)
-        return _insert_once(items, sessions=sessions)
+        return _insert_once(items, engine)
 
 
 def _insert_once(
-    items: Sequence[tuple[IncomingMessage, bytes | None]], *, sessions: sessionmaker[Session]
+    items: Sequence[tuple[IncomingMessage, bytes | None]], engine: Engine
 ) -> list[int]:
     now = utcnow()
-    with _one_statement(sessions) as connection:
+    with _one_statement(engine) as connection:
         if connection.dialect.name == "postgresql":
             queued = MessageStatus.queued.value
             stamp = UTCDateTime().process_bind_param(now, connection.dialect)
@@ -173,41 +190,76 @@ def _insert_once(
     return [ids[(message.channel.value, message.external_id)] for message, _ in items]
 
 
-def _one_statement(sessions: sessionmaker[Session]) -> AbstractContextManager[Connection]:
-    """A connection for one INSERT that is its own transaction, committed when the block ends.
+def _one_statement(engine: Engine) -> AbstractContextManager[Connection]:
+    """A connection of `store_engine` for one INSERT that is its own transaction, committed when
+    the block ends.
 
     No ORM session (nothing here needs its unit of work or its events). PostgreSQL runs the
     statement in autocommit, its own transaction: the answer comes after the commit, and the
     client's BEGIN and COMMIT round trips are saved (~0.05 ms of CPU a message in groups of 8).
     SQLite keeps the plain transaction: its autocommit switch costs more than it saves there."""
-    engine = store_engine(sessions.kw["bind"])
     if engine.dialect.name == "sqlite":
         return engine.begin()
     return engine.connect()
 
 
-_autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-_autocommit_lock = threading.Lock()
+# Engines made beside the runtime's engine for the intake's INSERT, one of each kind per engine,
+# disposed with it: PostgreSQL's pool in autocommit without ping; SQLite's that never waits.
+_store_engines: dict[str, weakref.WeakKeyDictionary[Engine, Engine]] = {
+    "autocommit": weakref.WeakKeyDictionary(),
+    "no-wait": weakref.WeakKeyDictionary(),
+}
+_store_engines_lock = threading.Lock()
 
 
-def store_engine(engine: Engine) -> Engine:
-    """What the intake's INSERT runs on: SQLite, `engine` itself; PostgreSQL, the intake's own
-    pool beside `engine`'s, of connections in autocommit and without `pool_pre_ping`. The ping is a SELECT 1 and two autocommit switches on every checkout, one
-    more round trip to the server per group of messages (~4 % of the SMTP server's CPU under
-    load); `_insert` retries a lost connection instead. Disposed with `engine`."""
+def store_engine(engine: Engine, *, wait: bool = True) -> Engine:
+    """What the intake's INSERT runs on.
+
+    PostgreSQL: the intake's own pool beside `engine`'s, of connections in autocommit and
+    without `pool_pre_ping`. The ping is a SELECT 1 and two autocommit switches on every
+    checkout, one more round trip to the server per group of messages (~4 % of the SMTP
+    server's CPU under load); `_insert` retries a lost connection instead.
+
+    SQLite: `engine` itself, or with `wait=False` an engine whose connections never wait for
+    another writer (busy timeout 0: "database is locked" at once), for `store_many_now`."""
     if engine.dialect.name == "sqlite":
-        return engine
-    with _autocommit_lock:
-        found = _autocommit_engines.get(engine)
+        if wait:
+            return engine
+        kind, make = "no-wait", partial(make_engine, engine.url, busy_timeout=0)
+    else:
+        kind = "autocommit"
+        make = partial(create_engine, engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    with _store_engines_lock:
+        found = _store_engines[kind].get(engine)
         if found is None:
-            found = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+            found = _store_engines[kind][engine] = make()
             event.listen(engine, "engine_disposed", _disposer(found))
-            _autocommit_engines[engine] = found
         return found
 
 
 def _disposer(derived: Engine) -> Callable[[Engine], None]:
     return lambda _engine: derived.dispose()
+
+
+def store_many_now(
+    items: Sequence[tuple[IncomingMessage, bytes | None]], *, sessions: sessionmaker[Session]
+) -> list[AcceptResult] | None:
+    """`store_many` if it can be done without waiting, for a caller on an event loop; None if
+    not: the caller then runs `store_many` where it may wait (its executor).
+
+    Not waiting means: SQLite, no other writer holds the database (a busy timeout of 0);
+    PostgreSQL, an idle connection in the pool (no connect, no retry). What it then waits for
+    is one INSERT's answer (SQLite: its commit, now and then a checkpoint). A known key, a
+    locked database, a lost connection: None, and `store_many` does it all again, as it would
+    have from the start (nothing of a failed INSERT was stored)."""
+    engine = store_engine(sessions.kw["bind"], wait=False)
+    if engine.dialect.name != "sqlite" and engine.pool.checkedin() == 0:  # type: ignore[attr-defined]
+        return None
+    try:
+        ids = _insert_once(items, engine)
+    except DBAPIError:
+        return None
+    return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
 
 
 def store(
@@ -266,18 +318,8 @@ def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
         return True
     queue = runtime.queue(INTAKE_QUEUE)
     try:
-        template = _process_template(queue)
-        stamp = utcformat(rq_now())
-        dumps = queue.serializer.dumps
         pipe = queue.connection.pipeline()
-        pipe.sadd(queue.redis_queues_keys, queue.key)
-        for mid in message_ids:
-            mapping = template.mapping.copy()
-            mapping["created_at"] = mapping["enqueued_at"] = stamp
-            mapping["data"] = zlib.compress(dumps((template.func_name, None, (mid,), {})))
-            mapping["description"] = get_call_string(template.func_name, (mid,), {}) or ""
-            pipe.hset(Job.key_for(process_job_id(mid)), mapping=mapping)
-        pipe.rpush(queue.key, *(process_job_id(mid) for mid in message_ids))
+        _enqueue_commands(pipe, queue, message_ids)
         pipe.execute()
     except RedisError as exc:
         log.warning(
@@ -285,6 +327,76 @@ def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
         )
         return False
     return True
+
+
+async def enqueue_many_async(runtime: Runtime, message_ids: list[int]) -> bool:
+    """`enqueue_many` from an event loop, through an asyncio client of the same Redis: the same
+    commands, without handing them to a thread and back (issue #20: that hand-over cost the
+    SMTP server as much CPU as the enqueue itself). A client it cannot copy (TLS): a thread."""
+    message_ids = list(dict.fromkeys(message_ids))
+    if not message_ids:
+        return True
+    client = _async_client(runtime.redis)
+    if client is None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, enqueue_many, runtime, message_ids)
+    queue = runtime.queue(INTAKE_QUEUE)
+    try:
+        async with client.pipeline() as pipe:
+            _enqueue_commands(pipe, queue, message_ids)
+            await pipe.execute()
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning(
+            "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
+        )
+        return False
+    return True
+
+
+def _enqueue_commands(pipe: Any, queue: Queue, message_ids: list[int]) -> None:
+    """The MULTI/EXEC of `enqueue_many` (sync or asyncio pipeline alike)."""
+    template = _process_template(queue)
+    stamp = utcformat(rq_now())
+    dumps = queue.serializer.dumps
+    pipe.sadd(queue.redis_queues_keys, queue.key)
+    for mid in message_ids:
+        mapping = template.mapping.copy()
+        mapping["created_at"] = mapping["enqueued_at"] = stamp
+        mapping["data"] = zlib.compress(dumps((template.func_name, None, (mid,), {})))
+        mapping["description"] = get_call_string(template.func_name, (mid,), {}) or ""
+        pipe.hset(Job.key_for(process_job_id(mid)), mapping=mapping)
+    pipe.rpush(queue.key, *(process_job_id(mid) for mid in message_ids))
+
+
+# One asyncio client per sync client and event loop (an asyncio connection belongs to the loop
+# it was opened on); the loop going away takes its clients with it.
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[int, tuple[Redis, aioredis.Redis | None]]
+] = weakref.WeakKeyDictionary()
+
+
+def _async_client(sync: Redis) -> aioredis.Redis | None:
+    """An asyncio client to the server `sync` talks to (TCP or a Unix socket, the same database,
+    credentials and timeouts); None for a connection it does not copy (TLS, anything else)."""
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    known = per_loop.get(id(sync))
+    if known is None or known[0] is not sync:
+        pool = sync.connection_pool
+        kw = pool.connection_kwargs
+        common: dict[str, Any] = {
+            "db": kw.get("db", 0),
+            "username": kw.get("username"),
+            "password": kw.get("password"),
+            "socket_timeout": kw.get("socket_timeout"),
+            "socket_connect_timeout": kw.get("socket_connect_timeout"),
+        }
+        client: aioredis.Redis | None = None
+        if pool.connection_class is UnixDomainSocketConnection:
+            client = aioredis.Redis(unix_socket_path=kw["path"], **common)
+        elif pool.connection_class is SyncConnection:
+            client = aioredis.Redis(host=kw["host"], port=kw["port"], **common)
+        known = per_loop[id(sync)] = (sync, client)
+    return known[1]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ Group commit (channels/group_commit.py): mails that arrive while a store is unde
 it, then go into the database together in one transaction; each session's 250 still comes only
 after the commit that holds its mail. A group's enqueue runs after its answers (GroupCommit's
 follow-up): a mail is stored when its 250 goes out, and queued for processing just after.
+The INSERT is tried on the event loop first when it needs no waiting (an idle connection, a
+free SQLite writer lock: `Intake.store_many_now`), else it runs on the executor; the enqueue
+runs on the loop as asyncio I/O (`Intake.enqueue_stored_async`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email.keys import minimal_message
 from channels.email.settings import EmailSettings
-from channels.group_commit import GroupCommit, halves_of
+from channels.group_commit import GroupCommit, halves_of, on_loop_of
 from models.types import Accept
 
 log = logging.getLogger(__name__)
@@ -53,10 +56,16 @@ class IntakeHandler:
     def __init__(self, accept: Accept, settings: EmailSettings, workers: int = 4) -> None:
         self.accept = accept
         self.settings = settings
-        # accept() is blocking (DB + Redis): keep it off the event loop, bounded.
+        # What may wait (a busy database, Redis) runs here, off the event loop, bounded.
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-accept")
         store, then = halves_of(accept)
-        self.group = GroupCommit(store, self.executor, coming=self.coming, then=then)
+        # The store is tried on the loop first: it waits for nothing there but one INSERT's
+        # answer, and this loop only talks SMTP, whose sessions wait for that anyway; the
+        # enqueue runs on the loop too, as asyncio I/O (`on_loop_of`).
+        now, then_async = on_loop_of(accept)
+        self.group = GroupCommit(
+            store, self.executor, coming=self.coming, then=then, now=now, then_async=then_async
+        )
         # The server's live connections (each registers itself) and the sessions whose mail is
         # handed to the group: the rest of those inside a mail transaction are still coming.
         self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()

@@ -199,3 +199,34 @@ def test_a_lone_message_behind_a_running_follow_up_goes_after_it(
         assert rec.follows == [[1, 2], [3]] and rec.most_running == 1
 
     asyncio.run(run())
+
+
+def test_an_asyncio_follow_up_runs_on_the_loop_and_finish_runs_one_the_stop_cancelled(
+    executor: ThreadPoolExecutor,
+) -> None:
+    rec = Recorder()
+    hold = asyncio.Event()
+    ran: list[list[int]] = []
+    group: GroupCommit | None = None
+
+    async def then_async(results: Sequence[AcceptResult]) -> None:
+        await hold.wait()
+        ran.append([r.message_id for r in results])
+
+    async def run() -> None:
+        nonlocal group
+        group = GroupCommit(rec.store, executor, then=rec.then, then_async=then_async)
+        hold.set()
+        assert (await group.submit(message(1), None)).message_id == 1  # lone: after its follow-up
+        assert ran == [[1]] and rec.follows == []  # on the loop, not the sync one
+        hold.clear()
+        await together(group, range(2, 4))  # answered at the commit, its follow-up held
+        assert group.following is not None and group.unsent == []
+        group.following.cancel()  # what a stopping server does to its tasks
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert group is not None and group.unsent != []
+    group.finish()  # the cancelled one runs here, through the sync follow-up
+    assert ran == [[1]] and rec.follows == [[2, 3]] and group.unsent == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +22,7 @@ from router.intake import (
     Intake,
     _pg_insert,
     enqueue_many,
+    enqueue_many_async,
     enqueue_process,
     process_job_id,
     store_engine,
@@ -90,16 +92,21 @@ def test_accept_many_answers_duplicates_as_accept_does(runtime: Runtime) -> None
     assert len(runtime.queue(INTAKE_QUEUE).job_ids) == 3  # known's own, fresh-1, twice
 
 
-def test_group_enqueue_writes_the_jobs_rq_itself_writes(runtime: Runtime) -> None:
+@pytest.mark.parametrize("how", ["sync", "asyncio"])
+def test_group_enqueue_writes_the_jobs_rq_itself_writes(runtime: Runtime, how: str) -> None:
     """enqueue_many builds the job hashes from a template instead of one RQ Job per message:
     every field, the TTL, the queue list and the queue registry must be what RQ's enqueue
-    writes for the same message (only the timestamps differ, and both are RQ's format)."""
+    writes for the same message (only the timestamps differ, and both are RQ's format). Its
+    asyncio twin (the SMTP server's loop) writes the same."""
     redis, queue = runtime.redis, runtime.queue(INTAKE_QUEUE)
     assert enqueue_process(runtime, 101) and enqueue_process(runtime, 102)
     by_rq = {mid: redis.hgetall(Job.key_for(process_job_id(mid))) for mid in (101, 102)}
     ttls = {mid: redis.ttl(Job.key_for(process_job_id(mid))) for mid in (101, 102)}
     redis.flushdb()
-    assert enqueue_many(runtime, [101, 102, 101])  # a message named twice is one job
+    if how == "sync":
+        assert enqueue_many(runtime, [101, 102, 101])  # a message named twice is one job
+    else:
+        assert asyncio.run(enqueue_many_async(runtime, [101, 102, 101]))
     assert redis.smembers(Queue.redis_queues_keys) == {queue.key.encode()}
     assert queue.job_ids == [process_job_id(101), process_job_id(102)]
     for mid in (101, 102):
