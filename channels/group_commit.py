@@ -53,8 +53,9 @@ class GroupCommit:
     `now`, when given, is tried first, on the loop itself: a store that answers at once or
     says it would wait (None), and then the store runs on the executor as without it. Handing
     a store to a thread and back costs the process as much CPU as the store itself (issue #20:
-    +22 % SMTP mails a second on SQLite, +32 % on PostgreSQL); only a server whose loop does
-    nothing else that cannot wait one INSERT's answer should pass it (the SMTP server does).
+    +30 % SMTP mails a second on SQLite, +8 % on PostgreSQL, bench/intake.md round 8); only a
+    server whose loop does nothing else that cannot wait one INSERT's answer should pass it
+    (the SMTP server does).
     `then_async`, when given, is the follow-up as a coroutine, run on the loop instead of
     `then` on the executor, for the same reason (`then` still serves `finish`).
     """
