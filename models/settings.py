@@ -72,10 +72,11 @@ class Settings(BaseSettings):
         default=16,
         ge=1,
         description="Messages one intake job may process while the intake queue has a backlog "
-        "(router/batch.py); 1: one message per job.",
+        "(router/batch.py); 1: one message per job. Unless set, PostgreSQL uses 64 (see "
+        "router.batch.batch_cap).",
     )
     intake_batch_commit: int = Field(
-        default=8,
+        default=16,
         ge=1,
         description="Messages of an intake batch that share one transaction (one commit); "
         "1: a commit per message. Unless set, SQLite uses 1 (its one write lock would be held "

@@ -82,3 +82,10 @@ def test_one_message_per_transaction_on_sqlite_unless_set(runtime: Runtime) -> N
     assert batch.commit_size(runtime) == (1 if sqlite else default)
     settings = runtime.settings.model_copy(update={"intake_batch_commit": 4})
     assert batch.commit_size(dataclasses.replace(runtime, settings=settings)) == 4
+
+
+def test_a_batch_takes_64_on_postgresql_and_16_on_sqlite_unless_set(runtime: Runtime) -> None:
+    sqlite = runtime.engine.dialect.name == "sqlite"
+    assert batch.batch_cap(runtime) == (16 if sqlite else 64)
+    settings = runtime.settings.model_copy(update={"intake_batch_max": 5})
+    assert batch.batch_cap(dataclasses.replace(runtime, settings=settings)) == 5
