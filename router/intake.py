@@ -369,18 +369,17 @@ def _enqueue_commands(pipe: Any, queue: Queue, message_ids: list[int]) -> None:
 
 
 # One asyncio client per sync client and event loop (an asyncio connection belongs to the loop
-# it was opened on); the loop going away takes its clients with it.
+# it was opened on); the loop or the sync client going away takes its entry with it.
 _async_clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[int, tuple[Redis, aioredis.Redis | None]]
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Redis, aioredis.Redis | None]
 ] = weakref.WeakKeyDictionary()
 
 
 def _async_client(sync: Redis) -> aioredis.Redis | None:
     """An asyncio client to the server `sync` talks to (TCP or a Unix socket, the same database,
     credentials and timeouts); None for a connection it does not copy (TLS, anything else)."""
-    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    known = per_loop.get(id(sync))
-    if known is None or known[0] is not sync:
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    if sync not in per_loop:
         pool = sync.connection_pool
         kw = pool.connection_kwargs
         common: dict[str, Any] = {
@@ -395,8 +394,8 @@ def _async_client(sync: Redis) -> aioredis.Redis | None:
             client = aioredis.Redis(unix_socket_path=kw["path"], **common)
         elif pool.connection_class is SyncConnection:
             client = aioredis.Redis(host=kw["host"], port=kw["port"], **common)
-        known = per_loop[id(sync)] = (sync, client)
-    return known[1]
+        per_loop[sync] = client
+    return per_loop[sync]
 
 
 @dataclass(frozen=True)
