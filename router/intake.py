@@ -112,6 +112,11 @@ def store_many(
         ids = _insert(items, sessions=sessions)
     except IntegrityError:
         return [store(message, raw=raw, sessions=sessions) for message, raw in items]
+    return _queued(ids)
+
+
+def _queued(ids: list[int]) -> list[AcceptResult]:
+    """What a store answers for the messages it has just inserted under these ids."""
     return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
 
 
@@ -259,7 +264,7 @@ def store_many_now(
         ids = _insert_once(items, engine)
     except DBAPIError:
         return None
-    return [AcceptResult(message_id=i, duplicate=False, status=MessageStatus.queued) for i in ids]
+    return _queued(ids)
 
 
 def store(
