@@ -116,6 +116,28 @@ def load_row(cls: type[Any], pk: Any, *, session: Session, for_update: bool = Fa
     return obj
 
 
+def row_values(cls: type[Any], found: Any) -> dict[str, Any]:
+    """A Core row of all `cls`'s columns (in mapper order, as `columns_of` selects them) as
+    its attributes' values."""
+    return {key: value for (key, _), value in zip(_table(cls).columns, found, strict=True)}
+
+
+def columns_of(cls: type[Any]) -> list[Any]:
+    """`cls`'s mapped columns, in the order `row_values` reads them back."""
+    return [column for _, column in _table(cls).columns]
+
+
+def attach_loaded(cls: type[Any], values: dict[str, Any], *, session: Session) -> Any:
+    """An object of `cls` with these column values (every column), persistent and clean in
+    `session` as if it had just been loaded, with no SELECT: for a row read earlier and kept
+    (router/catalog_cache.py). The caller gives it values no one else's object shares (a
+    mutable value, a JSON list say, copied)."""
+    obj = _table(cls).manager.new_instance()
+    obj.__dict__.update(values)
+    _attach(obj, session)
+    return obj
+
+
 def has_relations(obj: Any) -> bool:
     """A relationship of the object is set: its foreign keys are the unit of work's to sync."""
     return not _table(type(obj)).relations.isdisjoint(obj.__dict__)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
-from models.db import SlaCalendar, Team, session_scope
+from models.db import Service, SlaCalendar, Team, session_scope
 from router import catalog_cache
+from router.lifecycle.processes import service_row
 from router.lifecycle.sla_plan import team_info
 from router.runtime import Runtime
 
@@ -67,3 +68,73 @@ def test_a_commit_that_touches_the_catalogue_bumps_the_version(runtime: Runtime)
     with session_scope(runtime.sessions) as session:
         session.execute(update(SlaCalendar).values(timezone="UTC"))
     assert runtime.redis.get(catalog_cache.VERSION_KEY) != before
+
+
+def _service_priority(runtime: Runtime, code: str) -> str | None:
+    with session_scope(runtime.sessions) as session:
+        found = service_row(code, session)
+        return found.priority if found else None
+
+
+def _any_service(runtime: Runtime) -> str:
+    with session_scope(runtime.sessions) as session:
+        code = session.scalar(select(Service.code).where(Service.active).limit(1))
+    assert code
+    return code
+
+
+def test_a_service_is_read_once_per_process_not_once_per_message(runtime: Runtime) -> None:
+    """Every routed message reads its service (and a fan-out's sub-services) in a session of
+    its own: the row comes from the cache, as a persistent object of that session."""
+    code = _any_service(runtime)
+    selects: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        if "FROM services" in statement:
+            selects.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            with session_scope(runtime.sessions) as session:
+                found = service_row(code, session)
+                assert found is not None and found.code == code and found in session
+                assert service_row(code, session) is found  # once per session, as before
+                assert not session.dirty and not session.new
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    assert len(selects) == 1, selects
+    with session_scope(runtime.sessions) as session:
+        assert service_row("no-such-service", session) is None
+
+
+def test_an_edited_service_is_seen_at_once_and_is_the_sessions_own(runtime: Runtime) -> None:
+    code = _any_service(runtime)
+    assert _service_priority(runtime, code) != "critical"
+    with session_scope(runtime.sessions) as session:  # the API's edit: an ORM change
+        service = service_row(code, session)
+        assert service is not None
+        service.priority = "critical"
+        # the session's own changed object, not a copy of the cached row
+        assert service_row(code, session) is service
+    assert _service_priority(runtime, code) == "critical"
+    with session_scope(runtime.sessions) as session:  # a cached object takes edits as usual
+        service = service_row(code, session)
+        assert service is not None
+        service.priority = "low"
+    with session_scope(runtime.sessions) as session:
+        assert session.scalar(select(Service.priority).where(Service.code == code)) == "low"
+    assert _service_priority(runtime, code) == "low"
+    with session_scope(runtime.sessions) as session:  # loaded by a query first: that one wins
+        loaded = session.scalar(select(Service).where(Service.code == code))
+        assert service_row(code, session) is loaded
+
+
+def test_a_service_changed_by_another_process_is_seen_after_its_bump(runtime: Runtime) -> None:
+    code = _any_service(runtime)
+    _service_priority(runtime, code)
+    with runtime.engine.begin() as conn:  # another process's write: no listener here sees it
+        conn.execute(update(Service).where(Service.code == code).values(priority="high"))
+    catalog_cache.bump(runtime.redis)  # what that process's commit does
+    catalog_cache.sync(runtime.redis)
+    assert _service_priority(runtime, code) == "high"
