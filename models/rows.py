@@ -105,15 +105,10 @@ def load_row(cls: type[Any], pk: Any, *, session: Session, for_update: bool = Fa
     persistent in `session`, or None. One the session already holds is refreshed by the ORM."""
     if session.identity_map.get(session.identity_key(cls, pk)) is not None:
         return session.get(cls, pk, with_for_update=for_update or None)
-    table = _table(cls)
-    found = session.connection().execute(table.load(for_update), {"_pk": pk}).first()
+    found = session.connection().execute(_table(cls).load(for_update), {"_pk": pk}).first()
     if found is None:
         return None
-    obj = table.manager.new_instance()
-    for (key, _), value in zip(table.columns, found, strict=True):
-        obj.__dict__[key] = value
-    _attach(obj, session)
-    return obj
+    return attach_loaded(cls, row_values(cls, found), session=session)
 
 
 def row_values(cls: type[Any], found: Any) -> dict[str, Any]:
