@@ -165,7 +165,7 @@ def bench_ours(bench: BenchSet, progress: Progress) -> dict[str, Any]:
     texts, labels = bench.test.texts, bench.test.labels
     progress(f"{bench.name}: evaluating our model on {len(texts)} test rows")
     metrics = evaluate(model, texts, labels)
-    proba = model.proba(texts)
+    _rows, proba, encoded = model.scored(texts)
     correct = np.array([model.classes[i] for i in proba.argmax(axis=1)]) == np.array(labels)
     result: dict[str, Any] = {
         "accuracy": metrics["accuracy"],
@@ -184,6 +184,9 @@ def bench_ours(bench: BenchSet, progress: Progress) -> dict[str, Any]:
         "base_models": info["base_models"],
         "blend_weights": info["blend_weights"],
         "encoder": info["encoder"],
+        # The encoder gate as chosen out of fold, and the share of test rows that were encoded.
+        "encoder_gate": info.get("encoder_gate"),
+        "encoded_test_share": round(float(encoded.mean()), 4) if info["encoder"] else 0.0,
         # The shared encoder graph is not inside the model file, but it is on disk beside it.
         "encoder_graph_mb": (
             round(model.features.encoder().graph_bytes / 1e6, 2) if info["encoder"] else 0.0

@@ -212,7 +212,8 @@ class Features:
                 )
         return encoder
 
-    def _embed(self, originals: Sequence[str]) -> np.ndarray:
+    def embed(self, originals: Sequence[str]) -> np.ndarray:
+        """The embedding columns of texts as written (scaled by the block's weight)."""
         return self._encode(self.encoder(), originals)
 
     def transform(
@@ -220,17 +221,20 @@ class Features:
         texts: Sequence[str],
         extras: Sequence[Mapping[str, str | None]] | None,
         originals: Sequence[str] | None = None,
+        *,
+        embed: bool = True,
     ) -> sp.csr_matrix:
         """The feature matrix: sklearn's vectorizers for batches, a lean path for a few rows.
 
         For one request sklearn's input checks cost more than the maths, so small inputs are
-        computed here directly (same numbers; a test keeps the two paths equal).
+        computed here directly (same numbers; a test keeps the two paths equal). With `embed`
+        False only the `count_columns` n-gram and extra columns are built (no encoder run).
         """
         assert self.word is not None and self.char is not None, "features are not fitted"
         rows = self._extra_dicts(extras) if extras is not None else [{}] * len(texts)
         dense = (
-            self._embed(list(originals) if originals is not None else list(texts))
-            if self.uses_encoder
+            self.embed(list(originals) if originals is not None else list(texts))
+            if self.uses_encoder and embed
             else None
         )
         if len(texts) > SMALL_BATCH:
@@ -253,7 +257,7 @@ class Features:
             indices.extend(idx for idx, _ in row)
             values.extend(val for _, val in row)
             indptr.append(indptr[-1] + sum(len(idx) for idx, _ in row))
-        n_cols = sum(self.sizes.values())
+        n_cols = sum(self.sizes.values()) if embed else self.count_columns
         if not indices:
             return sp.csr_matrix((len(texts), n_cols), dtype=np.float32)
         return sp.csr_matrix(

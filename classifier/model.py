@@ -40,6 +40,12 @@ class Prediction:
 class OknoModel:
     """Predicts the service of a request; the team follows from the catalogue stored inside."""
 
+    # The encoder gate (classifier/gate.py): a scorer over the n-gram columns alone, and the
+    # top probability from which its answer stands without the sentence encoder. None (and in
+    # models saved before the gate existed): every request goes through `scorer`.
+    fast_scorer: LinearScorer | None = None
+    gate: float | None = None
+
     def __init__(
         self,
         *,
@@ -49,6 +55,8 @@ class OknoModel:
         service_team: dict[str, str],
         thresholds: Thresholds,
         version: str = "",
+        fast_scorer: LinearScorer | None = None,
+        gate: float | None = None,
     ) -> None:
         self.features = features
         self.scorer = scorer
@@ -57,19 +65,53 @@ class OknoModel:
         self.thresholds = thresholds
         self.version = version
         self.teams, self.team_sum = team_matrix(self.classes, self.service_team)
+        if fast_scorer is not None and gate is not None:
+            self.fast_scorer, self.gate = fast_scorer, gate
 
     @property
     def extra_cols(self) -> list[str]:
         return self.features.extra_cols
+
+    @property
+    def gated(self) -> bool:
+        """Whether requests the n-grams are sure of skip the sentence encoder."""
+        return self.features.uses_encoder and self.fast_scorer is not None and self.gate is not None
 
     def transform(self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None):
         extras = [dict(e or {}) for e in extras_list] if extras_list is not None else None
         originals = [t or "" for t in texts]
         return self.features.transform([normalise(t) for t in texts], extras, originals)
 
+    def scored(
+        self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None
+    ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """Feature rows, calibrated probabilities, and which rows went through the encoder.
+
+        Gated: the n-gram columns are built for every text and scored by `fast_scorer`; only
+        the rows whose top probability is below the gate are encoded and scored by `scorer`.
+        The feature rows returned are then the n-gram columns (all that reasons read).
+        """
+        extras = [dict(e or {}) for e in extras_list] if extras_list is not None else None
+        originals = [t or "" for t in texts]
+        normal = [normalise(t) for t in texts]
+        encoded = np.full(len(texts), self.features.uses_encoder)
+        if not self.gated:
+            X = self.features.transform(normal, extras, originals)
+            return X, self.scorer.proba(X), encoded
+        assert self.fast_scorer is not None and self.gate is not None
+        X = self.features.transform(normal, extras, originals, embed=False)
+        proba = self.fast_scorer.proba(X)
+        encoded = proba.max(axis=1) < self.gate
+        rows = np.nonzero(encoded)[0]
+        if len(rows):
+            dense = self.features.embed([originals[i] for i in rows])
+            full = sp.hstack([X[rows], sp.csr_matrix(dense)], format="csr", dtype=np.float32)
+            proba[rows] = self.scorer.proba(full)
+        return X, proba, encoded
+
     def proba(self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None):
         """Calibrated service probabilities, one row per text, columns in self.classes order."""
-        return self.scorer.proba(self.transform(texts, extras_list))
+        return self.scored(texts, extras_list)[1]
 
     def predict(self, text: str, extras: ExtrasIn = None) -> Prediction:
         return self.predict_many([text], [extras])[0]
@@ -77,9 +119,12 @@ class OknoModel:
     def predict_many(
         self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None
     ) -> list[Prediction]:
-        X = self.transform(texts, extras_list)
-        proba = self.scorer.proba(X)
-        return [self._prediction(X[i], proba[i]) for i in range(len(texts))]
+        X, proba, encoded = self.scored(texts, extras_list)
+        fast = self.fast_scorer if self.gated else None
+        return [
+            self._prediction(X[i], proba[i], self.scorer if encoded[i] or fast is None else fast)
+            for i in range(len(texts))
+        ]
 
     def decide(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Vectorised routing: (decision codes 2=service 1=team 0=triage, top class, top team)."""
@@ -92,7 +137,7 @@ class OknoModel:
         decision = np.where(conf >= t_service, 2, np.where(team_proba.max(axis=1) >= t_team, 1, 0))
         return decision, top, top_team
 
-    def _prediction(self, x: sp.csr_matrix, proba: np.ndarray) -> Prediction:
+    def _prediction(self, x: sp.csr_matrix, proba: np.ndarray, scorer: LinearScorer) -> Prediction:
         order = np.argsort(-proba)[:N_CANDIDATES]
         best = int(order[0])
         service = self.classes[best]
@@ -113,7 +158,7 @@ class OknoModel:
             confidence=round(confidence, 4),
             team_confidence=round(team_conf, 4),
             candidates=[self._candidate(int(i), float(proba[i])) for i in order],
-            reasons=self.reasons(x, best),
+            reasons=self.reasons(x, best, scorer),
             model_version=self.version,
         )
 
@@ -125,13 +170,17 @@ class OknoModel:
             "probability": round(probability, 4),
         }
 
-    def reasons(self, x: sp.csr_matrix, class_index: int) -> list[str]:
-        """The terms with the largest positive contribution to the chosen service's score."""
+    def reasons(
+        self, x: sp.csr_matrix, class_index: int, scorer: LinearScorer | None = None
+    ) -> list[str]:
+        """The terms with the largest positive contribution to the chosen service's score
+        (under `scorer`, the one that decided: the model's own unless the gate's)."""
         x = sp.csr_matrix(x)
-        contrib = x.data * self.scorer.weights[x.indices, class_index]
+        weights = (scorer or self.scorer).weights
+        contrib = x.data * weights[x.indices, class_index]
         # The embedding's columns name nothing: they never take a reason's place.
         contrib[x.indices >= self.features.count_columns] = 0.0
-        order = np.argsort(-contrib)
+        order = np.lexsort((x.indices, -contrib))  # ties by column: the same on every path
         n_word = self.features.sizes["word"]
         n_text = n_word + self.features.sizes["char"]
         names = self.features.names
@@ -158,6 +207,7 @@ class OknoModel:
         _ = self.features.names
         if self.features.uses_encoder:
             self.features.encoder()  # builds or reads the encoder graph; fails loudly here
+            self.features.embed(["warm up"])  # its first pass, which a gated predict may skip
         self.predict("warm up")
 
 

@@ -63,6 +63,8 @@ def build_metadata(
         "blend_weights": info["blend_weights"],
         "base_models": info["base_models"],
         "sentence_encoder": info["encoder"],
+        # The gate below which a request is encoded, chosen out of fold (None: every request).
+        "encoder_gate": info.get("encoder_gate"),
         "training_seconds": info["training_seconds"],
         "thresholds": result.model.thresholds.as_dict(),
         "service_team": result.model.service_team,

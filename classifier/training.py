@@ -14,6 +14,7 @@ import numpy as np
 from classifier.dataset import Dataset
 from classifier.encoder import Tick
 from classifier.features import Features, FeatureSpec
+from classifier.gate import cascade, choose_gate
 from classifier.linear import ModelSpec, Progress, crossfit
 from classifier.metrics import class_metrics, evaluate, routing_metrics
 from classifier.model import OknoModel
@@ -37,6 +38,10 @@ class TrainConfig:
     # When out-of-scope examples are given: at least this share of them must go to triage
     # (not to a service), whatever the precision target would allow. None: no such floor.
     negative_to_triage: float | None = 0.85
+    # With the sentence encoder: also fit a scorer on the n-gram columns alone and skip the
+    # encoder for requests it is sure of (classifier/gate.py). True: at the lowest gate that
+    # costs nothing out of fold; a number: at that gate; False: never (every request encoded).
+    encoder_gate: bool | float = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +53,7 @@ class TrainConfig:
             "negative_share": self.negative_share,
             "confidence_z": self.confidence_z,
             "negative_to_triage": self.negative_to_triage,
+            "encoder_gate": self.encoder_gate,
         }
 
 
@@ -149,6 +155,25 @@ def fit_model(
         negatives=neg_X, count_cols=features.count_columns, progress=progress,
     )  # fmt: skip
     validation = Validation(fitted.oof_proba, fitted.negative_proba, y)
+    fast, choice = None, None
+    if features.uses_encoder and config.encoder_gate is not False:
+        n = features.count_columns
+        progress("fitting the n-gram-only scorer for the encoder gate")
+        fast = crossfit(
+            X[:, :n], y, len(classes), config.model,
+            negatives=neg_X[:, :n], count_cols=n, progress=progress,
+        )  # fmt: skip
+        fixed = None if config.encoder_gate is True else float(config.encoder_gate)
+        choice = choose_gate(fast.oof_proba, fitted.oof_proba, y, fixed=fixed)
+        progress(
+            f"encoder gate: {choice.gate} (encoder skipped for {choice.skipped:.0%} out of fold)"
+        )
+        if choice.gate is not None:
+            validation = Validation(
+                cascade(fast.oof_proba, fitted.oof_proba, choice.gate),
+                cascade(fast.negative_proba, fitted.negative_proba, choice.gate),
+                y,
+            )
     thresholds = validation.thresholds(
         classes, service_team, config.target_precision, config.negative_share,
         config.confidence_z, config.negative_to_triage,
@@ -159,6 +184,8 @@ def fit_model(
         classes=classes,
         service_team=service_team,
         thresholds=thresholds,
+        fast_scorer=fast.scorer if fast is not None else None,
+        gate=choice.gate if choice is not None else None,
     )
     info = {
         "training_seconds": round(time.perf_counter() - started, 2),
@@ -170,6 +197,7 @@ def fit_model(
         "encoder": features.encoder_identity,
         "blend_weights": fitted.scales,
         "base_models": fitted.chosen,
+        "encoder_gate": choice.as_dict() if choice is not None else None,
     }
     return model, info, validation
 
