@@ -41,7 +41,7 @@ METHOD = """## What is compared
   **Encoder gate** (`classifier/gate.py`, issue 20's lever): a model with the encoder also
   carries the same pipeline fitted on the n-gram columns alone; a request whose n-gram-only top
   probability reaches the gate is answered by that part with no encoder pass, the rest by the
-  full model. The gate is the lowest of a grid (0.5-0.99) from which up the cascade's
+  full model. The gate is the lowest of a grid (0.9-0.99) from which up the cascade's
   out-of-fold accuracy and macro-F1 are no lower than the full model's (none: no gate), and the
   routing thresholds are chosen on the cascade's out-of-fold probabilities.
 - **reference**: the plain model of issue 19, `TfidfVectorizer(ngram_range=(1, 2), min_df=2)` +

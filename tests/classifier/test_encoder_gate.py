@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from classifier.catalog import CatalogInfo
 from classifier.dataset import read_csv_data
 from classifier.features import FeatureSpec
-from classifier.gate import cascade, choose_gate
+from classifier.gate import GRID, cascade, choose_gate
 from classifier.model import OknoModel
 from classifier.text import normalise
 from classifier.training import TrainConfig, fit_model
@@ -49,9 +49,11 @@ def test_the_lowest_gate_that_costs_nothing_from_there_up_is_chosen() -> None:
     # Right at 0.99, 0.95, 0.9; wrong at 0.8; right again at 0.6: the wrong row stops the
     # search, the right rows below it do not tempt it lower.
     fast = _two_classes([(0, 0.99), (1, 0.95), (0, 0.9), (0, 0.8), (0, 0.6), (1, 0.6)])
-    choice = choose_gate(fast, full, y)
+    grid = (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+    choice = choose_gate(fast, full, y, grid)
     assert choice.gate == 0.85
     assert choice.skipped == 0.5
+    assert choose_gate(fast, full, y).gate == GRID[0] == 0.9  # the default grid's floor
     assert choice.cascade == choice.full == (1.0, 1.0)
     np.testing.assert_array_equal(cascade(fast, full, 0.85)[:3], fast[:3])
     np.testing.assert_array_equal(cascade(fast, full, 0.85)[3:], full[3:])
