@@ -10,6 +10,11 @@ message is answered after both, as by one `accept`. A group is answered at its c
 follow-ups run behind the answers, one at a time, each taking every stored message the one before
 left: under load the senders start their next message while Redis is written, instead of waiting
 for it. A stored message whose follow-up never ran is the sweeper's to enqueue.
+
+A server that stops cancels the follow-up running on its loop, perhaps after Redis took it (its
+answer still on the way), and perhaps never lets it see the cancellation (aiosmtpd closes the
+loop a turn later): `finish` hands that one to `then_again` (Intake's enqueues only the messages
+that have no job yet), so a stop neither loses nor doubles an enqueue.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ class GroupCommit:
     server whose loop does nothing else that cannot wait one INSERT's answer should pass it
     (the SMTP server does).
     `then_async`, when given, is the follow-up as a coroutine, run on the loop instead of
-    `then` on the executor, for the same reason (`then` still serves `finish`).
+    `then` on the executor, for the same reason (`then` still serves `finish`). `then_again`,
+    when given, is what `finish` runs for the one a stop cut off on the loop (None: `then`, and
+    a follow-up that Redis took before the stop is then done twice).
     """
 
     def __init__(
@@ -71,12 +78,16 @@ class GroupCommit:
         then: Then | None = None,
         now: Now | None = None,
         then_async: ThenAsync | None = None,
+        then_again: Then | None = None,
     ) -> None:
         self.store = store
         self.now = now
         self.then_async = then_async
         self.then = then
+        self.then_again = then_again
         self.unsent: list[AcceptResult] = []  # stored and answered, their follow-up still to run
+        # Handed to `then_async`, which has not ended: done or not, nobody knows (see `finish`).
+        self.unsure: list[AcceptResult] = []
         self.following: asyncio.Task[None] | None = None
         self.coming = coming
         self.executor = executor
@@ -137,13 +148,14 @@ class GroupCommit:
             if self.then_async is None:  # a cancelled wait leaves the executor's run going
                 await asyncio.get_running_loop().run_in_executor(self.executor, self.then, stored)
             else:
-                try:
-                    await self.then_async(stored)
-                except asyncio.CancelledError:  # the loop is stopping: `finish` runs it after
-                    self.unsent = [*stored, *self.unsent]
-                    raise
+                # Kept as unsure until it ends, not put back when cancelled: a stopping loop
+                # may close before the cancellation reaches this frame, and one cancelled while
+                # it waited for Redis's answer may be done (`finish`).
+                self.unsure = stored
+                await self.then_async(stored)
         except Exception:  # stored and answered: the sweeper enqueues what this left
             log.exception("the follow-up of %d stored messages failed", len(stored))
+        self.unsure = []  # ended (a cancellation does not get here)
 
     def _follow_later(self, stored: list[AcceptResult]) -> None:
         self.unsent += stored
@@ -160,15 +172,18 @@ class GroupCommit:
 
     def finish(self) -> None:
         """For a server whose loop has stopped (and cancelled its tasks): the follow-ups not yet
-        handed to the executor, or cancelled on the loop, run here. What the executor holds,
-        its shutdown finishes. (One cancelled after Redis took it runs twice: the same job ids,
-        and a job that runs twice makes one ticket.)"""
+        handed to the executor run here, and the one the stop cut off on the loop through
+        `then_again`: Redis may hold it already (cancelled while it waited for the answer), and
+        `then` would queue its jobs a second time. What the executor holds, its shutdown
+        finishes."""
+        unsure, self.unsure = self.unsure, []
         batch, self.unsent = self.unsent, []
-        if batch and self.then is not None:
-            try:
-                self.then(batch)
-            except Exception:
-                log.exception("the follow-up of %d stored messages failed", len(batch))
+        for follow, results in ((self.then_again or self.then, unsure), (self.then, batch)):
+            if results and follow is not None:
+                try:
+                    follow(results)
+                except Exception:
+                    log.exception("the follow-up of %d stored messages failed", len(results))
 
     def _wanted(self, last: int) -> int:
         """How many pending messages the next store is worth waiting for."""
@@ -187,10 +202,15 @@ class GroupCommit:
             self.wanted = 0
 
 
-def on_loop_of(accept: Accept) -> tuple[Now | None, ThenAsync | None]:
+def on_loop_of(accept: Accept) -> tuple[Now | None, ThenAsync | None, Then | None]:
     """What of the store and its follow-up `accept` can run on the loop itself, if anything
-    (Intake: `store_many_now`, which says when it would wait, and `enqueue_stored_async`)."""
-    return getattr(accept, "store_many_now", None), getattr(accept, "enqueue_stored_async", None)
+    (Intake: `store_many_now`, which says when it would wait, and `enqueue_stored_async`), and
+    the follow-up for one a stop cut off there (Intake: `enqueue_missing`)."""
+    return (
+        getattr(accept, "store_many_now", None),
+        getattr(accept, "enqueue_stored_async", None),
+        getattr(accept, "enqueue_missing", None),
+    )
 
 
 def halves_of(accept: Accept) -> tuple[StoreMany, Then | None]:

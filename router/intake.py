@@ -99,6 +99,11 @@ class Intake:
         """`enqueue_stored` for a caller on an event loop, without leaving it."""
         await enqueue_many_async(self.runtime, [r.message_id for r in results if not r.duplicate])
 
+    def enqueue_missing(self, results: Sequence[AcceptResult]) -> None:
+        """`enqueue_stored` for results whose `enqueue_stored_async` a stopping loop cut off:
+        Redis may hold those jobs already (cancelled while it waited for the answer)."""
+        enqueue_missing(self.runtime, [r.message_id for r in results if not r.duplicate])
+
 
 def store_many(
     items: Sequence[tuple[IncomingMessage, bytes | None]], *, sessions: sessionmaker[Session]
@@ -332,6 +337,26 @@ def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
         )
         return False
     return True
+
+
+def enqueue_missing(runtime: Runtime, message_ids: list[int]) -> bool:
+    """`enqueue_many` for those of the messages that have no job: an enqueue whose MULTI/EXEC
+    may have reached Redis is not pushed onto the queue a second time (all of its jobs exist,
+    or none). One more round trip, for the enqueues a stopping server cut off only."""
+    message_ids = list(dict.fromkeys(message_ids))
+    if not message_ids:
+        return True
+    try:
+        with runtime.redis.pipeline(transaction=False) as pipe:
+            for mid in message_ids:
+                pipe.exists(Job.key_for(process_job_id(mid)))
+            found = pipe.execute()
+    except RedisError as exc:
+        log.warning(
+            "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
+        )
+        return False
+    return enqueue_many(runtime, [m for m, n in zip(message_ids, found, strict=True) if not n])
 
 
 async def enqueue_many_async(runtime: Runtime, message_ids: list[int]) -> bool:

@@ -61,10 +61,17 @@ class IntakeHandler:
         store, then = halves_of(accept)
         # The store is tried on the loop first: it waits for nothing there but one INSERT's
         # answer, and this loop only talks SMTP, whose sessions wait for that anyway; the
-        # enqueue runs on the loop too, as asyncio I/O (`on_loop_of`).
-        now, then_async = on_loop_of(accept)
+        # enqueue runs on the loop too, as asyncio I/O (`on_loop_of`); one the stop cuts off
+        # there, `close` enqueues through `then_again`.
+        now, then_async, then_again = on_loop_of(accept)
         self.group = GroupCommit(
-            store, self.executor, coming=self.coming, then=then, now=now, then_async=then_async
+            store,
+            self.executor,
+            coming=self.coming,
+            then=then,
+            now=now,
+            then_async=then_async,
+            then_again=then_again,
         )
         # The server's live connections (each registers itself) and the sessions whose mail is
         # handed to the group: the rest of those inside a mail transaction are still coming.

@@ -227,6 +227,45 @@ def test_an_asyncio_follow_up_runs_on_the_loop_and_finish_runs_one_the_stop_canc
         await asyncio.sleep(0)
 
     asyncio.run(run())
-    assert group is not None and group.unsent != []
+    assert group is not None and group.unsure != []
     group.finish()  # the cancelled one runs here, through the sync follow-up
-    assert ran == [[1]] and rec.follows == [[2, 3]] and group.unsent == []
+    assert ran == [[1]] and rec.follows == [[2, 3]] and group.unsure == group.unsent == []
+
+
+def test_finish_hands_the_follow_up_cut_off_on_the_loop_to_then_again(
+    executor: ThreadPoolExecutor,
+) -> None:
+    """aiosmtpd's stop cancels the loop's tasks and closes the loop a turn later: the follow-up
+    on the loop may never see its cancellation, and may be done (Redis took it, its answer was
+    on the way). `finish` runs it all the same, through `then_again` (which leaves what is done
+    as it is), and what was still unsent through `then`."""
+    rec = Recorder()
+    hold = asyncio.Event()
+    again: list[list[int]] = []
+    loop = asyncio.new_event_loop()
+
+    async def then_async(results: Sequence[AcceptResult]) -> None:
+        await hold.wait()
+
+    group = GroupCommit(
+        rec.store,
+        executor,
+        then=rec.then,
+        then_async=then_async,
+        then_again=lambda results: again.append([r.message_id for r in results]),
+    )
+
+    async def run() -> None:
+        await together(group, range(1, 3))  # answered at the commit, its follow-up held
+        await together(group, range(3, 5))  # waiting behind it
+        assert group.following is not None and group.unsent != []
+
+    try:
+        loop.run_until_complete(run())
+        group.finish()  # the loop has not run the follow-up's frame again
+        assert again == [[1, 2]] and rec.follows == [[3, 4]]
+        assert group.unsure == group.unsent == []
+    finally:
+        hold.set()  # let the held follow-up end, so the loop closes with nothing pending
+        loop.run_until_complete(settled(group))
+        loop.close()

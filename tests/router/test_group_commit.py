@@ -13,10 +13,11 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event, func, select
 
 from channels.email.settings import EmailSettings
-from channels.email.smtp_server import make_controller
+from channels.email.smtp_server import IntakeHandler, make_controller
 from channels.group_commit import GROUP_MAX
 from models.db import InboundMessage, session_scope
-from models.types import MessageStatus
+from models.types import AcceptResult, MessageStatus
+from router import intake as intake_module
 from router.intake import (
     PROCESS_RETRY,
     Intake,
@@ -173,3 +174,34 @@ def test_smtp_groups_are_answered_at_the_commit_and_every_mail_is_enqueued(
         ids = session.scalars(select(InboundMessage.id)).all()
     assert len(ids) == 18
     assert sorted(runtime.queue(INTAKE_QUEUE).job_ids) == sorted(process_job_id(i) for i in ids)
+
+
+def test_an_enqueue_the_stop_cuts_off_after_redis_took_it_is_not_queued_twice(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SMTP server's stop cancels the enqueue running on its loop, perhaps after Redis took
+    the MULTI/EXEC and before its answer came back: `close` then queues only the jobs Redis does
+    not hold. (Queued again as a whole, the last group's job ids were in the queue twice: the
+    test above failed so in full runs.)"""
+    handler = IntakeHandler(Intake(runtime), EmailSettings(email_addresses=HELPDESK))
+    real = intake_module.enqueue_many_async
+    taken = asyncio.Event()
+
+    async def answer_on_the_way(rt: Runtime, message_ids: list[int]) -> bool:
+        await real(rt, message_ids)
+        taken.set()
+        await asyncio.Event().wait()  # the stop comes before Redis's answer
+        return True
+
+    monkeypatch.setattr(intake_module, "enqueue_many_async", answer_on_the_way)
+
+    async def serve() -> list[AcceptResult]:
+        mails = [handler.group.submit(form(f"cut-{i}"), b"raw") for i in range(3)]
+        results = await asyncio.gather(*mails)  # one group: answered at its commit
+        await asyncio.wait_for(taken.wait(), 5)
+        return results
+
+    results = asyncio.run(serve())  # which then cancels the enqueue, as the server's stop does
+    handler.close()
+    queued = runtime.queue(INTAKE_QUEUE).job_ids
+    assert sorted(queued) == sorted(process_job_id(r.message_id) for r in results)
