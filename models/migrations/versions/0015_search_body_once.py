@@ -34,46 +34,38 @@ HEAD = """
         NEW.search_head := lower(coalesce(NEW.number, '') || ' ' || NEW.subject || ' ' ||
             coalesce(NEW.requester_address, '') || ' ' || coalesce(NEW.requester_name, ''));
 """
-
-HEAD_AND_BODY = f"""
-CREATE OR REPLACE FUNCTION okno_ticket_search_head() RETURNS trigger AS $$
-BEGIN
-{HEAD}
+# The opening message's text, from the stored payload of a message with no raw form.
+OPENING = f"""
     IF TG_OP = 'INSERT' AND NEW.source_message_id IS NOT NULL AND NEW.search_body = '' THEN
         NEW.search_body := coalesce((
             SELECT left(' ' || lower(coalesce(payload->>'text', '')), {CAP})
             FROM inbound_messages WHERE id = NEW.source_message_id AND raw IS NULL
         ), '');
     END IF;
-    RETURN NEW;
-END $$ LANGUAGE plpgsql
 """
-
-BODY_ONCE = f"""
-CREATE OR REPLACE FUNCTION okno_ticket_search_body() RETURNS trigger AS $$
-BEGIN
-    UPDATE tickets SET search_body = left(search_body || ' ' || lower(NEW.body), {CAP})
-    WHERE id = NEW.ticket_id AND length(search_body) < {CAP}
+# ... which the message trigger then does not append a second time.
+NOT_OPENING = f"""
       AND NOT (NEW.inbound_message_id IS NOT NULL
                AND source_message_id = NEW.inbound_message_id
-               AND search_body = left(' ' || lower(NEW.body), {CAP}));
-    RETURN NULL;
-END $$ LANGUAGE plpgsql
-"""
+               AND search_body = left(' ' || lower(NEW.body), {CAP}))"""
 
-HEAD_ONLY = f"""
+
+def _head(opening: str) -> str:
+    return f"""
 CREATE OR REPLACE FUNCTION okno_ticket_search_head() RETURNS trigger AS $$
 BEGIN
-{HEAD}
+{HEAD}{opening}
     RETURN NEW;
 END $$ LANGUAGE plpgsql
 """
 
-BODY_ALWAYS = f"""
+
+def _body(not_opening: str) -> str:
+    return f"""
 CREATE OR REPLACE FUNCTION okno_ticket_search_body() RETURNS trigger AS $$
 BEGIN
     UPDATE tickets SET search_body = left(search_body || ' ' || lower(NEW.body), {CAP})
-    WHERE id = NEW.ticket_id AND length(search_body) < {CAP};
+    WHERE id = NEW.ticket_id AND length(search_body) < {CAP}{not_opening};
     RETURN NULL;
 END $$ LANGUAGE plpgsql
 """
@@ -82,12 +74,12 @@ END $$ LANGUAGE plpgsql
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(HEAD_AND_BODY)
-    op.execute(BODY_ONCE)
+    op.execute(_head(OPENING))
+    op.execute(_body(NOT_OPENING))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(HEAD_ONLY)
-    op.execute(BODY_ALWAYS)
+    op.execute(_head(""))  # migration 0002's
+    op.execute(_body(""))
