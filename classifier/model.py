@@ -77,11 +77,6 @@ class OknoModel:
         """Whether requests the n-grams are sure of skip the sentence encoder."""
         return self.features.uses_encoder and self.fast_scorer is not None and self.gate is not None
 
-    def transform(self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None):
-        extras = [dict(e or {}) for e in extras_list] if extras_list is not None else None
-        originals = [t or "" for t in texts]
-        return self.features.transform([normalise(t) for t in texts], extras, originals)
-
     def scored(
         self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None
     ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
