@@ -316,6 +316,14 @@ def enqueue_process(runtime: Runtime, message_id: int) -> bool:
     return True
 
 
+def _not_enqueued(message_ids: list[int], exc: BaseException) -> bool:
+    """Stored, their jobs not in Redis: said once, and False (the sweeper enqueues them)."""
+    log.warning(
+        "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
+    )
+    return False
+
+
 def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
     """`enqueue_process` for several messages in one MULTI/EXEC: the same jobs, one round trip.
 
@@ -332,10 +340,7 @@ def enqueue_many(runtime: Runtime, message_ids: list[int]) -> bool:
         _enqueue_commands(pipe, queue, message_ids)
         pipe.execute()
     except RedisError as exc:
-        log.warning(
-            "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
-        )
-        return False
+        return _not_enqueued(message_ids, exc)
     return True
 
 
@@ -352,10 +357,7 @@ def enqueue_missing(runtime: Runtime, message_ids: list[int]) -> bool:
                 pipe.exists(Job.key_for(process_job_id(mid)))
             found = pipe.execute()
     except RedisError as exc:
-        log.warning(
-            "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
-        )
-        return False
+        return _not_enqueued(message_ids, exc)
     return enqueue_many(runtime, [m for m, n in zip(message_ids, found, strict=True) if not n])
 
 
@@ -376,10 +378,7 @@ async def enqueue_many_async(runtime: Runtime, message_ids: list[int]) -> bool:
             _enqueue_commands(pipe, queue, message_ids)
             await pipe.execute()
     except (RedisError, OSError, TimeoutError) as exc:
-        log.warning(
-            "messages %s stored but not enqueued (%s); the sweeper will retry", message_ids, exc
-        )
-        return False
+        return _not_enqueued(message_ids, exc)
     return True
 
 
