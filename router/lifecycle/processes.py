@@ -9,6 +9,7 @@ parent: a stage starting, the whole process done. Every status change goes throu
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from models.rows import attach_loaded, columns_of, row_values
 from models.types import NotificationKind
 from router import catalog_cache, notify, sla, texts
 from router.lifecycle.outcome import Outcome
-from router.lifecycle.records import add_message, add_ticket
+from router.lifecycle.records import add_message, add_tickets
 from router.lifecycle.states import (
     ASSIGNED,
     CLOSED,
@@ -75,11 +76,28 @@ def _service_values(code: str, session: Session) -> dict[str, Any] | None:
 
 
 def template_of(ticket: Ticket, *, session: Session) -> ProcessTemplate | None:
-    """The process a ticket's service starts, if any."""
+    """The process a ticket's service starts, if any: its row kept by the per-process catalogue
+    cache as the services are (a worker reads each template once, not once per fan-out)."""
     service = service_row(ticket.service_code, session)
     if service is None or not service.process:
         return None
-    return session.scalar(select(ProcessTemplate).where(ProcessTemplate.code == service.process))
+    code = service.process
+    values = catalog_cache.cached(f"process:{code}", lambda: _template_values(code, session))
+    if values is None:
+        return None
+    held = session.identity_map.get(session.identity_key(ProcessTemplate, values["id"]))
+    if held is not None:  # the session's own (it may have changed it): that one
+        return held  # type: ignore[no-any-return]
+    # Its steps, stages and fields are JSON lists: each object gets copies of its own.
+    own = {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in values.items()}
+    return attach_loaded(ProcessTemplate, own, session=session)  # type: ignore[no-any-return]
+
+
+def _template_values(code: str, session: Session) -> dict[str, Any] | None:
+    found = session.execute(
+        select(*columns_of(ProcessTemplate)).where(ProcessTemplate.code == code)
+    ).first()
+    return row_values(ProcessTemplate, found) if found is not None else None
 
 
 def stages_of(template: ProcessTemplate) -> list[list[Any]]:
@@ -101,15 +119,21 @@ def fan_out(
         return []
     ticket.process_fields = dict(fields or ticket.process_fields or {})
     children: list[Ticket] = []
+    starts = []
+    branch = ticket.requester.branch if ticket.requester_id and ticket.requester else None
     for stage, steps in enumerate(stages_of(template)):
         for step in steps:
             service = service_row(step["service"], session)
             if service is not None:
                 child = _child(ticket, step, service, stage, len(children), session=session)
-                add_ticket(child, session=session)  # first: the SLA clocks belong to its id
-                if stage == 0:
-                    start_clock(child, service, now, session=session)
+                if stage == 0:  # its due dates planned first, so they go in its INSERT
+                    starts.append(sla.plan_new(child, service, now, session=session, branch=branch))
                 children.append(child)
+    # Issue #20: all their ids in one round trip and their INSERTs in another (PostgreSQL),
+    # not two round trips each; then the first stage's clocks, which belong to their ids.
+    add_tickets(children, session=session)
+    for start in starts:
+        start()
     return children
 
 

@@ -188,6 +188,24 @@ def test_legacy_flat_template_is_one_parallel_stage(session: Session) -> None:
     ]
 
 
+def test_a_template_changed_since_the_last_fan_out_is_the_one_used(runtime: Runtime) -> None:
+    """Templates are kept by the per-process catalogue cache (issue #20), which a change clears."""
+    with runtime.sessions() as first:
+        assert len(children(first, start(first))) == 5  # the template now cached
+    with runtime.sessions() as editor:
+        template = editor.scalars(
+            select(ProcessTemplate).where(ProcessTemplate.code == "onboarding")
+        ).one()
+        template.stages = [[{"service": "sec_badge"}], [{"service": "fac_workplace"}]]
+        editor.commit()
+    with runtime.sessions() as later:
+        kids = children(later, start(later))
+        assert [(k.service_code, k.stage, k.status) for k in kids] == [
+            ("sec_badge", 0, "new"),
+            ("fac_workplace", 1, "planned"),
+        ]
+
+
 def test_business_trip_runs_three_stages(session: Session, staff: Staff) -> None:
     parent = start(session, "hr_business_trip")
     approval, tickets, hotel, advance = children(session, parent)
