@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.db import (
     Employee,
@@ -176,7 +177,9 @@ def _new_ticket(
             channel=message.channel.value,
             author="okno",
         )
-    fan_out(ticket, session=session, now=now)
+    # A new ticket's children are the ones its fan-out made: known, so the "created" message's
+    # plan of them needs no SELECT (issue #20).
+    set_committed_value(ticket, "children", fan_out(ticket, session=session, now=now))
     return ticket
 
 

@@ -172,9 +172,12 @@ def plan_text(ticket: Ticket, *, session: Session) -> str:
     service = service_row(ticket.service_code, session)
     if service is None or not service.process:  # only a process template makes sub-tickets
         return ""
-    children = session.scalars(
-        select(Ticket).where(Ticket.parent_id == ticket.id).order_by(Ticket.id)
-    ).all()
+    if "children" in ticket.__dict__:  # a new request's, known from its fan-out (no SELECT)
+        children = list(ticket.children)
+    else:
+        children = list(
+            session.scalars(select(Ticket).where(Ticket.parent_id == ticket.id).order_by(Ticket.id))
+        )
     items = []
     for child in children:
         item = f"{child.number} ({child.team_code})"
