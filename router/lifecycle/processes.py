@@ -60,19 +60,7 @@ def service_row(code: str | None, session: Session) -> Service | None:
 
 
 def _service_in(code: str, session: Session) -> Service | None:
-    values = catalog_cache.cached(f"service:{code}", lambda: _service_values(code, session))
-    if values is None:
-        return None
-    held = session.identity_map.get(session.identity_key(Service, values["id"]))
-    if held is not None:  # the session's own (it may have changed it): that one
-        return held  # type: ignore[no-any-return]
-    return attach_loaded(Service, dict(values), session=session)  # type: ignore[no-any-return]
-
-
-def _service_values(code: str, session: Session) -> dict[str, Any] | None:
-    """The service's columns as plain values (all scalars: nothing mutable to share)."""
-    found = session.execute(select(*columns_of(Service)).where(Service.code == code)).first()
-    return row_values(Service, found) if found is not None else None
+    return _catalogue_row(Service, code, session)  # type: ignore[no-any-return]
 
 
 def template_of(ticket: Ticket, *, session: Session) -> ProcessTemplate | None:
@@ -81,23 +69,30 @@ def template_of(ticket: Ticket, *, session: Session) -> ProcessTemplate | None:
     service = service_row(ticket.service_code, session)
     if service is None or not service.process:
         return None
-    code = service.process
-    values = catalog_cache.cached(f"process:{code}", lambda: _template_values(code, session))
+    return _catalogue_row(ProcessTemplate, service.process, session)  # type: ignore[no-any-return]
+
+
+def _catalogue_row(cls: type[Service] | type[ProcessTemplate], code: str, session: Session) -> Any:
+    """The row of `cls` with this code, its values kept by the per-process catalogue cache: the
+    session's own object if it holds one (it may have changed it), else one attached as loaded,
+    with copies of its own of any JSON values (a template's steps, stages and fields)."""
+    key = f"{cls.__tablename__}:{code}"
+    values = catalog_cache.cached(key, lambda: _row_values(cls, code, session))
     if values is None:
         return None
-    held = session.identity_map.get(session.identity_key(ProcessTemplate, values["id"]))
-    if held is not None:  # the session's own (it may have changed it): that one
-        return held  # type: ignore[no-any-return]
-    # Its steps, stages and fields are JSON lists: each object gets copies of its own.
+    held = session.identity_map.get(session.identity_key(cls, values["id"]))
+    if held is not None:
+        return held
     own = {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in values.items()}
-    return attach_loaded(ProcessTemplate, own, session=session)  # type: ignore[no-any-return]
+    return attach_loaded(cls, own, session=session)
 
 
-def _template_values(code: str, session: Session) -> dict[str, Any] | None:
-    found = session.execute(
-        select(*columns_of(ProcessTemplate)).where(ProcessTemplate.code == code)
-    ).first()
-    return row_values(ProcessTemplate, found) if found is not None else None
+def _row_values(
+    cls: type[Service] | type[ProcessTemplate], code: str, session: Session
+) -> dict[str, Any] | None:
+    """The row's columns as plain values."""
+    found = session.execute(select(*columns_of(cls)).where(cls.code == code)).first()
+    return row_values(cls, found) if found is not None else None
 
 
 def stages_of(template: ProcessTemplate) -> list[list[Any]]:
