@@ -11,8 +11,8 @@ time. From those weights this module writes the BERT encoder (its first `layers`
 an ONNX graph, quantises its matrix products to int8 per output channel and runs it with
 onnxruntime: about 1.5-2 ms for a short request with 4 layers on two cores, where the full
 float32 model takes about 9 ms in NumPy or PyTorch (session 2, banking77 texts, one call per
-text after warm-up); ~1.2 ms since session 13 left one of onnxruntime's fusions out (UNFUSED). The built graph is cached on disk, keyed by everything that shapes its
-numbers. The float32 graph (`quantized=False`) is what the tests compare with the reference
+text after warm-up); ~1.2 ms since session 13 left one of onnxruntime's fusions out
+(UNFUSED). The built graph is cached on disk, keyed by everything that shapes its numbers. The float32 graph (`quantized=False`) is what the tests compare with the reference
 implementation's vectors.
 
 The encoder is English-trained; Russian text reaches it as word pieces and carries less meaning,

@@ -64,14 +64,17 @@ def choose_gate(
     reported all the same.
     """
     base = _scores(full, y)
-    if fixed is not None:
-        skipped = float((fast.max(axis=1) >= fixed).mean())
-        return GateChoice(fixed, skipped, base, _scores(cascade(fast, full, fixed), y))
-    chosen: GateChoice = GateChoice(None, 0.0, base, base)
-    for gate in sorted(grid, reverse=True):
-        scores = _scores(cascade(fast, full, gate), y)
-        if scores[0] < base[0] or scores[1] < base[1]:
-            break
+
+    def at(gate: float) -> GateChoice:
         skipped = float((fast.max(axis=1) >= gate).mean())
-        chosen = GateChoice(gate, skipped, base, scores)
+        return GateChoice(gate, skipped, base, _scores(cascade(fast, full, gate), y))
+
+    if fixed is not None:
+        return at(fixed)
+    chosen = GateChoice(None, 0.0, base, base)
+    for gate in sorted(grid, reverse=True):
+        candidate = at(gate)
+        if candidate.cascade[0] < base[0] or candidate.cascade[1] < base[1]:
+            break
+        chosen = candidate
     return chosen

@@ -156,7 +156,7 @@ class OknoModel:
             confidence=round(confidence, 4),
             team_confidence=round(team_conf, 4),
             candidates=[self._candidate(int(i), float(proba[i])) for i in order],
-            reasons=self._reasons(*x, best, scorer),
+            reasons=self.reasons(*x, best, scorer),
             model_version=self.version,
         )
 
@@ -169,20 +169,15 @@ class OknoModel:
         }
 
     def reasons(
-        self, x: sp.csr_matrix, class_index: int, scorer: LinearScorer | None = None
-    ) -> list[str]:
-        """The terms with the largest positive contribution to the chosen service's score
-        (under `scorer`, the one that decided: the model's own unless the gate's)."""
-        x = sp.csr_matrix(x)
-        return self._reasons(x.indices, x.data, class_index, scorer)
-
-    def _reasons(
         self,
         indices: np.ndarray,
         data: np.ndarray,
         class_index: int,
         scorer: LinearScorer | None = None,
     ) -> list[str]:
+        """The terms with the largest positive contribution to the chosen service's score
+        (under `scorer`, the one that decided: the model's own unless the gate's), from one
+        feature row's column indices and values."""
         weights = (scorer or self.scorer).weights
         contrib = data * weights[indices, class_index]
         # The embedding's columns name nothing: they never take a reason's place.

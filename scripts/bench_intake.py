@@ -47,12 +47,11 @@ from router.catalog import load_catalog
 from router.intake import process_job_id
 from router.runtime import Runtime, build_runtime
 from scripts import bench_jobs
-from scripts.bench_pipeline import TEXTS, _workers, bench_settings, pipeline_rate
+from scripts.bench_pipeline import TEXTS, Text, _workers, bench_settings, pipeline_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 8  # concurrent connections the load comes from, the same for ours and the bare one
 MAILBOX = "helpdesk@ssc.example.com"
-Text = tuple[str, str | None]  # a request's text and its language (None: detected)
 
 
 def free_port() -> int:

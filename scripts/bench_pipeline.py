@@ -24,7 +24,8 @@ from router.intake import Intake
 from router.runtime import INTAKE_QUEUE, NOTIFY_QUEUE, Runtime, build_runtime
 from scripts import bench_jobs
 
-TEXTS = [
+Text = tuple[str, str | None]  # a request's text and its language (None: detected)
+TEXTS: list[Text] = [
     ("Не работает VPN из дома, ошибка 809", "ru"),
     ("Please reset my password, the account is locked", "en"),
     ("Нужна справка 2-НДФЛ за прошлый год для ипотеки", "ru"),
@@ -77,7 +78,7 @@ def pipeline_rate(
     workers: int,
     startup: float,
     first: int = 0,
-    texts: Sequence[tuple[str, str | None]] = TEXTS,
+    texts: Sequence[Text] = TEXTS,
 ) -> tuple[float, float, int]:
     """`n` messages accepted, then drained; `first` messages of earlier calls (numbered from 0)
     are already processed. The messages cycle through `texts` (text, language or None)."""
