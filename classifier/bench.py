@@ -12,6 +12,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from sklearn.pipeline import Pipeline, make_union
 from sklearn.svm import LinearSVC
 
 from classifier.bench_data import DEFAULT_ROOT, LOADERS, BenchSet
+from classifier.bench_margin import paired_bootstrap, paired_scores
 from classifier.bench_report import write_report
-from classifier.linear import Progress
+from classifier.linear import Progress, cv_folds
 from classifier.metrics import class_metrics, evaluate
 from classifier.model import OknoModel
 from classifier.operations import library_versions
@@ -152,7 +154,19 @@ def _threshold_variant(
         model.thresholds = original
 
 
-def bench_ours(bench: BenchSet, progress: Progress) -> dict[str, Any]:
+@dataclass
+class Predicted:
+    """A pipeline's predicted labels: on the test rows, and out of fold on the training rows."""
+
+    test: list[str]
+    oof: list[str]
+
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def bench_ours(bench: BenchSet, progress: Progress) -> tuple[dict[str, Any], Predicted, Folds]:
+    """Our pipeline's numbers, its predictions and the folds its out-of-fold scores came from."""
     config = TrainConfig(target_precision=TARGET_PRECISION, test_size=0.0,
                          negative_share=bench.negative_share)  # fmt: skip
     (model, info, validation), seconds = _timed(
@@ -195,7 +209,11 @@ def bench_ours(bench: BenchSet, progress: Progress) -> dict[str, Any]:
     if bench.oos_test:
         result.update(_oos(model, bench, proba))
         result["unweighted_negatives"] = _threshold_variant(model, validation, bench, None)
-    return result
+    predicted = Predicted(
+        test=[model.classes[i] for i in proba.argmax(axis=1)],
+        oof=[model.classes[i] for i in validation.oof.argmax(axis=1)],
+    )
+    return result, predicted, cv_folds(validation.y, config.model)
 
 
 # The plain reference of issue 19: "TF-IDF (word 1-2 + char_wb 2-5, min_df 2) + LinearSVC".
@@ -233,14 +251,27 @@ def bench_reference_min_df1(bench: BenchSet, progress: Progress) -> dict[str, An
     return {**_reference_scores(pipe, bench)[1], "training_seconds": seconds}
 
 
-def bench_reference(bench: BenchSet, progress: Progress) -> dict[str, Any]:
+def reference_oof(bench: BenchSet, folds: Folds, progress: Progress) -> list[str]:
+    """The reference's out-of-fold predictions on the training rows, over the given folds."""
+    texts, labels = np.array(bench.train.texts, dtype=object), np.array(bench.train.labels)
+    predicted = np.empty(len(labels), dtype=object)
+    for n, (fit_rows, held) in enumerate(folds, 1):
+        progress(f"{bench.name}: the reference out of fold, fold {n} of {len(folds)}")
+        pipe = reference_pipeline().fit(list(texts[fit_rows]), labels[fit_rows])
+        predicted[held] = pipe.predict(list(texts[held]))
+    return [str(p) for p in predicted]
+
+
+def bench_reference(bench: BenchSet, progress: Progress) -> tuple[dict[str, Any], list[str]]:
+    """The reference's numbers and its test predictions."""
     progress(f"{bench.name}: fitting the reference pipeline on {len(bench.train)} rows")
     pipe = reference_pipeline()
     _, seconds = _timed(lambda: pipe.fit(bench.train.texts, bench.train.labels))
     texts, labels = bench.test.texts, bench.test.labels
     scores, quality = _reference_scores(pipe, bench)
-    correct = pipe.classes_[scores.argmax(axis=1)] == np.array(labels)
-    return {
+    predicted = pipe.classes_[scores.argmax(axis=1)]
+    correct = predicted == np.array(labels)
+    result = {
         "min_df": REFERENCE_MIN_DF,
         **quality,
         # No probabilities: the raw SVM margin ranks the rows; the threshold is set on test.
@@ -249,6 +280,16 @@ def bench_reference(bench: BenchSet, progress: Progress) -> dict[str, Any]:
         "latency_ms": latency_ms(lambda t: pipe.predict([t]), texts[:LATENCY_SAMPLES]),
         "batch_texts_per_s": throughput(pipe.predict, texts),
         "model_file_mb": file_mb(pipe),
+    }
+    return result, [str(p) for p in predicted]
+
+
+def margins(bench: BenchSet, ours: Predicted, reference: Predicted) -> dict[str, Any]:
+    """How sure ours-minus-reference is: a paired bootstrap of the test rows, and both
+    cross-validated on the same folds of the training rows (classifier.bench_margin)."""
+    return {
+        "test_bootstrap": paired_bootstrap(bench.test.labels, ours.test, reference.test),
+        "out_of_fold": paired_scores(bench.train.labels, ours.oof, reference.oof),
     }
 
 
@@ -280,13 +321,17 @@ def run_benchmarks(
         loader = LOADERS[name]
         bench = loader(root, CLINC_OOS_SHARE) if name == "clinc150" else loader(root)  # type: ignore[call-arg]
         progress(f"{name}: {len(bench.train)} train / {len(bench.test)} test rows")
+        ours, ours_predicted, folds = bench_ours(bench, progress)
+        reference, reference_test = bench_reference(bench, progress)
+        reference_predicted = Predicted(reference_test, reference_oof(bench, folds, progress))
         report["sets"][name] = {
             "note": bench.note,
             "n_train": len(bench.train),
             "n_test": len(bench.test),
-            "ours": bench_ours(bench, progress),
-            "reference": bench_reference(bench, progress),
+            "ours": ours,
+            "reference": reference,
             "reference_min_df1": bench_reference_min_df1(bench, progress),
+            "margin": margins(bench, ours_predicted, reference_predicted),
         }
         progress(f"{name}: done")
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

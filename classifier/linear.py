@@ -223,7 +223,7 @@ def _describe(model: ClassifierMixin) -> str:
     return ", ".join(f"{k}={params[k]}" for k in keys if params.get(k) is not None)
 
 
-def _folds(y: np.ndarray, spec: ModelSpec) -> list[tuple[np.ndarray, np.ndarray]]:
+def cv_folds(y: np.ndarray, spec: ModelSpec) -> list[tuple[np.ndarray, np.ndarray]]:
     n_folds = spec.folds if len(y) <= spec.many_rows else min(spec.folds, 3)
     n_folds = max(2, min(n_folds, len(y) // 2))
     splitter = StratifiedKFold(n_folds, shuffle=True, random_state=spec.seed)
@@ -330,7 +330,7 @@ def crossfit(
     """
     count_cols = X.shape[1] if count_cols is None else count_cols
     negatives = negatives if negatives is not None else sp.csr_matrix((0, X.shape[1]))
-    folds = _folds(y, spec)
+    folds = cv_folds(y, spec)
     runs = {
         name: _run_base(name, cands, X, y, negatives, n_classes, folds, spec, progress, count_cols)
         for name, cands in spec.bases(len(y), n_classes).items()

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from classifier.bench import _reference_scores, oracle_coverage
 from classifier.bench_data import BenchSet
+from classifier.bench_margin import paired_bootstrap, paired_scores
 from classifier.dataset import Dataset
 from classifier.metrics import class_metrics
 from scripts.model_cli import bench_classifier
@@ -66,6 +68,12 @@ def test_bench_writes_the_report(tmp_path: Path) -> None:
     ours = numbers["sets"]["clinc150"]["ours"]
     assert 0.0 <= ours["oos_not_routed_to_service"] <= 1.0
     assert ours["latency_ms"]["p99"] > 0 and ours["model_file_mb"] > 0
+    # how sure each margin is: a paired bootstrap of the test rows, and both out of fold
+    assert "## How sure the margins are" in report
+    margin = numbers["sets"]["ru_med_top3"]["margin"]
+    assert margin["test_bootstrap"]["rounds"] > 0
+    assert set(margin["test_bootstrap"]["macro_f1"]) >= {"difference", "sd", "share_at_margin"}
+    assert set(margin["out_of_fold"]) == {"ours", "reference"}
 
 
 def test_bench_refuses_a_missing_datasets_dir(tmp_path: Path) -> None:
@@ -86,7 +94,7 @@ def test_the_command_line_gives_the_numbers_of_the_bench(tmp_path: Path) -> None
 
     root = tmp_path / "datasets"
     _fake_datasets(root)
-    measured = bench_ours(banking77(root), progress=lambda _m: None)
+    measured, predicted, folds = bench_ours(banking77(root), progress=lambda _m: None)
     runner, registry = CliRunner(), str(tmp_path / "models")
     trained = runner.invoke(model, ["train", "--data", str(root / "banking77" / "train.csv"),
                                     "--label-col", "category", "--catalog", "none",
@@ -100,6 +108,9 @@ def test_the_command_line_gives_the_numbers_of_the_bench(tmp_path: Path) -> None
     got = json.loads(result.stdout)
     for key in ("accuracy", "macro_f1", "coverage", "precision_on_covered"):
         assert got[key] == measured[key], key
+    # the folds the reference is cross-validated on hold every training row out exactly once
+    held = np.sort(np.concatenate([rows for _fit, rows in folds]))
+    assert held.tolist() == list(range(len(predicted.oof)))
 
 
 class _Fixed:
@@ -125,3 +136,38 @@ def test_reference_macro_f1_is_ours_over_the_test_classes() -> None:
     _, quality = _reference_scores(_Fixed(classes, scores), bench)  # type: ignore[arg-type]
     assert quality["macro_f1"] == class_metrics(labels, predicted)["macro_f1"]
     assert quality["macro_f1"] == round((2 / 3 + 1.0) / 2, 4)
+
+
+def _labels(n: int, k: int, seed: int) -> list[str]:
+    return [f"c{v}" for v in np.random.default_rng(seed).integers(0, k, n)]
+
+
+def test_the_bootstrap_macro_f1_is_the_evaluate_macro_f1() -> None:
+    truth = _labels(300, 12, 1)
+    ours, reference = _labels(300, 13, 2), truth[:150] + _labels(150, 13, 3)  # c12: never true
+    scores = paired_scores(truth, ours, reference)
+    assert scores["ours"]["macro_f1"] == class_metrics(truth, ours)["macro_f1"]
+    assert scores["reference"]["macro_f1"] == class_metrics(truth, reference)["macro_f1"]
+    boot = paired_bootstrap(truth, ours, reference, rounds=50)
+    expected = scores["ours"]["macro_f1"] - scores["reference"]["macro_f1"]
+    assert abs(boot["macro_f1"]["difference"] - expected) < 1e-4
+
+
+def test_the_bootstrap_of_equal_and_of_better_predictions() -> None:
+    truth = _labels(500, 5, 4)
+    same = paired_bootstrap(
+        truth, truth[:400] + _labels(100, 5, 5), truth[:400] + _labels(100, 5, 5)
+    )
+    assert same["accuracy"] == {"difference": 0.0, "sd": 0.0, "low": 0.0, "high": 0.0,
+                                "share_at_margin": 0.0}  # fmt: skip
+    # ours right everywhere, the reference wrong on every fifth row: +0.2, in every resample
+    wrong = [t if i % 5 else "other" for i, t in enumerate(truth)]
+    better = paired_bootstrap(truth, truth, wrong, rounds=200)
+    assert better["accuracy"]["difference"] == 0.2
+    assert better["accuracy"]["share_at_margin"] == better["macro_f1"]["share_at_margin"] == 1.0
+    assert 0 < better["accuracy"]["sd"] < 0.05 and better["accuracy"]["low"] > 0.1
+
+
+def test_the_bootstrap_refuses_rows_of_different_lengths() -> None:
+    with pytest.raises(ValueError, match="one length"):
+        paired_bootstrap(["a", "b"], ["a"], ["a", "b"])
