@@ -200,6 +200,8 @@ def bench_ours(bench: BenchSet, progress: Progress) -> tuple[dict[str, Any], Pre
         "encoder": info["encoder"],
         # The encoder gate as chosen out of fold, and the share of test rows that were encoded.
         "encoder_gate": info.get("encoder_gate"),
+        # Team smoothing and logit adjustment as chosen out of fold (classifier/adjust.py).
+        "class_adjustment": info.get("class_adjustment"),
         "encoded_test_share": round(float(encoded.mean()), 4) if info["encoder"] else 0.0,
         # The shared encoder graph is not inside the model file, but it is on disk beside it.
         "encoder_graph_mb": (

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from classifier.adjust import accuracy_macro_f1
+
 BOOTSTRAP_ROUNDS = 2000
 # Ours must beat the plain reference by this much in accuracy and in macro-F1 on every set.
 MARGIN = 0.01
@@ -33,17 +35,6 @@ def _codes(*columns: Sequence[str]) -> tuple[int, list[np.ndarray]]:
     names = sorted(set().union(*(set(c) for c in columns)))
     index = {n: i for i, n in enumerate(names)}
     return len(names), [np.array([index[v] for v in c], dtype=np.int64) for c in columns]
-
-
-def _scores(truth: np.ndarray, predicted: np.ndarray, k: int) -> tuple[float, float]:
-    """Accuracy and macro-F1 (over the classes in `truth`) of one sample of rows."""
-    hit = truth == predicted
-    tp = np.bincount(truth[hit], minlength=k)
-    true_n = np.bincount(truth, minlength=k)
-    pred_n = np.bincount(predicted, minlength=k)
-    present = true_n > 0
-    f1 = 2 * tp[present] / (true_n[present] + pred_n[present])
-    return float(hit.mean()), float(f1.mean())
 
 
 def _summary(diffs: np.ndarray, observed: float, margin: float) -> dict[str, float]:
@@ -69,13 +60,16 @@ def paired_bootstrap(
     if not (len(labels) == len(ours) == len(reference)) or not labels:
         raise ValueError("the labels and both predictions must be non-empty and of one length")
     k, (truth, a, b) = _codes(labels, ours, reference)
-    acc_a, f1_a = _scores(truth, a, k)
-    acc_b, f1_b = _scores(truth, b, k)
+    acc_a, f1_a = accuracy_macro_f1(truth, a, k)
+    acc_b, f1_b = accuracy_macro_f1(truth, b, k)
     rng = np.random.default_rng(seed)
     diffs = np.empty((rounds, 2))
     for r in range(rounds):
         rows = rng.integers(0, len(truth), len(truth))
-        sa, sb = _scores(truth[rows], a[rows], k), _scores(truth[rows], b[rows], k)
+        sa, sb = (
+            accuracy_macro_f1(truth[rows], a[rows], k),
+            accuracy_macro_f1(truth[rows], b[rows], k),
+        )
         diffs[r] = (sa[0] - sb[0], sa[1] - sb[1])
     return {
         "rounds": rounds,
@@ -91,6 +85,6 @@ def paired_scores(
     k, (truth, a, b) = _codes(labels, ours, reference)
     result = {}
     for name, predicted in (("ours", a), ("reference", b)):
-        acc, f1 = _scores(truth, predicted, k)
+        acc, f1 = accuracy_macro_f1(truth, predicted, k)
         result[name] = {"accuracy": round(acc, 4), "macro_f1": round(f1, 4)}
     return result

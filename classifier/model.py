@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from classifier.adjust import Adjustment
 from classifier.features import Features
 from classifier.linear import LinearScorer
 from classifier.text import normalise
@@ -45,6 +46,9 @@ class OknoModel:
     # models saved before the gate existed): every request goes through `scorer`.
     fast_scorer: LinearScorer | None = None
     gate: float | None = None
+    # The last shift of the probabilities (classifier/adjust.py): team smoothing and logit
+    # adjustment. None (and in models saved before it existed): no shift.
+    adjustment: Adjustment | None = None
 
     def __init__(
         self,
@@ -57,6 +61,7 @@ class OknoModel:
         version: str = "",
         fast_scorer: LinearScorer | None = None,
         gate: float | None = None,
+        adjustment: Adjustment | None = None,
     ) -> None:
         self.features = features
         self.scorer = scorer
@@ -67,6 +72,8 @@ class OknoModel:
         self.teams, self.team_sum = team_matrix(self.classes, self.service_team)
         if fast_scorer is not None and gate is not None:
             self.fast_scorer, self.gate = fast_scorer, gate
+        if adjustment is not None:
+            self.adjustment = adjustment
 
     @property
     def extra_cols(self) -> list[str]:
@@ -92,7 +99,7 @@ class OknoModel:
         encoded = np.full(len(texts), self.features.uses_encoder)
         if not self.gated:
             X = self.features.transform(normal, extras, originals)
-            return X, self.scorer.proba(X), encoded
+            return X, self._adjusted(self.scorer.proba(X), X), encoded
         assert self.fast_scorer is not None and self.gate is not None
         X = self.features.transform(normal, extras, originals, embed=False)
         proba = self.fast_scorer.proba(X)
@@ -101,7 +108,10 @@ class OknoModel:
         if len(rows):
             dense = self.features.embed([originals[i] for i in rows])
             proba[rows] = self.scorer.proba(X if len(rows) == len(texts) else X[rows], dense)
-        return X, proba, encoded
+        return X, self._adjusted(proba, X), encoded
+
+    def _adjusted(self, proba: np.ndarray, X: sp.csr_matrix) -> np.ndarray:
+        return proba if self.adjustment is None else self.adjustment.apply(proba, X)
 
     def proba(self, texts: Sequence[str], extras_list: Sequence[ExtrasIn] | None = None):
         """Calibrated service probabilities, one row per text, columns in self.classes order."""

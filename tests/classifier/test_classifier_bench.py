@@ -74,6 +74,9 @@ def test_bench_writes_the_report(tmp_path: Path) -> None:
     assert margin["test_bootstrap"]["rounds"] > 0
     assert set(margin["test_bootstrap"]["macro_f1"]) >= {"difference", "sd", "share_at_margin"}
     assert set(margin["out_of_fold"]) == {"ours", "reference"}
+    # the class adjustment chosen out of fold is reported (here: the tiny sets need none)
+    assert numbers["sets"]["ru_med_top3"]["ours"]["class_adjustment"]["chosen"] is None
+    assert "Class adjustment (team smoothing, logit adjustment): none" in report
 
 
 def test_bench_refuses_a_missing_datasets_dir(tmp_path: Path) -> None:
@@ -171,3 +174,18 @@ def test_the_bootstrap_of_equal_and_of_better_predictions() -> None:
 def test_the_bootstrap_refuses_rows_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="one length"):
         paired_bootstrap(["a", "b"], ["a"], ["a", "b"])
+
+
+def test_the_report_names_the_chosen_class_adjustment() -> None:
+    from classifier.bench_report import _adjustment
+
+    summary = {
+        "chosen": {"team_weight": 0.5, "prior_weight": 0.6},
+        "out_of_fold_before": {"accuracy": 0.4871, "macro_f1": 0.3544},
+        "out_of_fold_after": {"accuracy": 0.4876, "macro_f1": 0.3724},
+    }
+    assert _adjustment(summary) == (
+        "Class adjustment: team weight 0.5, prior weight 0.6; out-of-fold accuracy / macro-F1 "
+        "0.4871 / 0.3544 -> 0.4876 / 0.3724."
+    )
+    assert _adjustment(None) == ""  # a report from before the adjustment existed

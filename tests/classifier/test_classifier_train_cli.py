@@ -125,3 +125,19 @@ def test_feature_step_shows_a_progress_bar(seed_csv: Path, tmp_path: Path) -> No
                  "--encoder", "on", "--test-size", "0")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "sentence embeddings" in result.stderr and "48/48" in result.stderr
+
+
+def test_train_says_its_class_adjustment_and_can_switch_it_off(
+    seed_csv: Path, tmp_path: Path
+) -> None:
+    registry = tmp_path / "models"
+    base = ("train", "--data", seed_csv, "--registry", registry, "--catalog", CATALOG,
+            "--encoder", "off", "--test-size", "0")  # fmt: skip
+    out = json.loads(run(*base, "--json").stdout)
+    assert out["class_adjustment"]["chosen"] is None  # the synthetic services need none
+    assert "class adjustment: none" in run(*base).stdout
+    off = json.loads(run(*base, "--class-adjustment", "off", "--json").stdout)
+    assert off["class_adjustment"] is None
+    assert _meta(registry, off["version"])["params"]["class_adjustment"] is False
+    bad = run(*base, "--class-adjustment", "maybe")
+    assert bad.exit_code == 2 and "--class-adjustment" in bad.output
