@@ -119,6 +119,26 @@ def read_csv_data(
     return data
 
 
+def read_label_teams(paths: Sequence[Path], *, label_col: str, team_col: str) -> dict[str, str]:
+    """Each label's team from a column of the CSV files (labels that are not catalogue services:
+    `okno model train --catalog none --team-col`). A label given two teams is an error."""
+    teams: dict[str, str] = {}
+    for path in csv_files(paths):
+        header, rows = _read_rows(path)
+        if team_col not in header:
+            raise DataError(f"{path} has no column {team_col!r} (columns: {', '.join(header)})")
+        for row in rows:
+            label, team = (row.get(label_col) or "").strip(), (row.get(team_col) or "").strip()
+            if not label or not team:
+                continue
+            if teams.setdefault(label, team) != team:
+                raise DataError(
+                    f"label {label!r} has two teams in column {team_col!r}: "
+                    f"{teams[label]!r} and {team!r} ({path})"
+                )
+    return teams
+
+
 def add_examples(
     data: Dataset,
     rows: Sequence[dict[str, str | None]],

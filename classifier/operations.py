@@ -12,7 +12,7 @@ from typing import Any
 from classifier.catalog import CatalogInfo
 from classifier.dataset import Dataset, check_counts, check_labels
 from classifier.encoder import Tick
-from classifier.errors import RegistryError
+from classifier.errors import DataError, RegistryError
 from classifier.linear import Progress
 from classifier.metrics import evaluate
 from classifier.registry import LoadedModel, ModelRegistry
@@ -65,6 +65,8 @@ def build_metadata(
         "sentence_encoder": info["encoder"],
         # The gate below which a request is encoded, chosen out of fold (None: every request).
         "encoder_gate": info.get("encoder_gate"),
+        # Team smoothing and logit adjustment, chosen out of fold (None: not tried).
+        "class_adjustment": info.get("class_adjustment"),
         "training_seconds": info["training_seconds"],
         "thresholds": result.model.thresholds.as_dict(),
         "service_team": result.model.service_team,
@@ -107,12 +109,15 @@ def _refusal(version: str, foreign: list[str], live: LiveCatalog) -> str:
 
 
 def _service_team(
-    data: Dataset, catalog: CatalogInfo | None
+    data: Dataset, catalog: CatalogInfo | None, teams: dict[str, str] | None = None
 ) -> tuple[Dataset, dict[str, str], int]:
-    """Labels checked against the catalogue; without one (foreign labels) each is its own team."""
+    """Labels checked against the catalogue; without one (foreign labels) each label's team is
+    the one `teams` gives it, or the label itself."""
     if catalog is None:
         check_counts(data.labels)
-        return data, {label: label for label in set(data.labels)}, 0
+        if teams is not None and (lacking := sorted(set(data.labels) - set(teams))):
+            raise DataError(f"no team given for the label(s) {', '.join(lacking[:10])}")
+        return data, {label: (teams or {}).get(label, label) for label in set(data.labels)}, 0
     data, dropped = check_labels(data, catalog)
     return data, catalog.service_team, dropped
 
@@ -127,18 +132,22 @@ def train_version(
     live: LiveCatalog | None = None,
     progress: Progress = lambda _msg: None,
     tick: Tick | None = None,
+    teams: dict[str, str] | None = None,
 ) -> Trained:
     """Check the labels, evaluate on a held-back split, refit on all rows, register (promote).
 
     `catalog` None: the labels need not be services (data of another system, for evaluation
-    only); such a model is never promoted. The first model of a new registry becomes active
-    when its labels are all services of the `live` catalogue.
+    only); such a model is never promoted, and `teams` (if given) names each label's team.
+    The first model of a new registry becomes active when its labels are all services of the
+    `live` catalogue.
     """
     if catalog is None and promote:
         raise RegistryError(
             "a model trained without the catalogue (--catalog none) cannot be promoted"
         )
-    data, service_team, dropped = _service_team(data, catalog)
+    if teams is not None and catalog is not None:
+        raise RegistryError("teams come from the catalogue; --team-col is for --catalog none")
+    data, service_team, dropped = _service_team(data, catalog, teams)
     if promote and live is not None and (foreign := foreign_labels(data.labels, live)):
         raise RegistryError(_refusal("the new model", foreign, live))
     registry.path.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from classifier.dataset import (
     add_examples,
     examples_from_db,
     read_csv_data,
+    read_label_teams,
 )
 from classifier.encoder import TICK_EVERY as TICK_FIRST
 from classifier.errors import ClassifierError
@@ -172,6 +173,12 @@ def _encoder_gate(_ctx: click.Context, _param: click.Parameter, value: str) -> b
     "or a probability from 0 to 1).",
 )
 @click.option(
+    "--team-col",
+    default=None,
+    help="With --catalog none: the column naming each label's team (team-level routing and "
+    "team smoothing); default: each label is its own team.",
+)
+@click.option(
     "--class-adjustment",
     type=click.Choice(["auto", "off"]),
     default="auto",
@@ -194,6 +201,7 @@ def train(
     seed: int,
     encoder: str,
     encoder_gate: bool | float,
+    team_col: str | None,
     class_adjustment: str,
     promote: bool,
     as_json: bool,
@@ -206,6 +214,10 @@ def train(
     if foreign and (promote or from_db):
         raise click.UsageError(
             "--catalog none trains on foreign labels: no --promote, no --from-db"
+        )
+    if team_col is not None and not (foreign and data):
+        raise click.UsageError(
+            "--team-col names teams of foreign labels: give --catalog none and --data"
         )
     info = None if foreign else _catalog(Path(catalog) if catalog else None)
     reg = ModelRegistry(_settings().registry_dir if registry is None else registry)
@@ -220,9 +232,15 @@ def train(
         class_adjustment=class_adjustment == "auto",
     )  # fmt: skip
     with _clear_errors(), _feature_bar() as tick:
-        trained = train_version(
-            dataset, info, reg, config, promote=promote, live=live, progress=say, tick=tick
+        teams = (
+            read_label_teams(list(data), label_col=label_col, team_col=team_col)
+            if team_col is not None
+            else None
         )
+        trained = train_version(
+            dataset, info, reg, config, promote=promote, live=live, progress=say, tick=tick,
+            teams=teams,
+        )  # fmt: skip
     if as_json:
         click.echo(json.dumps(_trained_json(trained), ensure_ascii=False))
     else:

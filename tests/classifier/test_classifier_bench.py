@@ -97,13 +97,23 @@ def test_the_command_line_gives_the_numbers_of_the_bench(tmp_path: Path) -> None
 
     root = tmp_path / "datasets"
     _fake_datasets(root)
-    measured, predicted, folds = bench_ours(banking77(root), progress=lambda _m: None)
+    bench = banking77(root)
+    measured, predicted, folds = bench_ours(bench, progress=lambda _m: None)
+    # the bench's pseudo-teams (they take part in team smoothing) given as a column
+    train_csv = tmp_path / "train-with-teams.csv"
+    with train_csv.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "category", "team"])
+        teams = [bench.service_team[lb] for lb in bench.train.labels]
+        writer.writerows(zip(bench.train.texts, bench.train.labels, teams, strict=True))
     runner, registry = CliRunner(), str(tmp_path / "models")
-    trained = runner.invoke(model, ["train", "--data", str(root / "banking77" / "train.csv"),
-                                    "--label-col", "category", "--catalog", "none",
+    trained = runner.invoke(model, ["train", "--data", str(train_csv), "--label-col", "category",
+                                    "--team-col", "team", "--catalog", "none",
                                     "--registry", registry, "--json"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
     version = json.loads(trained.stdout)["version"]
+    meta = json.loads((tmp_path / "models" / "versions" / version / "metadata.json").read_text())
+    assert meta["service_team"] == bench.service_team
     result = runner.invoke(model, ["evaluate", "--version", version, "--registry", registry,
                                    "--data", str(root / "banking77" / "test.csv"),
                                    "--label-col", "category", "--json"])  # fmt: skip

@@ -135,9 +135,30 @@ def test_train_says_its_class_adjustment_and_can_switch_it_off(
             "--encoder", "off", "--test-size", "0")  # fmt: skip
     out = json.loads(run(*base, "--json").stdout)
     assert out["class_adjustment"]["chosen"] is None  # the synthetic services need none
+    assert _meta(registry, out["version"])["class_adjustment"] == out["class_adjustment"]
     assert "class adjustment: none" in run(*base).stdout
     off = json.loads(run(*base, "--class-adjustment", "off", "--json").stdout)
     assert off["class_adjustment"] is None
     assert _meta(registry, off["version"])["params"]["class_adjustment"] is False
     bad = run(*base, "--class-adjustment", "maybe")
     assert bad.exit_code == 2 and "--class-adjustment" in bad.output
+
+
+def test_foreign_labels_take_their_teams_from_a_column(tmp_path: Path) -> None:
+    rows = [{**r, "team": r["service"].split("_")[0]} for r in _foreign_rows()]
+    columns = ("text", "service", "team")
+    data = write_csv(tmp_path / "foreign.csv", rows, columns)
+    base = ("train", "--data", data, "--registry", tmp_path / "models", "--encoder", "off",
+            "--test-size", "0")  # fmt: skip
+    out = json.loads(run(*base, "--catalog", "none", "--team-col", "team", "--json").stdout)
+    teams = _meta(tmp_path / "models", out["version"])["service_team"]
+    assert teams["card_arrival"] == "card" and teams["top_up_failed"] == "top"
+    # without a catalogue only; the column must exist; one team a label
+    no_catalog = run(*base, "--team-col", "team")
+    assert no_catalog.exit_code == 2 and "--catalog none" in no_catalog.output
+    missing = run(*base, "--catalog", "none", "--team-col", "desk")
+    assert missing.exit_code == 1 and "no column 'desk'" in missing.output
+    rows[0]["team"] = "other"
+    write_csv(tmp_path / "foreign.csv", rows, columns)
+    two = run(*base, "--catalog", "none", "--team-col", "team")
+    assert two.exit_code == 1 and "has two teams" in two.output and "'other'" in two.output
