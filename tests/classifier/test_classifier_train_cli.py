@@ -162,3 +162,7 @@ def test_foreign_labels_take_their_teams_from_a_column(tmp_path: Path) -> None:
     write_csv(tmp_path / "foreign.csv", rows, columns)
     two = run(*base, "--catalog", "none", "--team-col", "team")
     assert two.exit_code == 1 and "has two teams" in two.output and "'other'" in two.output
+    rows = [{**r, "team": "" if r["service"] == "exchange_rate" else r["team"]} for r in rows[1:]]
+    write_csv(tmp_path / "foreign.csv", rows, columns)
+    none = run(*base, "--catalog", "none", "--team-col", "team")
+    assert none.exit_code == 1 and "no team given for the label(s) exchange_rate" in none.output
