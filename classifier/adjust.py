@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from scipy.special import softmax
 
 from classifier.linear import LinearScorer, ModelSpec, Progress, crossfit
+from classifier.metrics import accuracy_macro_f1
 
 TEAM_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 PRIOR_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
@@ -49,12 +50,10 @@ class Adjustment:
     team_scorer: LinearScorer | None = None
 
     def shift(self, proba: np.ndarray, team_proba: np.ndarray | None) -> np.ndarray:
-        logits = np.log(np.maximum(proba, _FLOOR)) - self.prior_weight * self.log_share
-        if self.team_weight and team_proba is not None:
-            logits = (
-                logits
-                + self.team_weight * np.log(np.maximum(team_proba, _FLOOR))[:, self.class_team]
-            )
+        log_team = _log_team(team_proba, self.class_team) if self.team_weight else 0.0
+        logits = _shifted(
+            _log(proba), log_team, self.team_weight, self.prior_weight, self.log_share
+        )
         return softmax(logits, axis=1)
 
     def apply(self, proba: np.ndarray, X: sp.csr_matrix) -> np.ndarray:
@@ -69,14 +68,24 @@ class Adjustment:
         return {"team_weight": self.team_weight, "prior_weight": self.prior_weight}
 
 
-def accuracy_macro_f1(y: np.ndarray, predicted: np.ndarray, k: int) -> tuple[float, float]:
-    """Accuracy and macro-F1 of class indices below k; macro-F1 as `classifier.metrics`
-    computes it (the mean F1 over the classes present in `y`), without sklearn's overhead."""
-    hit = y == predicted
-    tp = np.bincount(y[hit], minlength=k)
-    true_n, pred_n = np.bincount(y, minlength=k), np.bincount(predicted, minlength=k)
-    present = true_n > 0
-    return float(hit.mean()), float((2 * tp[present] / (true_n[present] + pred_n[present])).mean())
+def _log(proba: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(proba, _FLOOR))
+
+
+def _log_team(team_proba: np.ndarray | None, class_team: np.ndarray) -> np.ndarray | float:
+    """Each service's column of its team's log-probability (0 without a team scorer)."""
+    return 0.0 if team_proba is None else _log(team_proba)[:, class_team]
+
+
+def _shifted(
+    log_proba: np.ndarray,
+    log_team: np.ndarray | float,
+    team_weight: float,
+    prior_weight: float,
+    log_share: np.ndarray,
+) -> np.ndarray:
+    """The shifted log-scores: what the grid search ranks and what `Adjustment.shift` applies."""
+    return log_proba + team_weight * log_team - prior_weight * log_share
 
 
 @dataclass
@@ -112,30 +121,27 @@ def choose_adjustment(
         teams = crossfit(X, class_team[y], n_teams, spec, negatives=negatives)
         team_scorer, team_oof, team_neg = teams.scorer, teams.oof_proba, teams.negative_proba
         team_weights = TEAM_WEIGHTS
-    candidate = Adjustment(0.0, 0.0, log_share, class_team, team_scorer)
     base_acc, base_f1 = accuracy_macro_f1(y, oof_proba.argmax(axis=1), k)
     # Ties go to the first of the grid: the smallest team weight, then the smallest prior weight.
     best: tuple[float, float, float] = (base_f1 + MIN_GAIN - 1e-12, 0.0, 0.0)
-    log_oof = np.log(np.maximum(oof_proba, _FLOOR))
-    log_team = np.log(np.maximum(team_oof, _FLOOR))[:, class_team] if team_oof is not None else 0
+    log_oof, log_team = _log(oof_proba), _log_team(team_oof, class_team)
     for lam, tau in itertools.product(team_weights, PRIOR_WEIGHTS):
-        predicted = (log_oof - tau * log_share + lam * log_team).argmax(axis=1)
+        predicted = _shifted(log_oof, log_team, lam, tau, log_share).argmax(axis=1)
         acc, f1 = accuracy_macro_f1(y, predicted, k)
         if acc >= base_acc and f1 > best[0]:
             best = (f1, lam, tau)
-    summary = {
+    summary: dict[str, Any] = {
         "out_of_fold_before": {"accuracy": round(base_acc, 4), "macro_f1": round(base_f1, 4)}
     }
-    if best[1] == best[2] == 0.0:
+    _f1, lam, tau = best
+    if lam == tau == 0.0:
         return Chosen(None, oof_proba, negative_proba, {**summary, "chosen": None})
-    candidate.team_weight, candidate.prior_weight = best[1], best[2]
-    if not candidate.team_weight:
-        candidate.team_scorer = None
-    oof = candidate.shift(oof_proba, team_oof)
+    chosen = Adjustment(lam, tau, log_share, class_team, team_scorer if lam else None)
+    oof = chosen.shift(oof_proba, team_oof)
     acc, f1 = accuracy_macro_f1(y, oof.argmax(axis=1), k)
     summary |= {
-        "chosen": candidate.as_dict(),
+        "chosen": chosen.as_dict(),
         "out_of_fold_after": {"accuracy": round(acc, 4), "macro_f1": round(f1, 4)},
     }
-    negative = candidate.shift(negative_proba, team_neg) if len(negative_proba) else negative_proba
-    return Chosen(candidate, oof, negative, summary)
+    negative = chosen.shift(negative_proba, team_neg) if len(negative_proba) else negative_proba
+    return Chosen(chosen, oof, negative, summary)

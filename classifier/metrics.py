@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from classifier.model import OknoModel
+if TYPE_CHECKING:  # the training modules below the model import this one
+    from classifier.model import OknoModel
 
 
 def _share(mask: np.ndarray) -> float:
@@ -39,6 +40,16 @@ def routing_metrics(model: OknoModel, proba: np.ndarray, labels: Sequence[str]) 
         "team_accuracy": _share(team_correct),
         "predicted": predicted.tolist(),
     }
+
+
+def accuracy_macro_f1(y: np.ndarray, predicted: np.ndarray, k: int) -> tuple[float, float]:
+    """Accuracy and macro-F1 of class indices below k, macro-F1 as `class_metrics` computes it
+    (the mean F1 over the classes present in `y`), vectorised for grids and resamples."""
+    hit = y == predicted
+    tp = np.bincount(y[hit], minlength=k)
+    true_n, pred_n = np.bincount(y, minlength=k), np.bincount(predicted, minlength=k)
+    present = true_n > 0
+    return float(hit.mean()), float((2 * tp[present] / (true_n[present] + pred_n[present])).mean())
 
 
 def class_metrics(labels: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
